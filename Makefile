@@ -1,0 +1,35 @@
+# prefixd — top-level wrapper. `make run` and `make test` work on a fresh Debian 12 machine.
+BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+ARGS       ?=
+
+.PHONY: all deps configure build test run bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Every test: unit tests beside the code and end-to-end tests against the real daemon.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 2
+
+# The daemon in the foreground with the embedded defaults (127.0.0.1:50051, ./var/prefixd).
+run: build
+	$(BUILD)/bin/prefixd $(ARGS)
+
+# The first benchmark: a throwaway daemon, 1 MiB pages, and the disk's ceiling beside it.
+bench: build
+	bash bench/run_micro.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,71 @@
+#include "storage/page_key.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace prefixd::storage {
+namespace {
+
+TEST(PageKey, ValidatesClientKeys) {
+  EXPECT_TRUE(ValidateClientKey(std::string(64, 'a')).ok());
+  EXPECT_TRUE(ValidateClientKey("k").ok());
+  EXPECT_EQ(ValidateClientKey("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateClientKey(std::string(65, 'a')).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PageKey, Sha256KnownAnswer) {
+  auto d = Sha256("abc");
+  EXPECT_EQ(d[0], 0xba);
+  EXPECT_EQ(d[1], 0x78);
+  EXPECT_EQ(d[31], 0xad);
+}
+
+TEST(PageKey, KeysAreFixedSizeWhateverTheClientKey) {
+  auto a = EncodePageKey(1, 2, 3, HashKey("k"));
+  auto b = EncodePageKey(1, 2, 3, HashKey(std::string(64, 'z')));
+  EXPECT_EQ(a.size(), kPageKeyBytes);
+  EXPECT_EQ(b.size(), kPageKeyBytes);
+  EXPECT_EQ(EncodeIndexKey(7, HashKey("k")).size(), kIndexKeyBytes);
+}
+
+TEST(PageKey, OrderKeepsAChainTogetherAndInDepthOrder) {
+  KeyHash big{}, small{};
+  big.fill(0xff);
+  small.fill(0x00);
+  // Same namespace and root: depth decides, whatever the hashes.
+  EXPECT_LT(EncodePageKey(1, 5, 1, big), EncodePageKey(1, 5, 2, small));
+  EXPECT_LT(EncodePageKey(1, 5, 255, big), EncodePageKey(1, 5, 256, small));
+  // Another root sorts outside the whole chain.
+  EXPECT_LT(EncodePageKey(1, 5, 1000000, big), EncodePageKey(1, 6, 0, small));
+  // Namespaces are contiguous ranges.
+  EXPECT_LT(EncodePageKey(1, UINT64_MAX, UINT32_MAX, big), NamespaceLimit(1));
+  EXPECT_GE(EncodePageKey(1, 0, 0, small), NamespacePrefix(1));
+  uint32_t id = 0;
+  ASSERT_TRUE(DecodeNamespaceId(EncodePageKey(42, 1, 2, big), &id));
+  EXPECT_EQ(id, 42u);
+  EXPECT_FALSE(DecodeNamespaceId("x", &id));
+}
+
+TEST(PageKey, DerivationIsStableChainedAndSeededByNamespace) {
+  std::vector<uint32_t> tokens(10);
+  for (uint32_t i = 0; i < tokens.size(); ++i) tokens[i] = i + 100;
+  auto a = DeriveKeys("ns", "", tokens, 4);
+  ASSERT_EQ(a.size(), 2u);  // the trailing partial page gets no key
+  EXPECT_EQ(a[0].size(), 32u);
+  EXPECT_EQ(a, DeriveKeys("ns", "", tokens, 4));
+  EXPECT_NE(a[0], DeriveKeys("other", "", tokens, 4)[0]);
+  // A chain continued from its parent key gives the same keys as the whole chain.
+  auto tail = DeriveKeys("ns", a[0], std::span(tokens).subspan(4), 4);
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0], a[1]);
+  // A different earlier token changes every later key (the key stands for the prefix).
+  tokens[0] = 1;
+  auto b = DeriveKeys("ns", "", tokens, 4);
+  EXPECT_NE(a[0], b[0]);
+  EXPECT_NE(a[1], b[1]);
+  EXPECT_TRUE(DeriveKeys("ns", "", tokens, 0).empty());
+}
+
+}  // namespace
+}  // namespace prefixd::storage

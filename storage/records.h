@@ -1,0 +1,54 @@
+// The FROZEN value formats of the "index", "pages" and "meta" column families (version 1).
+// A change is a migration, not an edit. Thread-safe: pure functions.
+//
+// index value:  [0x01][root u64 LE][depth u32 LE][size u64 LE][crc32c u32 LE]
+//               [created unix seconds u64 LE][client key, one-byte length-prefixed]
+// page value:   [0x01][crc32c u32 LE][client key, one-byte length-prefixed][page bytes]
+// meta "ns/<name>" value: [0x01][ns id u32 LE][fingerprint (fingerprint.h)]
+// meta "next_ns_id" value: [u32 LE]
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/fingerprint.h"
+
+namespace prefixd::storage {
+
+struct IndexRecord {
+  uint64_t root = 0;
+  uint32_t depth = 0;
+  uint64_t size = 0;
+  uint32_t crc32c = 0;
+  uint64_t created_unix = 0;
+  std::string key;  // the client key
+};
+
+std::string EncodeIndexRecord(const IndexRecord& r);
+std::optional<IndexRecord> DecodeIndexRecord(std::string_view in);
+
+// The header that precedes a page's bytes in its "pages" value.
+std::string EncodePageHeader(uint32_t crc32c, std::string_view client_key);
+
+struct PageView {
+  uint32_t crc32c = 0;
+  std::string_view key;
+  std::string_view bytes;
+};
+std::optional<PageView> DecodePageValue(std::string_view in);
+
+struct NamespaceRecord {
+  uint32_t id = 0;
+  Fingerprint fingerprint;
+};
+
+std::string EncodeNamespaceRecord(const NamespaceRecord& r);
+std::optional<NamespaceRecord> DecodeNamespaceRecord(std::string_view in);
+
+// Meta keys.
+inline constexpr std::string_view kMetaNamespacePrefix = "ns/";
+inline constexpr std::string_view kMetaNextNamespaceId = "next_ns_id";
+
+}  // namespace prefixd::storage

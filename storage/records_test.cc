@@ -1,0 +1,70 @@
+#include "storage/records.h"
+
+#include "gtest/gtest.h"
+
+namespace prefixd::storage {
+namespace {
+
+Fingerprint SampleFingerprint() {
+  return Fingerprint{"llama", "rev1", "bfloat16", "layer_first", 64, 1 << 20, 0, 1,
+                     "sglang-sha256"};
+}
+
+TEST(Records, IndexRecordRoundTrip) {
+  IndexRecord r{123, 4, 1 << 20, 0xdeadbeef, 1700000000, "some-key"};
+  auto d = DecodeIndexRecord(EncodeIndexRecord(r));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->root, r.root);
+  EXPECT_EQ(d->depth, r.depth);
+  EXPECT_EQ(d->size, r.size);
+  EXPECT_EQ(d->crc32c, r.crc32c);
+  EXPECT_EQ(d->created_unix, r.created_unix);
+  EXPECT_EQ(d->key, r.key);
+}
+
+TEST(Records, RejectsTruncatedOrUnknownVersion) {
+  std::string enc = EncodeIndexRecord(IndexRecord{1, 2, 3, 4, 5, "k"});
+  EXPECT_FALSE(DecodeIndexRecord(enc.substr(0, enc.size() - 1)));
+  enc[0] = 2;
+  EXPECT_FALSE(DecodeIndexRecord(enc));
+  EXPECT_FALSE(DecodePageValue("\x01\x00"));
+}
+
+TEST(Records, PageValueRoundTrip) {
+  std::string v = EncodePageHeader(77, "key") + std::string("payload\0bytes", 13);
+  auto p = DecodePageValue(v);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->crc32c, 77u);
+  EXPECT_EQ(p->key, "key");
+  EXPECT_EQ(p->bytes, std::string_view("payload\0bytes", 13));
+}
+
+TEST(Records, NamespaceRecordRoundTrip) {
+  NamespaceRecord r{9, SampleFingerprint()};
+  auto d = DecodeNamespaceRecord(EncodeNamespaceRecord(r));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->id, 9u);
+  EXPECT_EQ(d->fingerprint, r.fingerprint);
+}
+
+TEST(Fingerprint, ValidateAndDiff) {
+  Fingerprint fp = SampleFingerprint();
+  EXPECT_TRUE(fp.Validate().ok());
+  Fingerprint bad = fp;
+  bad.tp_rank = 1;
+  EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
+  bad = fp;
+  bad.page_bytes = 0;
+  EXPECT_FALSE(bad.Validate().ok());
+  bad = fp;
+  bad.model.clear();
+  EXPECT_FALSE(bad.Validate().ok());
+  Fingerprint other = fp;
+  other.dtype = "fp8_e4m3";
+  other.tp_size = 2;
+  EXPECT_EQ(DiffFingerprints(fp, other), (std::vector<std::string>{"dtype", "tp_size"}));
+  EXPECT_TRUE(DiffFingerprints(fp, fp).empty());
+}
+
+}  // namespace
+}  // namespace prefixd::storage

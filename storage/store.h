@@ -1,0 +1,145 @@
+// The page store: namespaces with fingerprints, and chains of pages in RocksDB with values in
+// blob files. Knows nothing of gRPC.
+//
+// Thread-safety: every method may be called concurrently from any thread. Puts and deletes
+// are serialised internally so that page and byte counts stay exact; reads run in parallel.
+//
+// Durability: page writes skip the WAL. They are durable once flushed (memtable full, Flush(),
+// or the destructor). After a crash a page is either served byte-exact or absent: the page and
+// its index record are written in one batch and flushed atomically, and every page's CRC32C is
+// verified before it is returned. Namespace creation and deletions use the WAL (synced).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/fingerprint.h"
+#include "storage/store_options.h"
+
+namespace prefixd::storage {
+
+// The longest chain one request may name: 65,536 pages (4M tokens at 64 tokens a page).
+inline constexpr size_t kMaxChainPages = 65536;
+
+// Identifies a namespace in a request. `id` 0 accepts whatever namespace has the name; any
+// other id must match the namespace's current id (it changes when a name is recreated).
+struct NamespaceRef {
+  std::string_view name;
+  uint64_t id = 0;
+};
+
+struct NamespaceInfo {
+  std::string name;
+  uint32_t id = 0;
+  Fingerprint fingerprint;
+};
+
+struct OpenResult {
+  NamespaceInfo info;
+  bool created = false;
+};
+
+// One page to write. `data` must stay valid for the call.
+struct PageWrite {
+  std::string_view key;
+  std::string_view data;
+  uint32_t crc32c = 0;  // CRC32C of `data` as the client computed it
+};
+
+struct PutResult {
+  uint32_t written = 0;   // newly stored
+  uint32_t existing = 0;  // already present; not rewritten
+};
+
+struct GetResult {
+  enum class Stop { kComplete, kAbsent, kCorrupt, kLimit, kCancelled };
+  uint32_t returned = 0;
+  Stop stop = Stop::kComplete;
+};
+
+// Receives page `index` of a Get, verified. `bytes` is valid only during the call. Returning
+// false cancels the Get (GetResult::Stop::kCancelled).
+using PageSink = std::function<bool(size_t index, std::string_view key, std::string_view bytes,
+                                    uint32_t crc32c)>;
+
+struct NamespaceCounters {
+  uint64_t pages = 0;
+  uint64_t bytes = 0;
+  uint64_t puts = 0;
+  uint64_t put_existing = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t exists_queries = 0;
+  uint64_t exists_hits = 0;
+  uint64_t corrupt_dropped = 0;
+  uint64_t deleted = 0;
+};
+
+struct NamespaceStatsEntry {
+  NamespaceInfo info;
+  NamespaceCounters counters;
+};
+
+struct StoreStats {
+  uint64_t capacity_bytes = 0;
+  uint64_t pages = 0;
+  uint64_t bytes = 0;
+  uint64_t disk_bytes = 0;  // bytes of all files under the store path
+  std::vector<NamespaceStatsEntry> namespaces;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store at `options.path`. Rebuilds the in-memory counts
+  // from the index (no page values are read) and removes pages of deleted namespaces.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  // Flushes memtables and closes the store.
+  virtual ~Store() = default;
+
+  // Creates namespace `name` with `fp`, or checks `fp` against the stored fingerprint:
+  // FAILED_PRECONDITION naming every differing field. INVALID_ARGUMENT for a bad name or `fp`.
+  virtual absl::StatusOr<OpenResult> OpenNamespace(std::string_view name,
+                                                   const Fingerprint& fp) = 0;
+
+  // NOT_FOUND if no such namespace; FAILED_PRECONDITION if `ref.id` is stale.
+  virtual absl::StatusOr<NamespaceInfo> LookupNamespace(NamespaceRef ref) = 0;
+
+  // Presence of each key, in order. Reads only the index, never page values.
+  virtual absl::StatusOr<std::vector<bool>> Exists(NamespaceRef ns,
+                                                   std::span<const std::string> keys) = 0;
+
+  // Writes a chain's pages in one batch. `parent_key` (may be empty) is the page before
+  // pages[0]. Every page must be `page_bytes` long with a matching CRC32C; otherwise nothing
+  // is written: INVALID_ARGUMENT (size, key) or DATA_LOSS (checksum). Present keys are skipped.
+  virtual absl::StatusOr<PutResult> Put(NamespaceRef ns, std::string_view parent_key,
+                                        std::span<const PageWrite> pages) = 0;
+
+  // Streams the leading present pages of `keys` to `sink`, in order, each verified against its
+  // checksum; a page that fails is deleted, counted, and ends the Get. `max_pages` 0: no limit.
+  virtual absl::StatusOr<GetResult> Get(NamespaceRef ns, std::span<const std::string> keys,
+                                        uint32_t max_pages, const PageSink& sink) = 0;
+
+  // Deletes the given pages (not their descendants). Returns how many were present.
+  virtual absl::StatusOr<uint32_t> Delete(NamespaceRef ns, std::span<const std::string> keys) = 0;
+
+  // Deletes a namespace and all its pages. Returns the number of pages it held.
+  virtual absl::StatusOr<uint64_t> DeleteNamespace(NamespaceRef ns) = 0;
+
+  virtual absl::StatusOr<StoreStats> Stats() = 0;
+
+  // Makes every acknowledged page durable (flushes memtables, waits).
+  virtual absl::Status Flush() = 0;
+};
+
+// OK if `name` is a valid namespace name: 1..128 bytes of [A-Za-z0-9._:/-].
+absl::Status ValidateNamespaceName(std::string_view name);
+
+}  // namespace prefixd::storage

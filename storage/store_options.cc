@@ -1,0 +1,26 @@
+#include "storage/store_options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace prefixd::storage {
+
+absl::Status StoreOptions::Validate() const {
+  if (path.empty()) return absl::InvalidArgumentError("store path is empty");
+  if (write_buffer_size < (uint64_t{1} << 20)) {
+    return absl::InvalidArgumentError("write_buffer_size must be at least 1 MiB");
+  }
+  if (max_write_buffer_number < 2) {
+    return absl::InvalidArgumentError("max_write_buffer_number must be at least 2");
+  }
+  if (blob_file_size < (uint64_t{1} << 20)) {
+    return absl::InvalidArgumentError("blob_file_size must be at least 1 MiB");
+  }
+  if (max_background_jobs < 1 || max_background_jobs > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_background_jobs must be in [1, 64], got ", max_background_jobs));
+  }
+  if (read_group_bytes == 0) return absl::InvalidArgumentError("read_group_bytes must be > 0");
+  return absl::OkStatus();
+}
+
+}  // namespace prefixd::storage

@@ -1,0 +1,293 @@
+// Store: exists, put, get, delete of pages.
+#include <chrono>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "storage/crc32c.h"
+#include "storage/page_key.h"
+#include "storage/rocks_status.h"
+#include "storage/store_impl.h"
+
+namespace prefixd::storage {
+namespace {
+
+uint64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status ValidateKeys(std::span<const std::string> keys) {
+  if (keys.empty()) return absl::InvalidArgumentError("the chain is empty");
+  if (keys.size() > kMaxChainPages) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the chain has ", keys.size(), " pages; at most ", kMaxChainPages));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (auto s = ValidateClientKey(keys[i]); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("page ", i, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string PageKeyOf(uint32_t ns_id, const IndexRecord& r) {
+  return EncodePageKey(ns_id, r.root, r.depth, HashKey(r.key));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::optional<IndexRecord>>> StoreImpl::ReadIndex(
+    uint32_t ns_id, std::span<const std::string> keys) {
+  std::vector<std::string> ikeys;
+  ikeys.reserve(keys.size());
+  for (const auto& k : keys) ikeys.push_back(EncodeIndexKey(ns_id, HashKey(k)));
+  std::vector<rocksdb::Slice> slices(ikeys.begin(), ikeys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), index_cf_, keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<IndexRecord>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading the index");
+    auto rec = DecodeIndexRecord(std::string_view(values[i].data(), values[i].size()));
+    if (!rec) return absl::DataLossError("undecodable index record");
+    if (rec->key != keys[i]) continue;  // a 128-bit hash collision: not this page
+    out[i] = std::move(rec);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
+                                                    std::span<const std::string> keys) {
+  if (auto s = ValidateKeys(keys); !s.ok()) return s;
+  auto st = Resolve(ref);
+  if (!st.ok()) return st.status();
+  auto recs = ReadIndex((*st)->info.id, keys);
+  if (!recs.ok()) return recs.status();
+  std::vector<bool> present(keys.size());
+  uint64_t hits = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    present[i] = (*recs)[i].has_value();
+    hits += present[i];
+  }
+  (*st)->exists_queries.fetch_add(keys.size(), std::memory_order_relaxed);
+  (*st)->exists_hits.fetch_add(hits, std::memory_order_relaxed);
+  return present;
+}
+
+absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view parent_key,
+                                         std::span<const PageWrite> pages) {
+  auto st = Resolve(ref);
+  if (!st.ok()) return st.status();
+  NamespaceState& ns = **st;
+  if (pages.empty()) return absl::InvalidArgumentError("the chain is empty");
+  if (pages.size() > kMaxChainPages) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxChainPages, " pages a put"));
+  }
+  if (!parent_key.empty()) {
+    if (auto s = ValidateClientKey(parent_key); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("parent key: ", s.message()));
+    }
+  }
+  // Everything is checked before anything is written.
+  std::vector<std::string> keys;  // parent (if any), then the pages
+  keys.reserve(pages.size() + 1);
+  if (!parent_key.empty()) keys.emplace_back(parent_key);
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const PageWrite& p = pages[i];
+    if (auto s = ValidateClientKey(p.key); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("page ", i, ": ", s.message()));
+    }
+    if (p.data.size() != ns.info.fingerprint.page_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page ", i, " is ", p.data.size(), " bytes; namespace '", ns.info.name,
+                       "' has pages of ", ns.info.fingerprint.page_bytes, " bytes"));
+    }
+    if (Crc32c(p.data) != p.crc32c) {
+      return absl::DataLossError(
+          absl::StrCat("page ", i, ": checksum mismatch (the bytes received are not the bytes "
+                       "the client checksummed)"));
+    }
+    keys.emplace_back(p.key);
+  }
+
+  absl::MutexLock wl(&write_mu_);
+  auto recs = ReadIndex(ns.info.id, keys);
+  if (!recs.ok()) return recs.status();
+  // Chain position: the parent's root and depth if it is stored; otherwise the chain is
+  // anchored at the parent's key (its own root) or, with no parent, at the first page.
+  uint64_t root = 0;
+  int64_t depth = -1;
+  size_t first = 0;
+  if (!parent_key.empty()) {
+    first = 1;
+    if ((*recs)[0]) {
+      root = (*recs)[0]->root;
+      depth = (*recs)[0]->depth;
+    } else {
+      root = RootOf(HashKey(parent_key));
+    }
+  } else {
+    root = RootOf(HashKey(pages[0].key));
+  }
+  rocksdb::WriteBatch batch;
+  PutResult result;
+  uint64_t new_bytes = 0;
+  uint64_t now = NowUnix();
+  absl::flat_hash_set<std::string_view> in_batch;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const auto& existing = (*recs)[first + i];
+    if (existing || !in_batch.insert(pages[i].key).second) {
+      if (existing) {
+        root = existing->root;
+        depth = existing->depth;
+      }
+      ++result.existing;
+      continue;
+    }
+    ++depth;
+    IndexRecord rec{root, static_cast<uint32_t>(depth), pages[i].data.size(), pages[i].crc32c,
+                    now, std::string(pages[i].key)};
+    KeyHash h = HashKey(pages[i].key);
+    std::string page_key = EncodePageKey(ns.info.id, root, rec.depth, h);
+    std::string header = EncodePageHeader(rec.crc32c, rec.key);
+    rocksdb::Slice value_parts[2] = {header,
+                                     rocksdb::Slice(pages[i].data.data(), pages[i].data.size())};
+    rocksdb::Slice key_slice(page_key);
+    batch.Put(pages_cf_, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
+    batch.Put(index_cf_, EncodeIndexKey(ns.info.id, h), EncodeIndexRecord(rec));
+    ++result.written;
+    new_bytes += rec.size;
+  }
+  if (result.written > 0) {
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;
+    if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "writing pages");
+  }
+  ns.pages.fetch_add(result.written, std::memory_order_relaxed);
+  ns.bytes.fetch_add(new_bytes, std::memory_order_relaxed);
+  ns.puts.fetch_add(result.written, std::memory_order_relaxed);
+  ns.put_existing.fetch_add(result.existing, std::memory_order_relaxed);
+  return result;
+}
+
+void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec) {
+  absl::MutexLock wl(&write_mu_);
+  auto again = ReadIndex(ns.info.id, std::span<const std::string>(&key, 1));
+  if (!again.ok() || !(*again)[0] || (*again)[0]->crc32c != rec.crc32c) return;  // gone already
+  rocksdb::WriteBatch batch;
+  batch.Delete(pages_cf_, PageKeyOf(ns.info.id, rec));
+  batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(key)));
+  if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
+    spdlog::error("namespace '{}': could not drop a corrupt page: {}", ns.info.name,
+                  s.ToString());
+    return;
+  }
+  ns.pages.fetch_sub(1, std::memory_order_relaxed);
+  ns.bytes.fetch_sub(rec.size, std::memory_order_relaxed);
+  ns.corrupt_dropped.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("namespace '{}': dropped a corrupt page (depth {})", ns.info.name, rec.depth);
+}
+
+absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::string> keys,
+                                         uint32_t max_pages, const PageSink& sink) {
+  if (auto s = ValidateKeys(keys); !s.ok()) return s;
+  auto st = Resolve(ref);
+  if (!st.ok()) return st.status();
+  NamespaceState& ns = **st;
+  size_t n = keys.size();
+  if (max_pages != 0 && max_pages < n) n = max_pages;
+  auto recs = ReadIndex(ns.info.id, keys.first(n));
+  if (!recs.ok()) return recs.status();
+
+  GetResult result;
+  result.stop = n < keys.size() ? GetResult::Stop::kLimit : GetResult::Stop::kComplete;
+  size_t present = 0;
+  while (present < n && (*recs)[present]) ++present;
+  if (present < n) result.stop = GetResult::Stop::kAbsent;
+
+  auto finish = [&](GetResult r) {
+    ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
+    ns.misses.fetch_add(keys.size() - r.returned, std::memory_order_relaxed);
+    return r;
+  };
+  for (size_t begin = 0; begin < present;) {
+    // One MultiGet per group of at most read_group_bytes (at least one page).
+    size_t end = begin;
+    uint64_t group_bytes = 0;
+    while (end < present && (end == begin || group_bytes + (*recs)[end]->size <=
+                                                 options_.read_group_bytes)) {
+      group_bytes += (*recs)[end]->size;
+      ++end;
+    }
+    size_t count = end - begin;
+    std::vector<std::string> pkeys;
+    pkeys.reserve(count);
+    for (size_t i = begin; i < end; ++i) pkeys.push_back(PageKeyOf(ns.info.id, *(*recs)[i]));
+    std::vector<rocksdb::Slice> slices(pkeys.begin(), pkeys.end());
+    std::vector<rocksdb::PinnableSlice> values(count);
+    std::vector<rocksdb::Status> statuses(count);
+    db_->MultiGet(rocksdb::ReadOptions(), pages_cf_, count, slices.data(), values.data(),
+                  statuses.data());
+    for (size_t j = 0; j < count; ++j) {
+      size_t i = begin + j;
+      const IndexRecord& rec = *(*recs)[i];
+      if (statuses[j].IsNotFound()) {
+        // The index and the pages disagree (e.g. a concurrent delete): not served.
+        result.stop = GetResult::Stop::kAbsent;
+        return finish(result);
+      }
+      bool corrupt = statuses[j].IsCorruption();
+      if (!corrupt && !statuses[j].ok()) return FromRocks(statuses[j], "reading a page");
+      std::optional<PageView> v;
+      if (!corrupt) v = DecodePageValue(std::string_view(values[j].data(), values[j].size()));
+      if (corrupt || !v || v->key != keys[i] || v->crc32c != rec.crc32c ||
+          v->bytes.size() != rec.size || Crc32c(v->bytes) != rec.crc32c) {
+        DropCorrupt(ns, keys[i], rec);
+        result.stop = GetResult::Stop::kCorrupt;
+        return finish(result);
+      }
+      if (!sink(i, keys[i], v->bytes, rec.crc32c)) {
+        result.stop = GetResult::Stop::kCancelled;
+        return finish(result);
+      }
+      ++result.returned;
+    }
+    begin = end;
+  }
+  return finish(result);
+}
+
+absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std::string> keys) {
+  if (auto s = ValidateKeys(keys); !s.ok()) return s;
+  auto st = Resolve(ref);
+  if (!st.ok()) return st.status();
+  NamespaceState& ns = **st;
+  absl::MutexLock wl(&write_mu_);
+  auto recs = ReadIndex(ns.info.id, keys);
+  if (!recs.ok()) return recs.status();
+  rocksdb::WriteBatch batch;
+  uint32_t deleted = 0;
+  uint64_t bytes = 0;
+  absl::flat_hash_set<std::string_view> seen;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!(*recs)[i] || !seen.insert(keys[i]).second) continue;
+    batch.Delete(pages_cf_, PageKeyOf(ns.info.id, *(*recs)[i]));
+    batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(keys[i])));
+    ++deleted;
+    bytes += (*recs)[i]->size;
+  }
+  if (deleted == 0) return 0u;
+  if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
+    return FromRocks(s, "deleting pages");
+  }
+  ns.pages.fetch_sub(deleted, std::memory_order_relaxed);
+  ns.bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  ns.deleted.fetch_add(deleted, std::memory_order_relaxed);
+  return deleted;
+}
+
+}  // namespace prefixd::storage

@@ -1,0 +1,188 @@
+#include "storage/store.h"
+
+#include <filesystem>
+#include <random>
+
+#include "gtest/gtest.h"
+#include "storage/crc32c.h"
+
+namespace prefixd::storage {
+namespace {
+
+constexpr uint64_t kPageBytes = 4096;
+
+Fingerprint TestFingerprint() {
+  return Fingerprint{"llama", "rev1", "bfloat16", "layer_first", 16, kPageBytes, 0, 1,
+                     "client"};
+}
+
+std::string PageBytes(int seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(kPageBytes, '\0');
+  for (auto& c : s) c = char(rng());
+  return s;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    StoreOptions o;
+    o.path = dir_.string();
+    o.read_group_bytes = 3 * kPageBytes;  // several MultiGet groups per Get
+    auto s = Store::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+  // Writes pages keyed "<prefix>0".."<prefix>n-1" with contents PageBytes(seed + i).
+  void PutChain(const std::string& prefix, int n, int seed) {
+    std::vector<std::string> data;
+    std::vector<std::string> keys;
+    for (int i = 0; i < n; ++i) {
+      data.push_back(PageBytes(seed + i));
+      keys.push_back(prefix + std::to_string(i));
+    }
+    std::vector<PageWrite> pages;
+    for (int i = 0; i < n; ++i) pages.push_back({keys[i], data[i], Crc32c(data[i])});
+    auto r = store_->Put({"ns"}, "", pages);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  std::vector<std::string> Keys(const std::string& prefix, int n) {
+    std::vector<std::string> k;
+    for (int i = 0; i < n; ++i) k.push_back(prefix + std::to_string(i));
+    return k;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, OpenNamespaceCreatesThenChecksFingerprint) {
+  auto a = store_->OpenNamespace("ns", TestFingerprint());
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->created);
+  auto b = store_->OpenNamespace("ns", TestFingerprint());
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->created);
+  EXPECT_EQ(a->info.id, b->info.id);
+  Fingerprint fp8 = TestFingerprint();
+  fp8.dtype = "fp8_e4m3";
+  auto c = store_->OpenNamespace("ns", fp8);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(c.status().message().find("dtype"), std::string_view::npos) << c.status();
+  EXPECT_EQ(store_->OpenNamespace("bad name!", TestFingerprint()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  Reopen();
+  EXPECT_EQ(store_->OpenNamespace("ns", fp8).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, PutExistsGetRoundTripAcrossReopen) {
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  PutChain("k", 10, 1);
+  auto keys = Keys("k", 12);
+  auto ex = store_->Exists({"ns"}, keys);
+  ASSERT_TRUE(ex.ok());
+  for (int i = 0; i < 12; ++i) EXPECT_EQ((*ex)[i], i < 10) << i;
+  Reopen();
+  int seen = 0;
+  auto g = store_->Get({"ns"}, keys, 0, [&](size_t i, std::string_view k, std::string_view b,
+                                            uint32_t crc) {
+    EXPECT_EQ(i, size_t(seen));
+    EXPECT_EQ(k, keys[i]);
+    EXPECT_EQ(b, PageBytes(1 + int(i)));
+    EXPECT_EQ(crc, Crc32c(b));
+    ++seen;
+    return true;
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->returned, 10u);
+  EXPECT_EQ(g->stop, GetResult::Stop::kAbsent);
+  EXPECT_EQ(seen, 10);
+  auto stats = store_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->pages, 10u);
+  EXPECT_EQ(stats->bytes, 10 * kPageBytes);
+  EXPECT_GT(stats->disk_bytes, 10 * kPageBytes);
+}
+
+TEST_F(StoreTest, PutIsIdempotentAndChecksEverythingBeforeWriting) {
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  PutChain("k", 3, 1);
+  std::string d = PageBytes(1);
+  PageWrite same{"k0", d, Crc32c(d)};
+  auto again = store_->Put({"ns"}, "", std::span(&same, 1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->written, 0u);
+  EXPECT_EQ(again->existing, 1u);
+
+  std::string good = PageBytes(9), short_page(100, 'x');
+  std::vector<PageWrite> wrong_size = {{"n0", good, Crc32c(good)},
+                                       {"n1", short_page, Crc32c(short_page)}};
+  EXPECT_EQ(store_->Put({"ns"}, "", wrong_size).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<PageWrite> bad_crc = {{"n0", good, Crc32c(good)}, {"n1", good, Crc32c(good) ^ 1}};
+  EXPECT_EQ(store_->Put({"ns"}, "", bad_crc).status().code(), absl::StatusCode::kDataLoss);
+  std::vector<PageWrite> long_key = {{std::string(65, 'a'), good, Crc32c(good)}};
+  EXPECT_EQ(store_->Put({"ns"}, "", long_key).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Nothing of the refused batches was written.
+  std::vector<std::string> n = {"n0"};
+  EXPECT_FALSE((*store_->Exists({"ns"}, n))[0]);
+  EXPECT_EQ(store_->Stats()->pages, 3u);
+}
+
+TEST_F(StoreTest, UnknownAndStaleNamespacesAreRefused) {
+  auto keys = Keys("k", 1);
+  EXPECT_EQ(store_->Exists({"nope"}, keys).status().code(), absl::StatusCode::kNotFound);
+  auto a = store_->OpenNamespace("ns", TestFingerprint());
+  ASSERT_TRUE(a.ok());
+  PutChain("k", 2, 1);
+  auto del = store_->DeleteNamespace({"ns", a->info.id});
+  ASSERT_TRUE(del.ok());
+  EXPECT_EQ(*del, 2u);
+  auto b = store_->OpenNamespace("ns", TestFingerprint());
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(a->info.id, b->info.id);
+  EXPECT_EQ(store_->Exists({"ns", a->info.id}, keys).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The recreated namespace does not see the old pages, even after a reopen.
+  Reopen();
+  EXPECT_FALSE((*store_->Exists({"ns", b->info.id}, keys))[0]);
+  EXPECT_EQ(store_->Stats()->pages, 0u);
+}
+
+TEST_F(StoreTest, ChainContinuedFromParentAndDelete) {
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  PutChain("k", 2, 1);
+  std::string d = PageBytes(3);
+  PageWrite next{"k2", d, Crc32c(d)};
+  ASSERT_TRUE(store_->Put({"ns"}, "k1", std::span(&next, 1)).ok());
+  auto keys = Keys("k", 3);
+  auto g = store_->Get({"ns"}, keys, 2, [](size_t, auto, auto, auto) { return true; });
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->returned, 2u);
+  EXPECT_EQ(g->stop, GetResult::Stop::kLimit);
+  std::vector<std::string> mid = {"k1"};
+  EXPECT_EQ(*store_->Delete({"ns"}, mid), 1u);
+  g = store_->Get({"ns"}, keys, 0, [](size_t, auto, auto, auto) { return true; });
+  EXPECT_EQ(g->returned, 1u);
+  EXPECT_EQ(g->stop, GetResult::Stop::kAbsent);
+  EXPECT_EQ(store_->Stats()->pages, 2u);
+  std::vector<std::string> empty;
+  EXPECT_EQ(store_->Exists({"ns"}, empty).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace prefixd::storage
