@@ -4,12 +4,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/page_key.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
 
 namespace prefixd::storage {
+using util::Crc32c;
 namespace {
 
 uint64_t NowUnix() {

@@ -4,9 +4,10 @@
 #include <random>
 
 #include "gtest/gtest.h"
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 
 namespace prefixd::storage {
+using util::Crc32c;
 namespace {
 
 constexpr uint64_t kPageBytes = 4096;

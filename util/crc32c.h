@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace prefixd::storage {
+namespace prefixd::util {
 
 // Returns the CRC32C of `crc`'s message extended by `data[0, n)`. Start with crc = 0.
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
@@ -15,4 +15,4 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 inline uint32_t Crc32c(const void* data, size_t n) { return Crc32cExtend(0, data, n); }
 inline uint32_t Crc32c(std::string_view s) { return Crc32c(s.data(), s.size()); }
 
-}  // namespace prefixd::storage
+}  // namespace prefixd::util

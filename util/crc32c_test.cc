@@ -1,10 +1,10 @@
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace prefixd::storage {
+namespace prefixd::util {
 namespace {
 
 TEST(Crc32c, StandardCheckValue) { EXPECT_EQ(Crc32c("123456789"), 0xE3069283u); }
@@ -40,4 +40,4 @@ TEST(Crc32c, DetectsASingleBitFlip) {
 }
 
 }  // namespace
-}  // namespace prefixd::storage
+}  // namespace prefixd::util

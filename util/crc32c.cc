@@ -1,4 +1,4 @@
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace prefixd::storage {
+namespace prefixd::util {
 namespace {
 
 constexpr uint32_t kPoly = 0x82F63B78;  // 0x1EDC6F41 reflected
@@ -62,4 +62,4 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
   return ~ExtendPortable(crc, p, n);
 }
 
-}  // namespace prefixd::storage
+}  // namespace prefixd::util
