@@ -1,0 +1,79 @@
+// The daemon's settings: one struct, set from an optional config file and then from flags.
+// Every setting has one name, used both as `--name VALUE` (or `--name=VALUE`) and as
+// `name = VALUE` in the file given by `--config FILE` (`#` starts a comment). Flags win over
+// the file. Not thread-safe: built once in main(), then read-only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace prefixd::server {
+
+struct ServerConfig {
+  // TCP listener, HOST:PORT. Default 127.0.0.1:50051. Empty: no TCP listener.
+  std::string listen = "127.0.0.1:50051";
+
+  // Optional unix-socket listener path. Default: none.
+  std::string unix_path;
+
+  // Directory of the store. Default ./var/prefixd. Created if missing.
+  std::string data_dir = "./var/prefixd";
+
+  // Disk budget in bytes (accepts 512MiB, 10GiB); 0 = unlimited. Default 0.
+  // Parsed and reported; enforcement comes with eviction.
+  uint64_t capacity_bytes = 0;
+
+  // Page bytes all requests together may hold in memory; beyond it a request waits up to
+  // `admission_wait_ms`, then fails with RESOURCE_EXHAUSTED. Default 1 GiB.
+  uint64_t max_inflight_bytes = uint64_t{1} << 30;
+
+  // How long a request waits for in-flight budget. Default 2000 ms.
+  uint32_t admission_wait_ms = 2000;
+
+  // A put is written in batches of about this many bytes; a get reads groups of this size.
+  // Each request holds at most this much (or one page, if larger). Default 16 MiB.
+  uint64_t batch_bytes = uint64_t{16} << 20;
+
+  // Bytes of page data per streamed frame of a get. Default 2 MiB.
+  uint64_t frame_bytes = uint64_t{2} << 20;
+
+  // Threads serving RPCs (gRPC synchronous server). Default 64.
+  int max_threads = 64;
+
+  // On SIGTERM, how long in-flight requests may run before they are cancelled. Default 10 s.
+  int shutdown_grace_seconds = 10;
+
+  // RocksDB background flush/compaction threads. Default 4.
+  int background_jobs = 4;
+
+  // trace, debug, info, warn, error. Default info.
+  std::string log_level = "info";
+
+  // Settings file this config was read from, if any.
+  std::string config_file;
+
+  absl::Status Validate() const;
+
+  // Sets one setting by name from text. INVALID_ARGUMENT for an unknown name or bad value.
+  absl::Status Set(std::string_view name, std::string_view value);
+
+  // Reads `name = value` lines from `path`.
+  absl::Status LoadFile(const std::string& path);
+
+  // Applies argv (after argv[0]): first the file of --config, then every flag.
+  // Returns the positional arguments (none are expected by prefixd). `--help` is the caller's.
+  absl::StatusOr<std::vector<std::string>> ParseArgs(int argc, char** argv);
+
+  // One line per setting, `name = value`, in the config-file syntax.
+  std::string Describe() const;
+};
+
+// The help text listing every setting.
+std::string ConfigUsage();
+
+}  // namespace prefixd::server

@@ -1,0 +1,55 @@
+#include "server/convert.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/page_key.h"
+
+namespace prefixd::server {
+
+storage::Fingerprint FromProto(const v1::Fingerprint& p) {
+  return storage::Fingerprint{p.model(),       p.model_revision(), p.dtype(),
+                              p.kv_layout(),   p.page_tokens(),    p.page_bytes(),
+                              p.tp_rank(),     p.tp_size(),        p.key_scheme()};
+}
+
+v1::Fingerprint ToProto(const storage::Fingerprint& f) {
+  v1::Fingerprint p;
+  p.set_model(f.model);
+  p.set_model_revision(f.model_revision);
+  p.set_dtype(f.dtype);
+  p.set_kv_layout(f.kv_layout);
+  p.set_page_tokens(f.page_tokens);
+  p.set_page_bytes(f.page_bytes);
+  p.set_tp_rank(f.tp_rank);
+  p.set_tp_size(f.tp_size);
+  p.set_key_scheme(f.key_scheme);
+  return p;
+}
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+absl::StatusOr<std::vector<std::string>> ChainKeys(const v1::KeySource& chain,
+                                                   const storage::NamespaceInfo& ns) {
+  bool has_keys = chain.keys_size() > 0, has_tokens = chain.token_ids_size() > 0;
+  if (has_keys && has_tokens) {
+    return absl::InvalidArgumentError("a chain gives either keys or token_ids, not both");
+  }
+  if (!has_keys && !has_tokens) return absl::InvalidArgumentError("the chain is empty");
+  if (has_keys) return std::vector<std::string>(chain.keys().begin(), chain.keys().end());
+  uint32_t pt = ns.fingerprint.page_tokens;
+  if (static_cast<uint64_t>(chain.token_ids_size()) / pt > storage::kMaxChainPages) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the chain has more than ", storage::kMaxChainPages, " pages"));
+  }
+  auto keys = storage::DeriveKeys(ns.name, chain.parent_key(),
+                                  std::span(chain.token_ids().data(), chain.token_ids_size()), pt);
+  if (keys.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the chain has ", chain.token_ids_size(),
+                                                   " tokens: fewer than one page of ", pt));
+  }
+  return keys;
+}
+
+}  // namespace prefixd::server

@@ -1,0 +1,33 @@
+// Translation at the RPC edge: proto messages <-> storage types, absl::Status -> grpc::Status,
+// and the keys of a request's chain. Thread-safe: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/support/status.h"
+#include "prefixd/v1/prefixd.pb.h"
+#include "storage/fingerprint.h"
+#include "storage/store.h"
+
+namespace prefixd::server {
+
+storage::Fingerprint FromProto(const v1::Fingerprint& p);
+v1::Fingerprint ToProto(const storage::Fingerprint& f);
+
+// absl and gRPC share their codes: the conversion is a cast.
+grpc::Status ToGrpc(const absl::Status& s);
+
+// The page keys a chain names: its client keys, or the keys derived from its token ids for
+// namespace `ns`. INVALID_ARGUMENT if both or neither are given, or a token chain has no full
+// page. Key contents are validated by the store.
+absl::StatusOr<std::vector<std::string>> ChainKeys(const v1::KeySource& chain,
+                                                   const storage::NamespaceInfo& ns);
+
+inline storage::NamespaceRef RefOf(const v1::NamespaceRef& ns) {
+  return storage::NamespaceRef{ns.name(), ns.id()};
+}
+
+}  // namespace prefixd::server

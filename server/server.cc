@@ -1,0 +1,101 @@
+#include "server/server.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/service.h"
+#include "spdlog/spdlog.h"
+#include "storage/store.h"
+
+namespace prefixd::server {
+namespace {
+
+class ServerImpl final : public Server {
+ public:
+  explicit ServerImpl(const ServerConfig& config) : config_(config) {}
+
+  absl::Status Init() {
+    storage::StoreOptions so;
+    so.path = config_.data_dir;
+    so.capacity_bytes = config_.capacity_bytes;
+    so.max_background_jobs = config_.background_jobs;
+    so.read_group_bytes = config_.batch_bytes;
+    auto store = storage::Store::Open(so);
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    service_ = std::make_unique<PrefixdService>(store_.get(), config_);
+
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    if (!config_.listen.empty()) {
+      builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
+    }
+    if (!config_.unix_path.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(config_.unix_path, ec);  // a stale socket from a crash
+      builder.AddListeningPort("unix://" + config_.unix_path, grpc::InsecureServerCredentials());
+    }
+    // Frames are 1-4 MiB; leave room for the envelope and for clients that send 8 MiB.
+    builder.SetMaxReceiveMessageSize(16 << 20);
+    builder.SetMaxSendMessageSize(16 << 20);
+    grpc::ResourceQuota quota("prefixd");
+    quota.SetMaxThreads(config_.max_threads);
+    builder.SetResourceQuota(quota);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    if (!server_ || (!config_.listen.empty() && port_ == 0)) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", config_.listen.empty() ? config_.unix_path : config_.listen,
+          " (address in use, or not permitted)"));
+    }
+    server_->GetHealthCheckService()->SetServingStatus(true);
+    spdlog::info("prefixd {} serving on {}{}{} (data {}, capacity {})", PREFIXD_VERSION,
+                 config_.listen.empty() ? "" : config_.listen,
+                 config_.listen.empty() || config_.unix_path.empty() ? "" : " and ",
+                 config_.unix_path.empty() ? "" : "unix://" + config_.unix_path,
+                 config_.data_dir,
+                 config_.capacity_bytes == 0 ? std::string("unlimited")
+                                             : absl::StrCat(config_.capacity_bytes, " bytes"));
+    return absl::OkStatus();
+  }
+
+  absl::Status Shutdown() override {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    auto deadline = std::chrono::system_clock::now() +
+                    std::chrono::seconds(config_.shutdown_grace_seconds);
+    server_->Shutdown(deadline);
+    server_->Wait();
+    service_.reset();
+    auto s = store_->Flush();
+    store_.reset();
+    if (!config_.unix_path.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(config_.unix_path, ec);
+    }
+    return s;
+  }
+
+  int port() const override { return port_; }
+
+ private:
+  const ServerConfig config_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<PrefixdService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
+  if (auto s = config.Validate(); !s.ok()) return s;
+  auto server = std::make_unique<ServerImpl>(config);
+  if (auto s = server->Init(); !s.ok()) return s;
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace prefixd::server

@@ -1,0 +1,101 @@
+// PrefixdService: the unary handlers. The streaming ones are in service_stream.cc.
+#include "server/service.h"
+
+#include "server/convert.h"
+#include "spdlog/spdlog.h"
+
+namespace prefixd::server {
+
+PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config)
+    : store_(store), config_(config), budget_(config.max_inflight_bytes) {}
+
+grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
+                                           const v1::OpenNamespaceRequest* req,
+                                           v1::OpenNamespaceResponse* resp) {
+  auto r = store_->OpenNamespace(req->name(), FromProto(req->fingerprint()));
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+      spdlog::warn("refused to open namespace: {}", r.status().ToString());
+    }
+    return ToGrpc(r.status());
+  }
+  resp->set_created(r->created);
+  resp->set_namespace_id(r->info.id);
+  *resp->mutable_fingerprint() = ToProto(r->info.fingerprint);
+  return grpc::Status::OK;
+}
+
+grpc::Status PrefixdService::Exists(grpc::ServerContext*, const v1::ExistsRequest* req,
+                                    v1::ExistsResponse* resp) {
+  auto ns = store_->LookupNamespace(RefOf(req->ns()));
+  if (!ns.ok()) return ToGrpc(ns.status());
+  auto keys = ChainKeys(req->chain(), *ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  auto present = store_->Exists(RefOf(req->ns()), *keys);
+  if (!present.ok()) return ToGrpc(present.status());
+  uint32_t prefix = 0;
+  while (prefix < present->size() && (*present)[prefix]) ++prefix;
+  resp->set_prefix_pages(prefix);
+  for (bool p : *present) resp->add_present(p);
+  if (req->chain().token_ids_size() > 0) {
+    for (auto& k : *keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PrefixdService::Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
+                                    v1::DeleteResponse* resp) {
+  auto ns = store_->LookupNamespace(RefOf(req->ns()));
+  if (!ns.ok()) return ToGrpc(ns.status());
+  auto keys = ChainKeys(req->chain(), *ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  auto n = store_->Delete(RefOf(req->ns()), *keys);
+  if (!n.ok()) return ToGrpc(n.status());
+  resp->set_pages_deleted(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
+                                             const v1::DeleteNamespaceRequest* req,
+                                             v1::DeleteNamespaceResponse* resp) {
+  auto n = store_->DeleteNamespace(RefOf(req->ns()));
+  if (!n.ok()) return ToGrpc(n.status());
+  resp->set_pages_deleted(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
+                                   v1::StatsResponse* resp) {
+  auto s = store_->Stats();
+  if (!s.ok()) return ToGrpc(s.status());
+  resp->set_version(PREFIXD_VERSION);
+  resp->set_capacity_bytes(s->capacity_bytes);
+  resp->set_pages(s->pages);
+  resp->set_bytes(s->bytes);
+  resp->set_disk_bytes(s->disk_bytes);
+  resp->set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - started_)
+                               .count());
+  resp->set_inflight_bytes(budget_.in_flight());
+  resp->set_rejected_busy(budget_.rejected());
+  for (const auto& n : s->namespaces) {
+    auto* out = resp->add_namespaces();
+    out->set_name(n.info.name);
+    out->set_id(n.info.id);
+    *out->mutable_fingerprint() = ToProto(n.info.fingerprint);
+    const auto& c = n.counters;
+    out->set_pages(c.pages);
+    out->set_bytes(c.bytes);
+    out->set_puts(c.puts);
+    out->set_put_existing(c.put_existing);
+    out->set_hits(c.hits);
+    out->set_misses(c.misses);
+    out->set_exists_queries(c.exists_queries);
+    out->set_exists_hits(c.exists_hits);
+    out->set_corrupt_dropped(c.corrupt_dropped);
+    out->set_deleted(c.deleted);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace prefixd::server

@@ -1,0 +1,42 @@
+// The prefixd.v1.Prefixd gRPC service: thin handlers that translate and delegate to the store.
+// Runs on gRPC's synchronous server: each RPC occupies one server thread, so handlers may block
+// on the store. Thread-safe: handlers run concurrently; the store and the budget are shared.
+#pragma once
+
+#include <chrono>
+
+#include "prefixd/v1/prefixd.grpc.pb.h"
+#include "server/admission.h"
+#include "server/config.h"
+#include "storage/store.h"
+
+namespace prefixd::server {
+
+class PrefixdService final : public v1::Prefixd::Service {
+ public:
+  // `store` must outlive the service.
+  PrefixdService(storage::Store* store, const ServerConfig& config);
+
+  grpc::Status OpenNamespace(grpc::ServerContext* ctx, const v1::OpenNamespaceRequest* req,
+                             v1::OpenNamespaceResponse* resp) override;
+  grpc::Status Exists(grpc::ServerContext* ctx, const v1::ExistsRequest* req,
+                      v1::ExistsResponse* resp) override;
+  grpc::Status Put(grpc::ServerContext* ctx, grpc::ServerReader<v1::PutRequest>* reader,
+                   v1::PutResponse* resp) override;
+  grpc::Status Get(grpc::ServerContext* ctx, const v1::GetRequest* req,
+                   grpc::ServerWriter<v1::GetResponse>* writer) override;
+  grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
+                      v1::DeleteResponse* resp) override;
+  grpc::Status DeleteNamespace(grpc::ServerContext* ctx, const v1::DeleteNamespaceRequest* req,
+                               v1::DeleteNamespaceResponse* resp) override;
+  grpc::Status Stats(grpc::ServerContext* ctx, const v1::StatsRequest* req,
+                     v1::StatsResponse* resp) override;
+
+ private:
+  storage::Store* const store_;
+  const ServerConfig config_;
+  ByteBudget budget_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace prefixd::server
