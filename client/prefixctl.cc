@@ -1,0 +1,115 @@
+// prefixctl: a command-line client for prefixd.
+//   prefixctl [--target ADDR] health            exit 0 when the daemon is SERVING
+//   prefixctl [--target ADDR] stats [--json]    store and per-namespace counters
+//   prefixctl [--target ADDR] delete-namespace NAME
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "client/stats_json.h"
+#include "util/byte_size.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: prefixctl [--target HOST:PORT|unix:///PATH] COMMAND\n"
+    "commands:\n"
+    "  health                  exit 0 when the daemon serves, 1 otherwise\n"
+    "  stats [--json]          pages, bytes, hits and misses, per namespace\n"
+    "  delete-namespace NAME   delete a namespace and all its pages\n"
+    "--target defaults to 127.0.0.1:50051\n";
+
+void PrintStats(const prefixd::v1::StatsResponse& s) {
+  using prefixd::util::FormatByteSize;
+  std::printf("prefixd %s, up %llu s\n", s.version().c_str(),
+              static_cast<unsigned long long>(s.uptime_seconds()));
+  std::printf("pages %llu, %s of pages, %s on disk, capacity %s\n",
+              static_cast<unsigned long long>(s.pages()), FormatByteSize(s.bytes()).c_str(),
+              FormatByteSize(s.disk_bytes()).c_str(),
+              s.capacity_bytes() ? FormatByteSize(s.capacity_bytes()).c_str() : "unlimited");
+  std::printf("%-24s %10s %12s %10s %10s %8s\n", "namespace", "pages", "bytes", "hits",
+              "misses", "corrupt");
+  for (const auto& n : s.namespaces()) {
+    std::printf("%-24s %10llu %12s %10llu %10llu %8llu\n", n.name().c_str(),
+                static_cast<unsigned long long>(n.pages()), FormatByteSize(n.bytes()).c_str(),
+                static_cast<unsigned long long>(n.hits()),
+                static_cast<unsigned long long>(n.misses()),
+                static_cast<unsigned long long>(n.corrupt_dropped()));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string target = "127.0.0.1:50051";
+  bool json = false;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--target" && i + 1 < argc) {
+      target = argv[++i];
+    } else if (a.starts_with("--target=")) {
+      target = a.substr(9);
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a.starts_with("--")) {
+      std::fprintf(stderr, "prefixctl: unknown flag %s\n%s", a.c_str(), kUsage);
+      return 2;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  prefixd::client::ClientOptions opts;
+  opts.target = target;
+  opts.max_attempts = 1;
+  opts.rpc_timeout = absl::Seconds(30);
+  auto client = prefixd::client::Client::Connect(opts);
+  if (!client.ok()) {
+    std::fprintf(stderr, "prefixctl: %s\n", client.status().ToString().c_str());
+    return 2;
+  }
+  const std::string& cmd = args[0];
+  if (cmd == "health") {
+    auto s = (*client)->Health();
+    if (!s.ok()) {
+      std::fprintf(stderr, "prefixctl: %s: %s\n", target.c_str(), s.ToString().c_str());
+      return 1;
+    }
+    std::printf("SERVING\n");
+    return 0;
+  }
+  if (cmd == "stats") {
+    auto s = (*client)->Stats();
+    if (!s.ok()) {
+      std::fprintf(stderr, "prefixctl: %s\n", s.status().ToString().c_str());
+      return 1;
+    }
+    if (json) {
+      std::fputs(prefixd::client::StatsToJson(*s).c_str(), stdout);
+    } else {
+      PrintStats(*s);
+    }
+    return 0;
+  }
+  if (cmd == "delete-namespace" && args.size() == 2) {
+    auto n = (*client)->DeleteNamespace(args[1]);
+    if (!n.ok()) {
+      std::fprintf(stderr, "prefixctl: %s\n", n.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("deleted namespace %s (%llu pages)\n", args[1].c_str(),
+                static_cast<unsigned long long>(*n));
+    return 0;
+  }
+  std::fprintf(stderr, "prefixctl: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

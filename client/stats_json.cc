@@ -1,0 +1,57 @@
+#include "client/stats_json.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace prefixd::client {
+namespace {
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string StatsToJson(const v1::StatsResponse& s) {
+  std::string out = absl::StrCat(
+      "{\n  \"version\": ", Quote(s.version()), ",\n  \"capacity_bytes\": ", s.capacity_bytes(),
+      ",\n  \"pages\": ", s.pages(), ",\n  \"bytes\": ", s.bytes(), ",\n  \"disk_bytes\": ",
+      s.disk_bytes(), ",\n  \"uptime_seconds\": ", s.uptime_seconds(),
+      ",\n  \"inflight_bytes\": ", s.inflight_bytes(), ",\n  \"rejected_busy\": ",
+      s.rejected_busy(), ",\n  \"namespaces\": [");
+  for (int i = 0; i < s.namespaces_size(); ++i) {
+    const auto& n = s.namespaces(i);
+    const auto& f = n.fingerprint();
+    absl::StrAppend(
+        &out, i ? "," : "", "\n    {\"name\": ", Quote(n.name()), ", \"id\": ", n.id(),
+        ",\n     \"fingerprint\": {\"model\": ", Quote(f.model()),
+        ", \"model_revision\": ", Quote(f.model_revision()), ", \"dtype\": ", Quote(f.dtype()),
+        ", \"kv_layout\": ", Quote(f.kv_layout()), ", \"page_tokens\": ", f.page_tokens(),
+        ", \"page_bytes\": ", f.page_bytes(), ", \"tp_rank\": ", f.tp_rank(),
+        ", \"tp_size\": ", f.tp_size(), ", \"key_scheme\": ", Quote(f.key_scheme()), "},\n");
+    absl::StrAppend(&out, "     \"pages\": ", n.pages(), ", \"bytes\": ", n.bytes(),
+                    ", \"puts\": ", n.puts(), ", \"put_existing\": ", n.put_existing(),
+                    ", \"hits\": ", n.hits(), ", \"misses\": ", n.misses(),
+                    ", \"exists_queries\": ", n.exists_queries(), ", \"exists_hits\": ",
+                    n.exists_hits(), ", \"corrupt_dropped\": ", n.corrupt_dropped(),
+                    ", \"deleted\": ", n.deleted(), "}");
+  }
+  absl::StrAppend(&out, s.namespaces_size() ? "\n  ]\n}\n" : "]\n}\n");
+  return out;
+}
+
+}  // namespace prefixd::client
