@@ -1,6 +1,8 @@
 #include "server/server.h"
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -65,19 +67,48 @@ class ServerImpl final : public Server {
 
   absl::Status Shutdown() override {
     server_->GetHealthCheckService()->SetServingStatus(false);
-    auto deadline = std::chrono::system_clock::now() +
-                    std::chrono::seconds(config_.shutdown_grace_seconds);
-    server_->Shutdown(deadline);
-    server_->Wait();
-    service_.reset();
+    auto grace = std::chrono::seconds(config_.shutdown_grace_seconds);
+    auto deadline = std::chrono::system_clock::now() + grace;
+    // gRPC's Shutdown also waits for open connections to close, which an idle client, or one
+    // that never completes its handshake, can delay for minutes. Once no handler runs (or the
+    // grace period and 5 s more are over), the store is flushed whether or not gRPC is done.
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread stopper([server = server_.get(), deadline, done] {
+      server->Shutdown(deadline);
+      server->Wait();
+      *done = true;
+    });
+    auto settle = std::chrono::system_clock::now() + std::chrono::milliseconds(200);
+    auto hard_limit = deadline + std::chrono::seconds(5);
+    while (!*done) {
+      auto now = std::chrono::system_clock::now();
+      if ((now > settle && service_->active_calls() == 0) || now > hard_limit) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (*done) {
+      stopper.join();
+      spdlog::info("requests drained; flushing the store");
+    } else {
+      // The server and service stay allocated: the stopper thread still uses them.
+      stopper.detach();
+      abandoned_ = true;
+      spdlog::warn("gRPC is still closing client connections ({} handlers running); "
+                   "flushing the store anyway", service_->active_calls());
+    }
     auto s = store_->Flush();
-    store_.reset();
+    if (!abandoned_) {
+      server_.reset();
+      service_.reset();
+      store_.reset();
+    }
     if (!config_.unix_path.empty()) {
       std::error_code ec;
       std::filesystem::remove(config_.unix_path, ec);
     }
     return s;
   }
+
+  bool abandoned() const override { return abandoned_; }
 
   int port() const override { return port_; }
 
@@ -87,6 +118,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<PrefixdService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  bool abandoned_ = false;
 };
 
 }  // namespace

@@ -22,6 +22,10 @@ class Server {
   // period (then cancels them), flushes and closes the store.
   virtual absl::Status Shutdown() = 0;
 
+  // True if Shutdown had to leave gRPC still closing connections: the store is flushed, and
+  // the process should exit without running destructors (std::_Exit).
+  virtual bool abandoned() const = 0;
+
   // The bound TCP port (useful with --listen HOST:0), or 0 without a TCP listener.
   virtual int port() const = 0;
 };

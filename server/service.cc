@@ -12,6 +12,7 @@ PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config
 grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
                                            const v1::OpenNamespaceRequest* req,
                                            v1::OpenNamespaceResponse* resp) {
+  CallGuard guard(&active_calls_);
   auto r = store_->OpenNamespace(req->name(), FromProto(req->fingerprint()));
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
@@ -27,6 +28,7 @@ grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
 
 grpc::Status PrefixdService::Exists(grpc::ServerContext*, const v1::ExistsRequest* req,
                                     v1::ExistsResponse* resp) {
+  CallGuard guard(&active_calls_);
   auto ns = store_->LookupNamespace(RefOf(req->ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   auto keys = ChainKeys(req->chain(), *ns);
@@ -45,6 +47,7 @@ grpc::Status PrefixdService::Exists(grpc::ServerContext*, const v1::ExistsReques
 
 grpc::Status PrefixdService::Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
                                     v1::DeleteResponse* resp) {
+  CallGuard guard(&active_calls_);
   auto ns = store_->LookupNamespace(RefOf(req->ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   auto keys = ChainKeys(req->chain(), *ns);
@@ -58,6 +61,7 @@ grpc::Status PrefixdService::Delete(grpc::ServerContext*, const v1::DeleteReques
 grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
                                              const v1::DeleteNamespaceRequest* req,
                                              v1::DeleteNamespaceResponse* resp) {
+  CallGuard guard(&active_calls_);
   auto n = store_->DeleteNamespace(RefOf(req->ns()));
   if (!n.ok()) return ToGrpc(n.status());
   resp->set_pages_deleted(*n);
@@ -66,6 +70,7 @@ grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
 
 grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
                                    v1::StatsResponse* resp) {
+  CallGuard guard(&active_calls_);
   auto s = store_->Stats();
   if (!s.ok()) return ToGrpc(s.status());
   resp->set_version(PREFIXD_VERSION);

@@ -3,6 +3,7 @@
 // on the store. Thread-safe: handlers run concurrently; the store and the budget are shared.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 #include "prefixd/v1/prefixd.grpc.pb.h"
@@ -32,10 +33,26 @@ class PrefixdService final : public v1::Prefixd::Service {
   grpc::Status Stats(grpc::ServerContext* ctx, const v1::StatsRequest* req,
                      v1::StatsResponse* resp) override;
 
+  // Handlers running now. Lets shutdown know when the store is no longer in use.
+  int active_calls() const { return active_calls_.load(); }
+
  private:
   storage::Store* const store_;
   const ServerConfig config_;
   ByteBudget budget_;
+  // Counts one running handler for its lifetime.
+  class CallGuard {
+   public:
+    explicit CallGuard(std::atomic<int>* n) : n_(n) { n_->fetch_add(1); }
+    ~CallGuard() { n_->fetch_sub(1); }
+    CallGuard(const CallGuard&) = delete;
+    CallGuard& operator=(const CallGuard&) = delete;
+
+   private:
+    std::atomic<int>* n_;
+  };
+
+  std::atomic<int> active_calls_{0};
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

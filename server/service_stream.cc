@@ -110,6 +110,7 @@ class PutReceiver {
 
 grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::PutRequest>* reader,
                                  v1::PutResponse* resp) {
+  CallGuard guard(&active_calls_);
   v1::PutRequest msg;
   if (!reader->Read(&msg)) return Invalid("the put stream is empty");
   if (!msg.has_header()) return Invalid("the first message of a put must carry the header");
@@ -141,9 +142,11 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
   uint32_t page = 0;
   bool pending = msg.has_frame();  // the header message may carry the first frame
   while (page < count) {
-    if (!pending && !reader->Read(&msg)) break;
+    if (!pending) {
+      if (!reader->Read(&msg)) break;
+      if (msg.has_header()) return Invalid("the header was sent twice");
+    }
     pending = false;
-    if (msg.has_header()) return Invalid("the header was sent twice");
     bool last = page + 1 == count;
     if (auto s = rx.Frame(msg.mutable_frame(), page, keys_in_header ? &keys[page] : nullptr,
                           last);
@@ -169,6 +172,7 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
 
 grpc::Status PrefixdService::Get(grpc::ServerContext*, const v1::GetRequest* req,
                                  grpc::ServerWriter<v1::GetResponse>* writer) {
+  CallGuard guard(&active_calls_);
   auto ns = store_->LookupNamespace(RefOf(req->ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   auto keys = ChainKeys(req->chain(), *ns);

@@ -1,0 +1,57 @@
+// End-to-end: prefixctl against the real daemon.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/daemon.h"
+
+namespace prefixd::testing {
+namespace {
+
+// Runs a command; returns its exit code and stdout.
+int RunCommand(const std::string& cmd, std::string* out) {
+  FILE* p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  out->clear();
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Prefixctl, HealthAndStatsJson) {
+  TempDir dir("cli");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  {
+    auto c = d.Connect();
+    auto ns = c->OpenNamespace("cli-ns", TestFingerprint(4096));
+    ASSERT_TRUE(ns.ok());
+    ASSERT_TRUE(PutTestChain(*c, *ns, 1, 0, 3).ok());
+  }
+  std::string ctl = BinaryPath("prefixctl") + " --target " + d.target();
+  std::string out;
+  EXPECT_EQ(RunCommand(ctl + " health", &out), 0);
+  EXPECT_EQ(out, "SERVING\n");
+  ASSERT_EQ(RunCommand(ctl + " stats --json", &out), 0);
+  EXPECT_NE(out.find("\"pages\": 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"name\": \"cli-ns\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"hits\": 0"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(ctl + " no-such-command", &out), 2);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+  EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
+}
+
+TEST(Prefixd, RefusesBadFlagsAndPrintsHelp) {
+  std::string out;
+  EXPECT_EQ(RunCommand(BinaryPath("prefixd") + " --capacity lots", &out), 2);
+  EXPECT_EQ(RunCommand(BinaryPath("prefixd") + " --help", &out), 0);
+  EXPECT_NE(out.find("--data-dir"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace prefixd::testing
