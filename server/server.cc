@@ -11,6 +11,7 @@
 #include "server/service.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
+#include "util/byte_size.h"
 
 namespace prefixd::server {
 namespace {
@@ -61,7 +62,7 @@ class ServerImpl final : public Server {
                  config_.unix_path.empty() ? "" : "unix://" + config_.unix_path,
                  config_.data_dir,
                  config_.capacity_bytes == 0 ? std::string("unlimited")
-                                             : absl::StrCat(config_.capacity_bytes, " bytes"));
+                                             : util::FormatByteSize(config_.capacity_bytes));
     return absl::OkStatus();
   }
 

@@ -135,7 +135,16 @@ void Daemon::Start() {
 
 int Daemon::Stop(int signal) {
   if (!running()) return -1;
-  ::kill(pid_, signal);
+  Signal(signal);
+  return Wait();
+}
+
+void Daemon::Signal(int signal) {
+  if (running()) ::kill(pid_, signal);
+}
+
+int Daemon::Wait() {
+  if (!running()) return -1;
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -35,6 +35,9 @@ class Daemon {
   void Start();
   // Sends `signal` and waits for exit; returns the exit code (or 128 + signal if killed).
   int Stop(int signal);
+  // Sends `signal` without waiting; Wait() then reaps the daemon like Stop.
+  void Signal(int signal);
+  int Wait();
   bool running() const { return pid_ > 0; }
 
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }

@@ -6,8 +6,11 @@
 #include <fstream>
 #include <thread>
 
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "prefixd/v1/prefixd.grpc.pb.h"
 #include "tests/daemon.h"
+#include "util/crc32c.h"
 
 namespace prefixd::testing {
 namespace {
@@ -39,6 +42,53 @@ TEST(Restart, SigtermLosesNothingAcknowledged) {
   }
   EXPECT_EQ(c->Stats()->pages(), 200u);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+TEST(Restart, SigtermFinishesTheRequestInFlight) {
+  TempDir dir("drain");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("ns", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  // A put of 2 pages, half sent when SIGTERM arrives, completed during the grace period.
+  auto channel = grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials());
+  auto stub = v1::Prefixd::NewStub(channel);
+  grpc::ClientContext ctx;
+  v1::PutResponse resp;
+  auto w = stub->Put(&ctx, &resp);
+  std::vector<std::string> pages = {PageContent(11, 0, kPage), PageContent(11, 1, kPage)};
+  auto keys = ChainKeys(11, 0, 2);
+  v1::PutRequest msg;
+  msg.mutable_header()->mutable_ns()->set_name("ns");
+  msg.mutable_header()->set_page_count(2);
+  for (const auto& k : keys) msg.mutable_header()->mutable_chain()->add_keys(k);
+  ASSERT_TRUE(w->Write(msg));
+  auto frame = [&](int i) {
+    v1::PutRequest m;
+    m.mutable_frame()->set_size(kPage);
+    m.mutable_frame()->set_crc32c(util::Crc32c(pages[i]));
+    m.mutable_frame()->set_data(pages[i]);
+    return m;
+  };
+  ASSERT_TRUE(w->Write(frame(0)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  d.Signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(w->Write(frame(1)));
+  w->WritesDone();
+  auto s = w->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.pages_written(), 2u);
+  EXPECT_EQ(d.Wait(), 0);
+  d.Start();
+  auto c2 = d.Connect();
+  auto ns2 = c2->OpenNamespace("ns", TestFingerprint(kPage));
+  int wrong = -1;
+  auto got = GetTestChain(*c2, *ns2, 11, 0, 2, &wrong);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, 2);
+  EXPECT_EQ(wrong, 0);
 }
 
 // A writer keeps putting chains while the daemon is SIGKILLed; after each restart every page
