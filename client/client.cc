@@ -254,6 +254,9 @@ class ClientImpl final : public Client {
     auto s = reader->Finish();
     if (!s.ok()) return FromGrpc(s);
     if (!done) return absl::UnavailableError("the get stream ended without its summary");
+    if (!r.pages.empty() && r.pages.back().size() != want) {
+      return absl::DataLossError("the last page ended early in the stream");
+    }
     return r;
   }
 

@@ -43,6 +43,9 @@ class ServerImpl final : public Server {
       builder.AddListeningPort("unix://" + config_.unix_path, grpc::InsecureServerCredentials());
     }
     // Frames are 1-4 MiB; leave room for the envelope and for clients that send 8 MiB.
+    // gRPC enables SO_REUSEPORT by default: a second daemon on the same port would then share
+    // connections with this one. Refuse to bind instead.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(16 << 20);
     builder.SetMaxSendMessageSize(16 << 20);
     grpc::ResourceQuota quota("prefixd");

@@ -124,6 +124,7 @@ class Store {
 
   // Streams the leading present pages of `keys` to `sink`, in order, each verified against its
   // checksum; a page that fails is deleted, counted, and ends the Get. `max_pages` 0: no limit.
+  // Counts returned pages as hits and the other pages within `max_pages` as misses.
   virtual absl::StatusOr<GetResult> Get(NamespaceRef ns, std::span<const std::string> keys,
                                         uint32_t max_pages, const PageSink& sink) = 0;
 

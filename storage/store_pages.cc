@@ -212,7 +212,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
 
   auto finish = [&](GetResult r) {
     ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
-    ns.misses.fetch_add(keys.size() - r.returned, std::memory_order_relaxed);
+    ns.misses.fetch_add(n - r.returned, std::memory_order_relaxed);
     return r;
   };
   for (size_t begin = 0; begin < present;) {

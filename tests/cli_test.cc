@@ -46,6 +46,23 @@ TEST(Prefixctl, HealthAndStatsJson) {
   EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
 }
 
+TEST(Prefixd, RefusesAPortAnotherDaemonHolds) {
+  TempDir dir("port");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  std::string out;
+  EXPECT_EQ(RunCommand("timeout 20 " + BinaryPath("prefixd") + " --listen " + d.target() +
+                           " --data-dir " + dir.path() + "/other",
+                       &out),
+            1);
+  // The same data directory is refused too (RocksDB's lock), on another port.
+  EXPECT_EQ(RunCommand("timeout 20 " + BinaryPath("prefixd") + " --listen 127.0.0.1:" +
+                           std::to_string(FreePort()) + " --data-dir " + dir.path() + "/data",
+                       &out),
+            1);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 TEST(Prefixd, RefusesBadFlagsAndPrintsHelp) {
   std::string out;
   EXPECT_EQ(RunCommand(BinaryPath("prefixd") + " --capacity lots", &out), 2);

@@ -1,0 +1,300 @@
+#include "bench/micro.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "bench/page_content.h"
+#include "bench/progress.h"
+
+namespace prefixd::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MicrosSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Failed calls, shared by all workers. The first few go to stderr as they happen.
+class ErrorLog {
+ public:
+  static constexpr uint64_t kPrinted = 5;
+  // The workers stop early past this many errors, or this many in a row (no call succeeding
+  // in between): the target is down or refusing everything.
+  static constexpr uint64_t kAbortAfter = 100;
+  static constexpr uint64_t kAbortAfterInARow = 10;
+
+  void Record(const std::string& msg) {
+    absl::MutexLock l(&mu_);
+    if (count_++ == 0) first_ = msg;
+    ++in_a_row_;
+    if (count_ <= kPrinted) std::fprintf(stderr, "prefixd-bench: error: %s\n", msg.c_str());
+  }
+  void Success() {
+    absl::MutexLock l(&mu_);
+    in_a_row_ = 0;
+  }
+  bool TooMany() const {
+    absl::MutexLock l(&mu_);
+    return count_ >= kAbortAfter || in_a_row_ >= kAbortAfterInARow;
+  }
+  uint64_t count() const {
+    absl::MutexLock l(&mu_);
+    return count_;
+  }
+  std::string first() const {
+    absl::MutexLock l(&mu_);
+    return first_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_ ABSL_GUARDED_BY(mu_);
+};
+
+// Adds a worker's counters and samples (not phase times or errors) into `dst`.
+void Merge(const MicroReport& src, MicroReport* dst) {
+  dst->put.bytes += src.put.bytes;
+  dst->get.bytes += src.get.bytes;
+  dst->put_pages_written += src.put_pages_written;
+  dst->put_pages_existing += src.put_pages_existing;
+  dst->put_chain_us.Merge(src.put_chain_us);
+  dst->exists_us.Merge(src.exists_us);
+  dst->get_chain_us.Merge(src.get_chain_us);
+  dst->exists_present_pages += src.exists_present_pages;
+  dst->exists_get_mismatches += src.exists_get_mismatches;
+  dst->verified_pages += src.verified_pages;
+  dst->missing_pages += src.missing_pages;
+  dst->corrupt_pages += src.corrupt_pages;
+  dst->data_loss_errors += src.data_loss_errors;
+  dst->corrupt_stops += src.corrupt_stops;
+  dst->fill_seconds += src.fill_seconds;
+  dst->verify_seconds += src.verify_seconds;
+}
+
+class MicroRun {
+ public:
+  MicroRun(const MicroOptions& o, client::Client* c, client::Namespace ns)
+      : o_(o), client_(c), ns_(std::move(ns)) {}
+
+  // Runs one phase over all chains with o_.concurrency workers; returns its wall seconds.
+  template <typename Body>  // void(uint64_t chain, MicroReport* part, ProgressMeter* meter)
+  double RunPhase(const char* label, Body body, MicroReport* report) {
+    std::vector<MicroReport> parts(o_.concurrency);
+    ProgressMeter meter(label, o_.pages, o_.progress);
+    auto t0 = Clock::now();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o_.concurrency; ++t) {
+      threads.emplace_back([&, t] {
+        for (uint64_t c = t; c < o_.chains() && !errors_.TooMany(); c += o_.concurrency) {
+          body(c, &parts[t], &meter);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    double seconds = SecondsSince(t0);
+    for (const auto& p : parts) Merge(p, report);
+    return seconds;
+  }
+
+  void PutChain(uint64_t c, MicroReport* out, ProgressMeter* meter) {
+    thread_local std::string buf;
+    const uint64_t first = c * o_.chain_pages, n = PagesIn(c), B = o_.page_bytes;
+    auto f0 = Clock::now();
+    if (buf.size() < n * B) buf.resize(n * B);
+    std::vector<std::string_view> views(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      FillPage(o_.seed, first + i, buf.data() + i * B, B);
+      views[i] = std::string_view(buf.data() + i * B, B);
+    }
+    out->fill_seconds += SecondsSince(f0);
+    const client::Chain chain = ChainOf(c);
+    auto t0 = Clock::now();
+    auto r = client_->Put(ns_, chain, views);
+    double us = MicrosSince(t0);
+    meter->Add(n, n * B);
+    if (!r.ok()) {
+      errors_.Record(absl::StrCat("put chain ", c, ": ", r.status().ToString()));
+      return;
+    }
+    errors_.Success();
+    out->put_chain_us.Add(us);
+    out->put.bytes += n * B;
+    out->put_pages_written += r->written;
+    out->put_pages_existing += r->existing;
+    if (r->written + r->existing != n) {
+      errors_.Record(absl::StrCat("put chain ", c, ": the server acknowledged ", r->written,
+                                  " written + ", r->existing, " existing of ", n, " pages"));
+    }
+  }
+
+  void GetChain(uint64_t c, MicroReport* out, ProgressMeter* meter) {
+    const uint64_t first = c * o_.chain_pages, n = PagesIn(c), B = o_.page_bytes;
+    const client::Chain chain = ChainOf(c);
+    auto t0 = Clock::now();
+    auto e = client_->Exists(ns_, chain);
+    double us = MicrosSince(t0);
+    if (e.ok()) {
+      out->exists_us.Add(us);
+      for (bool p : e->present) out->exists_present_pages += p;
+    } else {
+      errors_.Record(absl::StrCat("exists chain ", c, ": ", e.status().ToString()));
+    }
+    t0 = Clock::now();
+    auto g = client_->Get(ns_, chain, 0);
+    us = MicrosSince(t0);
+    if (!g.ok()) {
+      if (g.status().code() == absl::StatusCode::kDataLoss) ++out->data_loss_errors;
+      errors_.Record(absl::StrCat("get chain ", c, ": ", g.status().ToString()));
+      meter->Add(n, 0);
+      return;
+    }
+    errors_.Success();
+    out->get_chain_us.Add(us);
+    const uint64_t got = g->pages.size();
+    auto v0 = Clock::now();
+    uint64_t verified = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (i >= got) {
+        ++out->missing_pages;
+      } else if (PageMatches(o_.seed, first + i, g->pages[i], B)) {
+        ++verified;
+      } else {
+        ++out->corrupt_pages;
+      }
+    }
+    out->verify_seconds += SecondsSince(v0);
+    out->verified_pages += verified;
+    out->get.bytes += verified * B;
+    meter->Add(n, verified * B);
+    if (g->stop == v1::GetDone::CORRUPT) ++out->corrupt_stops;
+    if (e.ok() && e->prefix_pages != got) ++out->exists_get_mismatches;
+    if (got > n) {
+      errors_.Record(absl::StrCat("get chain ", c, ": ", got, " pages returned for ", n, " asked"));
+    } else if (g->stop == v1::GetDone::COMPLETE && got != n) {
+      errors_.Record(
+          absl::StrCat("get chain ", c, ": stop COMPLETE after ", got, " of ", n, " pages"));
+    }
+  }
+
+  const ErrorLog& errors() const { return errors_; }
+
+ private:
+  uint64_t PagesIn(uint64_t c) const {
+    return std::min<uint64_t>(o_.pages, (c + 1) * o_.chain_pages) - c * o_.chain_pages;
+  }
+
+  client::Chain ChainOf(uint64_t c) const {
+    std::vector<std::string> keys;
+    keys.reserve(PagesIn(c));
+    for (uint64_t j = 0; j < PagesIn(c); ++j) keys.push_back(PageKey(o_.seed, c, j));
+    return client::Chain::FromKeys(std::move(keys));
+  }
+
+  const MicroOptions& o_;
+  client::Client* const client_;
+  const client::Namespace ns_;
+  ErrorLog errors_;
+};
+
+}  // namespace
+
+const char* PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kPut:
+      return "put";
+    case Phase::kGet:
+      return "get";
+    case Phase::kAll:
+      return "all";
+  }
+  return "?";
+}
+
+absl::Status MicroOptions::Validate() const {
+  if (pages == 0) return absl::InvalidArgumentError("--pages must be at least 1");
+  if (page_bytes == 0 || page_bytes > (uint64_t{256} << 20)) {
+    return absl::InvalidArgumentError("--page-bytes must be in [1, 256MiB]");
+  }
+  if (chain_pages == 0 || chain_pages > 65536) {
+    return absl::InvalidArgumentError("--chain-pages must be in [1, 65536]");
+  }
+  if (chain_pages * page_bytes > (uint64_t{4} << 30)) {
+    return absl::InvalidArgumentError(
+        "--chain-pages x --page-bytes is over 4GiB (each worker holds one chain in memory)");
+  }
+  if (concurrency < 1 || concurrency > 1024) {
+    return absl::InvalidArgumentError("--concurrency must be in [1, 1024]");
+  }
+  if (ns_name.empty()) return absl::InvalidArgumentError("--namespace is empty");
+  return absl::OkStatus();
+}
+
+v1::Fingerprint MicroFingerprint(uint64_t page_bytes) {
+  v1::Fingerprint fp;
+  fp.set_model("prefixd-bench");
+  fp.set_model_revision("1");
+  fp.set_dtype("bytes");
+  fp.set_kv_layout("opaque");
+  fp.set_page_tokens(64);
+  fp.set_page_bytes(page_bytes);
+  fp.set_tp_rank(0);
+  fp.set_tp_size(1);
+  fp.set_key_scheme("bench-v1");
+  return fp;
+}
+
+std::optional<double> PhaseReport::mbps() const {
+  if (!ran || seconds <= 0) return std::nullopt;
+  return static_cast<double>(bytes) / 1e6 / seconds;
+}
+
+absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, client::Client* client) {
+  if (auto s = o.Validate(); !s.ok()) return s;
+  auto ns = client->OpenNamespace(o.ns_name, MicroFingerprint(o.page_bytes));
+  if (!ns.ok()) {
+    return absl::Status(ns.status().code(), absl::StrCat("opening namespace '", o.ns_name,
+                                                         "': ", ns.status().message()));
+  }
+  MicroRun run(o, client, *ns);
+  MicroReport report;
+  report.namespace_created = ns->created;
+  if (ns->created && o.phase == Phase::kGet) {
+    std::fprintf(stderr, "prefixd-bench: note: namespace '%s' did not exist; nothing to verify\n",
+                 o.ns_name.c_str());
+  }
+  if (o.phase != Phase::kGet) {
+    report.put.ran = true;
+    report.put.seconds = run.RunPhase(
+        "put", [&](uint64_t c, MicroReport* p, ProgressMeter* m) { run.PutChain(c, p, m); },
+        &report);
+  }
+  if (o.phase != Phase::kPut && !run.errors().TooMany()) {
+    report.get.ran = true;
+    report.get.seconds = run.RunPhase(
+        "get", [&](uint64_t c, MicroReport* p, ProgressMeter* m) { run.GetChain(c, p, m); },
+        &report);
+  }
+  if (report.get.ran) {
+    report.unverified_pages =
+        o.pages - report.verified_pages - report.missing_pages - report.corrupt_pages;
+  }
+  report.errors = run.errors().count();
+  report.first_error = run.errors().first();
+  report.aborted = run.errors().TooMany();
+  return report;
+}
+
+}  // namespace prefixd::bench
