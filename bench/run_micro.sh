@@ -67,8 +67,7 @@ trap 'exit 130' INT TERM
 PORT=""
 for _ in 1 2 3 4 5; do
   try=$((20000 + RANDOM % 20000))
-  # Skip a port something already listens on: gRPC binds with SO_REUSEPORT, so prefixd would
-  # start anyway and share the port (and our connections) with the other listener.
+  # Skip a port something already listens on (prefixd would refuse to start there).
   if (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then continue; fi
   rm -rf "$DATA"
   "$PREFIXD" --listen "127.0.0.1:$try" --data-dir "$DATA" --log-level warn \

@@ -159,6 +159,23 @@ TEST(RoundTrip, SixteenConcurrentClientsSeeCorrectData) {
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
+TEST(RoundTrip, PagesOf64MiBStreamInFrames) {
+  TempDir dir("bigpages");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("big", TestFingerprint(64 << 20));
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  auto put = PutTestChain(*c, *ns, 6, 0, 2);
+  ASSERT_TRUE(put.ok()) << put.ToString();
+  int wrong = -1;
+  auto got = GetTestChain(*c, *ns, 6, 0, 2, &wrong);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, 2);
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 TEST(RoundTrip, UnixSocketListener) {
   TempDir dir("unix");
   std::string sock = dir.path() + "/prefixd.sock";
