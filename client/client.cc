@@ -44,13 +44,8 @@ class ClientImpl final : public Client {
     v1::OpenNamespaceRequest req;
     req.set_name(name);
     *req.mutable_fingerprint() = fp;
-    return Retry([&]() -> absl::StatusOr<Namespace> {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      v1::OpenNamespaceResponse resp;
-      auto s = stub_->OpenNamespace(&ctx, req, &resp);
-      if (!s.ok()) return FromGrpc(s);
-      return Namespace{name, resp.namespace_id(), resp.fingerprint(), resp.created()};
+    return Unary<Namespace>(&Stub::OpenNamespace, req, [&](const v1::OpenNamespaceResponse& r) {
+      return Namespace{name, r.namespace_id(), r.fingerprint(), r.created()};
     });
   }
 
@@ -58,12 +53,7 @@ class ClientImpl final : public Client {
     v1::ExistsRequest req;
     SetRef(ns, req.mutable_ns());
     SetChain(chain, req.mutable_chain());
-    return Retry([&]() -> absl::StatusOr<ExistsResult> {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      v1::ExistsResponse resp;
-      auto s = stub_->Exists(&ctx, req, &resp);
-      if (!s.ok()) return FromGrpc(s);
+    return Unary<ExistsResult>(&Stub::Exists, req, [](const v1::ExistsResponse& resp) {
       ExistsResult r;
       r.prefix_pages = resp.prefix_pages();
       r.present.assign(resp.present().begin(), resp.present().end());
@@ -98,39 +88,21 @@ class ClientImpl final : public Client {
     v1::DeleteRequest req;
     SetRef(ns, req.mutable_ns());
     SetChain(chain, req.mutable_chain());
-    return Retry([&]() -> absl::StatusOr<uint32_t> {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      v1::DeleteResponse resp;
-      auto s = stub_->Delete(&ctx, req, &resp);
-      if (!s.ok()) return FromGrpc(s);
-      return resp.pages_deleted();
-    });
+    return Unary<uint32_t>(&Stub::Delete, req,
+                           [](const v1::DeleteResponse& r) { return r.pages_deleted(); });
   }
 
   absl::StatusOr<uint64_t> DeleteNamespace(const std::string& name, uint64_t id) override {
     v1::DeleteNamespaceRequest req;
     req.mutable_ns()->set_name(name);
     req.mutable_ns()->set_id(id);
-    return Retry([&]() -> absl::StatusOr<uint64_t> {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      v1::DeleteNamespaceResponse resp;
-      auto s = stub_->DeleteNamespace(&ctx, req, &resp);
-      if (!s.ok()) return FromGrpc(s);
-      return resp.pages_deleted();
-    });
+    return Unary<uint64_t>(&Stub::DeleteNamespace, req,
+                           [](const v1::DeleteNamespaceResponse& r) { return r.pages_deleted(); });
   }
 
   absl::StatusOr<v1::StatsResponse> Stats() override {
-    return Retry([&]() -> absl::StatusOr<v1::StatsResponse> {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      v1::StatsResponse resp;
-      auto s = stub_->Stats(&ctx, v1::StatsRequest(), &resp);
-      if (!s.ok()) return FromGrpc(s);
-      return resp;
-    });
+    return Unary<v1::StatsResponse>(&Stub::Stats, v1::StatsRequest(),
+                                     [](const v1::StatsResponse& r) { return r; });
   }
 
   absl::Status Health() override {
@@ -153,6 +125,22 @@ class ClientImpl final : public Client {
     if (options_.rpc_timeout > absl::ZeroDuration()) {
       ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     }
+  }
+
+  using Stub = v1::Prefixd::Stub;
+
+  // One unary RPC with retries; `convert` turns the response into the result.
+  template <typename Out, typename Req, typename Resp, typename Convert>
+  absl::StatusOr<Out> Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                            const Req& req, Convert convert) {
+    return Retry([&]() -> absl::StatusOr<Out> {
+      grpc::ClientContext ctx;
+      Prepare(&ctx);
+      Resp resp;
+      auto s = (stub_.get()->*method)(&ctx, req, &resp);
+      if (!s.ok()) return FromGrpc(s);
+      return convert(resp);
+    });
   }
 
   template <typename F>
