@@ -226,8 +226,11 @@ class ClientImpl final : public Client {
           r.pages.back().reserve(want);
           r.pages.back().append(f->data());
         }
-      } else if (!r.pages.empty()) {
+      } else if (!r.pages.empty() && r.pages.back().size() < want) {
         r.pages.back().append(f->data());
+      } else {
+        bad = absl::DataLossError("a frame arrived with no page open");
+        break;
       }
       if (!r.pages.empty() && r.pages.back().size() == want &&
           util::Crc32c(r.pages.back()) != crc) {

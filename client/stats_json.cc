@@ -32,7 +32,9 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       ",\n  \"pages\": ", s.pages(), ",\n  \"bytes\": ", s.bytes(), ",\n  \"disk_bytes\": ",
       s.disk_bytes(), ",\n  \"uptime_seconds\": ", s.uptime_seconds(),
       ",\n  \"inflight_bytes\": ", s.inflight_bytes(), ",\n  \"rejected_busy\": ",
-      s.rejected_busy(), ",\n  \"namespaces\": [");
+      s.rejected_busy(), ",\n  \"process_read_bytes\": ", s.process_read_bytes(),
+      ",\n  \"process_write_bytes\": ", s.process_write_bytes(), ",\n  \"peak_rss_bytes\": ",
+      s.peak_rss_bytes(), ",\n  \"namespaces\": [");
   for (int i = 0; i < s.namespaces_size(); ++i) {
     const auto& n = s.namespaces(i);
     const auto& f = n.fingerprint();

@@ -41,7 +41,7 @@ template <typename Int>
 Setter Number(Int ServerConfig::*field) {
   return [field](ServerConfig& c, const std::string& v) -> absl::Status {
     int64_t n = 0;
-    if (!absl::SimpleAtoi(v, &n) || n < 0 || n > int64_t{1} << 31) {
+    if (!absl::SimpleAtoi(v, &n) || n < 0 || n >= int64_t{1} << 31) {
       return absl::InvalidArgumentError(absl::StrCat("not a non-negative integer: '", v, "'"));
     }
     c.*field = static_cast<Int>(n);
@@ -79,6 +79,9 @@ const std::vector<Setting>& Settings() {
       {"background-jobs", "RocksDB flush and compaction threads",
        Number(&ServerConfig::background_jobs),
        [](const ServerConfig& c) { return absl::StrCat(c.background_jobs); }},
+      {"write-buffer-size", "memtable size of the page store (unflushed pages: ~4x this)",
+       Bytes(&ServerConfig::write_buffer_bytes),
+       [](const ServerConfig& c) { return absl::StrCat(c.write_buffer_bytes); }},
       {"log-level", "trace, debug, info, warn or error", Text(&ServerConfig::log_level),
        [](const ServerConfig& c) { return c.log_level; }},
   };
@@ -105,6 +108,9 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError("--max-inflight-bytes must be at least --frame-bytes");
   }
   if (max_threads < 4) return absl::InvalidArgumentError("--max-threads must be at least 4");
+  if (write_buffer_bytes < (uint64_t{1} << 20)) {
+    return absl::InvalidArgumentError("--write-buffer-size must be at least 1MiB");
+  }
   if (background_jobs < 1 || background_jobs > 64) {
     return absl::InvalidArgumentError("--background-jobs must be in [1, 64]");
   }

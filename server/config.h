@@ -51,6 +51,10 @@ struct ServerConfig {
   // RocksDB background flush/compaction threads. Default 4.
   int background_jobs = 4;
 
+  // Memtable size of the page store: unflushed pages (lost on a crash, never on SIGTERM) are
+  // at most about 4x this. Default 64 MiB; at least 1 MiB.
+  uint64_t write_buffer_bytes = uint64_t{64} << 20;
+
   // trace, debug, info, warn, error. Default info.
   std::string log_level = "info";
 

@@ -25,6 +25,13 @@ v1::Fingerprint ToProto(const storage::Fingerprint& f) {
   return p;
 }
 
+absl::Status RequireOpened(const v1::NamespaceRef& ns) {
+  if (ns.id() != 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "namespace '", ns.name(), "' without its id: call OpenNamespace (which checks the "
+      "fingerprint) and pass the id it returns"));
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));

@@ -30,4 +30,8 @@ inline storage::NamespaceRef RefOf(const v1::NamespaceRef& ns) {
   return storage::NamespaceRef{ns.name(), ns.id()};
 }
 
+// Page requests must carry the id OpenNamespace returned: it proves the client checked its
+// fingerprint, and it changes when the namespace is recreated. INVALID_ARGUMENT when it is 0.
+absl::Status RequireOpened(const v1::NamespaceRef& ns);
+
 }  // namespace prefixd::server

@@ -1,6 +1,12 @@
 #include "server/server.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -16,6 +22,32 @@
 namespace prefixd::server {
 namespace {
 
+// Removes `path` if it is a socket nobody listens on (left by a crash). FAILED_PRECONDITION if
+// it is something else or another process serves it.
+absl::Status RemoveStaleSocket(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return absl::OkStatus();  // nothing there
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--unix ", path, " exists and is not a socket; not touching it"));
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("--unix path too long: ", path));
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  bool live = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (fd >= 0) ::close(fd);
+  if (live) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("another process serves the socket ", path));
+  }
+  ::unlink(path.c_str());
+  return absl::OkStatus();
+}
+
 class ServerImpl final : public Server {
  public:
   explicit ServerImpl(const ServerConfig& config) : config_(config) {}
@@ -25,6 +57,7 @@ class ServerImpl final : public Server {
     so.path = config_.data_dir;
     so.capacity_bytes = config_.capacity_bytes;
     so.max_background_jobs = config_.background_jobs;
+    so.write_buffer_size = config_.write_buffer_bytes;
     so.read_group_bytes = config_.batch_bytes;
     auto store = storage::Store::Open(so);
     if (!store.ok()) return store.status();
@@ -38,8 +71,7 @@ class ServerImpl final : public Server {
       builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
     }
     if (!config_.unix_path.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(config_.unix_path, ec);  // a stale socket from a crash
+      if (auto s = RemoveStaleSocket(config_.unix_path); !s.ok()) return s;
       builder.AddListeningPort("unix://" + config_.unix_path, grpc::InsecureServerCredentials());
     }
     // Frames are 1-4 MiB; leave room for the envelope and for clients that send 8 MiB.
@@ -86,7 +118,8 @@ class ServerImpl final : public Server {
     auto hard_limit = deadline + std::chrono::seconds(5);
     while (!*done) {
       auto now = std::chrono::system_clock::now();
-      if ((now > settle && service_->active_calls() == 0) || now > hard_limit) break;
+      if (now > hard_limit) break;
+      if (now > settle && service_->active_calls() == 0 && service_->StartDraining() == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (*done) {

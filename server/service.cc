@@ -3,6 +3,7 @@
 
 #include "server/convert.h"
 #include "spdlog/spdlog.h"
+#include "util/process_stats.h"
 
 namespace prefixd::server {
 
@@ -12,7 +13,8 @@ PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config
 grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
                                            const v1::OpenNamespaceRequest* req,
                                            v1::OpenNamespaceResponse* resp) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
   auto r = store_->OpenNamespace(req->name(), FromProto(req->fingerprint()));
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
@@ -28,7 +30,9 @@ grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
 
 grpc::Status PrefixdService::Exists(grpc::ServerContext*, const v1::ExistsRequest* req,
                                     v1::ExistsResponse* resp) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  if (auto s = RequireOpened(req->ns()); !s.ok()) return ToGrpc(s);
   auto ns = store_->LookupNamespace(RefOf(req->ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   auto keys = ChainKeys(req->chain(), *ns);
@@ -47,7 +51,9 @@ grpc::Status PrefixdService::Exists(grpc::ServerContext*, const v1::ExistsReques
 
 grpc::Status PrefixdService::Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
                                     v1::DeleteResponse* resp) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  if (auto s = RequireOpened(req->ns()); !s.ok()) return ToGrpc(s);
   auto ns = store_->LookupNamespace(RefOf(req->ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   auto keys = ChainKeys(req->chain(), *ns);
@@ -61,7 +67,8 @@ grpc::Status PrefixdService::Delete(grpc::ServerContext*, const v1::DeleteReques
 grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
                                              const v1::DeleteNamespaceRequest* req,
                                              v1::DeleteNamespaceResponse* resp) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
   auto n = store_->DeleteNamespace(RefOf(req->ns()));
   if (!n.ok()) return ToGrpc(n.status());
   resp->set_pages_deleted(*n);
@@ -70,7 +77,8 @@ grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
 
 grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
                                    v1::StatsResponse* resp) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
   auto s = store_->Stats();
   if (!s.ok()) return ToGrpc(s.status());
   resp->set_version(PREFIXD_VERSION);
@@ -83,6 +91,11 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
                                .count());
   resp->set_inflight_bytes(budget_.in_flight());
   resp->set_rejected_busy(budget_.rejected());
+  if (auto proc = util::ReadProcessStats(); proc.ok()) {
+    resp->set_process_read_bytes(proc->read_bytes);
+    resp->set_process_write_bytes(proc->write_bytes);
+    resp->set_peak_rss_bytes(proc->peak_rss_bytes);
+  }
   for (const auto& n : s->namespaces) {
     auto* out = resp->add_namespaces();
     out->set_name(n.info.name);

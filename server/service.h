@@ -36,23 +36,42 @@ class PrefixdService final : public v1::Prefixd::Service {
   // Handlers running now. Lets shutdown know when the store is no longer in use.
   int active_calls() const { return active_calls_.load(); }
 
+  // From now on handlers refuse with UNAVAILABLE before touching the store. Returns the
+  // handlers still running: when 0, none can reach the store any more.
+  int StartDraining() {
+    draining_.store(true);
+    return active_calls_.load();
+  }
+
  private:
   storage::Store* const store_;
   const ServerConfig config_;
   ByteBudget budget_;
-  // Counts one running handler for its lifetime.
+  // Counts one running handler for its lifetime; admitted() is false once draining. The
+  // increment comes before the check and StartDraining sets the flag before reading the count
+  // (both sequentially consistent), so no handler is both admitted and missed by the drain.
   class CallGuard {
    public:
-    explicit CallGuard(std::atomic<int>* n) : n_(n) { n_->fetch_add(1); }
+    explicit CallGuard(PrefixdService* s) : n_(&s->active_calls_) {
+      n_->fetch_add(1);
+      admitted_ = !s->draining_.load();
+    }
     ~CallGuard() { n_->fetch_sub(1); }
     CallGuard(const CallGuard&) = delete;
     CallGuard& operator=(const CallGuard&) = delete;
+    bool admitted() const { return admitted_; }
 
    private:
     std::atomic<int>* n_;
+    bool admitted_ = false;
   };
 
+  static grpc::Status ShuttingDown() {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "prefixd is shutting down");
+  }
+
   std::atomic<int> active_calls_{0};
+  std::atomic<bool> draining_{false};
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -35,7 +35,8 @@ class PutReceiver {
         bufs_(group_pages), keys_(group_pages), crcs_(group_pages) {}
 
   // Consumes one frame of page `page`; `header_key` is its key from the header, if any.
-  // Writes a batch when one is full or `last_page` completes.
+  // Writes a batch when one is full, except the last one: WriteGroup() writes it once the
+  // stream has ended cleanly.
   grpc::Status Frame(v1::PageFrame* f, uint32_t page, const std::string* header_key,
                      bool last_page) {
     std::string& buf = bufs_[in_group_];
@@ -71,7 +72,7 @@ class PutReceiver {
     if (buf.size() < page_bytes_) return grpc::Status::OK;
     page_open_ = false;
     ++in_group_;
-    if (in_group_ == bufs_.size() || last_page) return ToGrpc(WriteGroup());
+    if (in_group_ == bufs_.size() && !last_page) return ToGrpc(WriteGroup());
     return grpc::Status::OK;
   }
 
@@ -110,11 +111,13 @@ class PutReceiver {
 
 grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::PutRequest>* reader,
                                  v1::PutResponse* resp) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
   v1::PutRequest msg;
   if (!reader->Read(&msg)) return Invalid("the put stream is empty");
   if (!msg.has_header()) return Invalid("the first message of a put must carry the header");
   const v1::PutHeader header = msg.header();
+  if (auto s = RequireOpened(header.ns()); !s.ok()) return ToGrpc(s);
   auto ns = store_->LookupNamespace(RefOf(header.ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   const uint32_t count = header.page_count();
@@ -135,7 +138,9 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
   }
   const uint64_t page_bytes = ns->fingerprint.page_bytes;
   const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, count);
-  auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
+  // A batch is held twice while it is written: received, and copied into the WriteBatch.
+  auto lease =
+      budget_.Acquire(2 * group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return Busy(budget_);
 
   PutReceiver rx(store_, header.ns(), header.chain().parent_key(), page_bytes, group);
@@ -156,12 +161,17 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
     if (!rx.page_open()) ++page;  // this frame completed the page
   }
   if (page < count) {
-    // Cut short: keep the complete pages, never the partial one.
+    // Cut short (the client half-closed or went away): keep the complete pages, never the
+    // partial one.
     if (auto s = rx.WriteGroup(); !s.ok()) return ToGrpc(s);
     return Invalid(absl::StrCat("the put stream ended after ", page, " of ", count,
                                 " pages; the partial page was not written"));
   }
-  if (reader->Read(&msg)) return Invalid(absl::StrCat("more frames than page_count (", count, ")"));
+  if (reader->Read(&msg)) {
+    return Invalid(absl::StrCat("more frames than page_count (", count,
+                                "); the last batch was not written"));
+  }
+  if (auto s = rx.WriteGroup(); !s.ok()) return ToGrpc(s);
   resp->set_pages_written(rx.written());
   resp->set_pages_existing(rx.existing());
   if (header.chain().token_ids_size() > 0) {
@@ -172,7 +182,9 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
 
 grpc::Status PrefixdService::Get(grpc::ServerContext*, const v1::GetRequest* req,
                                  grpc::ServerWriter<v1::GetResponse>* writer) {
-  CallGuard guard(&active_calls_);
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  if (auto s = RequireOpened(req->ns()); !s.ok()) return ToGrpc(s);
   auto ns = store_->LookupNamespace(RefOf(req->ns()));
   if (!ns.ok()) return ToGrpc(ns.status());
   auto keys = ChainKeys(req->chain(), *ns);

@@ -12,8 +12,10 @@
 // Every page is stored as two records, written in one WriteBatch:
 //   column family "pages" (values in blob files), the prefix-preserving order:
 //     [0x01 version][ns id: u32 BE][root: u64 BE][depth: u32 BE][key hash: 16 bytes] = 33 bytes
-//     root  = first 8 bytes (BE) of KeyHash(first page key of the chain)
-//     depth = 0 for a chain's first page, parent's depth + 1 after it
+//     root  = the parent's root when the chain's parent page is stored; otherwise the first
+//             8 bytes (BE) of KeyHash(parent key) if a parent key was given, else of
+//             KeyHash(first page key)
+//     depth = parent's depth + 1 when the parent is stored, else 0 for the first page
 //   column family "index" (small values, in the LSM tree):
 //     [0x01 version][ns id: u32 BE][key hash: 16 bytes] = 21 bytes -> IndexRecord (records.h)
 //   KeyHash(key) = first 16 bytes of SHA-256(client key).

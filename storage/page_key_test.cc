@@ -1,5 +1,6 @@
 #include "storage/page_key.h"
 
+#include <cstdio>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -65,6 +66,26 @@ TEST(PageKey, DerivationIsStableChainedAndSeededByNamespace) {
   EXPECT_NE(a[0], b[0]);
   EXPECT_NE(a[1], b[1]);
   EXPECT_TRUE(DeriveKeys("ns", "", tokens, 0).empty());
+}
+
+// The derivation is a frozen contract: other clients (Python, SGLang) compute the same keys.
+// Expected values computed independently with Python's hashlib:
+//   seed = sha256(b"prefixd/v1/keysllama"); k0 = sha256(seed + struct.pack("<4I", 1, 2, 3, 4))
+TEST(PageKey, DerivationKnownAnswer) {
+  std::vector<uint32_t> tokens = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto keys = DeriveKeys("llama", "", tokens, 4);
+  ASSERT_EQ(keys.size(), 2u);
+  auto hex = [](const std::string& s) {
+    std::string out;
+    char buf[3];
+    for (unsigned char c : s) {
+      std::snprintf(buf, sizeof(buf), "%02x", c);
+      out += buf;
+    }
+    return out;
+  };
+  EXPECT_EQ(hex(keys[0]), "6e04676999e6a183f5fffb228b7ab308f179b7aa1e99fbec4d3e5de5f3ba5236");
+  EXPECT_EQ(hex(keys[1]), "1c3ac2f20e833956eccf0210527374fbdeeff66b57a79cf8be9c511a82f54d1b");
 }
 
 }  // namespace

@@ -11,9 +11,8 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) return absl::DataLossError(msg);
   if (s.IsNotFound()) return absl::NotFoundError(msg);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  if (s.IsBusy() || s.IsTryAgain() || s.IsIncomplete() || s.IsIOError()) {
-    return absl::UnavailableError(msg);
-  }
+  // An I/O error is not worth retrying blindly (a failing disk): INTERNAL, not UNAVAILABLE.
+  if (s.IsBusy() || s.IsTryAgain() || s.IsIncomplete()) return absl::UnavailableError(msg);
   return absl::InternalError(msg);
 }
 

@@ -9,8 +9,8 @@
 namespace prefixd::storage {
 
 // Corruption -> DATA_LOSS, Busy/TryAgain/Incomplete -> UNAVAILABLE, NoSpace -> RESOURCE_EXHAUSTED,
-// NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, IOError -> UNAVAILABLE, else
-// INTERNAL. `what` prefixes the message.
+// NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT, anything else (IOError included)
+// -> INTERNAL. `what` prefixes the message.
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
 }  // namespace prefixd::storage

@@ -7,7 +7,8 @@
 // Durability: page writes skip the WAL. They are durable once flushed (memtable full, Flush(),
 // or the destructor). After a crash a page is either served byte-exact or absent: the page and
 // its index record are written in one batch and flushed atomically, and every page's CRC32C is
-// verified before it is returned. Namespace creation and deletions use the WAL (synced).
+// verified before it is returned. Namespace creation and deletion use the WAL, synced; page
+// deletions use the WAL unsynced (after a power cut a deleted page may reappear, byte-exact).
 #pragma once
 
 #include <cstdint>

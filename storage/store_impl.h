@@ -10,7 +10,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
-#include "rocksdb/statistics.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -51,16 +50,22 @@ class StoreImpl final : public Store {
   // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
   absl::Status LoadState();
 
-  // Index records of `keys` in namespace `ns_id`, in order; nullopt where absent.
+  // Index records of `keys` in namespace `ns_id`, in order; nullopt where absent. Reads at
+  // `snapshot` when given.
   absl::StatusOr<std::vector<std::optional<IndexRecord>>> ReadIndex(
-      uint32_t ns_id, std::span<const std::string> keys);
+      uint32_t ns_id, std::span<const std::string> keys,
+      const rocksdb::Snapshot* snapshot = nullptr);
+
+  // Resolve() again under write_mu_: the namespace must still be `st` (not deleted or
+  // recreated since the caller resolved it without the lock).
+  absl::Status StillCurrent(const NamespaceState* st, NamespaceRef ref)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Removes one corrupt page and its index record, and counts it.
   void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec);
 
   const StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::shared_ptr<rocksdb::Statistics> statistics_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;   // owned by db_ (the default family)
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;  // destroyed before db_
   rocksdb::ColumnFamilyHandle* pages_cf_ = nullptr;  // destroyed before db_

@@ -67,7 +67,7 @@ StoreImpl::~StoreImpl() {
   if (!db_) return;
   if (auto s = Flush(); !s.ok()) spdlog::error("flush at close failed: {}", s.ToString());
   for (auto* cf : {index_cf_, pages_cf_}) {
-    if (cf) db_->DestroyColumnFamilyHandle(cf);
+    if (cf) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();  // closing anyway
   }
   auto s = db_->Close();
   if (!s.ok()) spdlog::error("closing the store failed: {}", s.ToString());
@@ -80,15 +80,12 @@ absl::Status StoreImpl::Init() {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create data directory ", options_.path, ": ", ec.message()));
   }
-  statistics_ = rocksdb::CreateDBStatistics();
-
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   // Page writes skip the WAL: families must flush together to stay consistent after a crash.
   db_opts.atomic_flush = true;
   db_opts.max_background_jobs = options_.max_background_jobs;
-  db_opts.statistics = statistics_;
   db_opts.bytes_per_sync = 1 << 20;
   db_opts.max_total_wal_size = 64 << 20;
 
@@ -124,11 +121,12 @@ absl::Status StoreImpl::Init() {
   auto s = rocksdb::DB::Open(db_opts, options_.path, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening store at ", options_.path));
   db_.reset(raw);
-  meta_cf_ = handles[0];
   index_cf_ = handles[1];
   pages_cf_ = handles[2];
   // The default family's handle is owned by the DB; release ours.
-  db_->DestroyColumnFamilyHandle(handles[0]);
+  if (auto d = db_->DestroyColumnFamilyHandle(handles[0]); !d.ok()) {
+    return FromRocks(d, "releasing a column family handle");
+  }
   meta_cf_ = db_->DefaultColumnFamily();
   return LoadState();
 }

@@ -39,16 +39,27 @@ std::string PageKeyOf(uint32_t ns_id, const IndexRecord& r) {
 
 }  // namespace
 
+absl::Status StoreImpl::StillCurrent(const NamespaceState* st, NamespaceRef ref) {
+  auto again = Resolve(ref);
+  if (!again.ok()) return again.status();
+  if (again->get() != st) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "namespace '", std::string(ref.name), "' was deleted or recreated during the request"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::optional<IndexRecord>>> StoreImpl::ReadIndex(
-    uint32_t ns_id, std::span<const std::string> keys) {
+    uint32_t ns_id, std::span<const std::string> keys, const rocksdb::Snapshot* snapshot) {
   std::vector<std::string> ikeys;
   ikeys.reserve(keys.size());
   for (const auto& k : keys) ikeys.push_back(EncodeIndexKey(ns_id, HashKey(k)));
   std::vector<rocksdb::Slice> slices(ikeys.begin(), ikeys.end());
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  db_->MultiGet(rocksdb::ReadOptions(), index_cf_, keys.size(), slices.data(), values.data(),
-                statuses.data());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  db_->MultiGet(ro, index_cf_, keys.size(), slices.data(), values.data(), statuses.data());
   std::vector<std::optional<IndexRecord>> out(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;
@@ -116,6 +127,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   }
 
   absl::MutexLock wl(&write_mu_);
+  if (auto s = StillCurrent(&ns, ref); !s.ok()) return s;
   auto recs = ReadIndex(ns.info.id, keys);
   if (!recs.ok()) return recs.status();
   // Chain position: the parent's root and depth if it is stored; otherwise the chain is
@@ -178,7 +190,12 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
 void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec) {
   absl::MutexLock wl(&write_mu_);
   auto again = ReadIndex(ns.info.id, std::span<const std::string>(&key, 1));
-  if (!again.ok() || !(*again)[0] || (*again)[0]->crc32c != rec.crc32c) return;  // gone already
+  if (!again.ok() || !(*again)[0]) return;  // gone already
+  const IndexRecord& now = *(*again)[0];
+  if (now.root != rec.root || now.depth != rec.depth || now.size != rec.size ||
+      now.crc32c != rec.crc32c || now.created_unix != rec.created_unix) {
+    return;  // replaced by a new put since it was read: not the corrupt page
+  }
   rocksdb::WriteBatch batch;
   batch.Delete(pages_cf_, PageKeyOf(ns.info.id, rec));
   batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(key)));
@@ -201,7 +218,15 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   NamespaceState& ns = **st;
   size_t n = keys.size();
   if (max_pages != 0 && max_pages < n) n = max_pages;
-  auto recs = ReadIndex(ns.info.id, keys.first(n));
+  // One snapshot for the index and the pages: a concurrent delete and re-put of a key can
+  // neither make the two disagree nor be mistaken for corruption.
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  auto recs = ReadIndex(ns.info.id, keys.first(n), snap);
   if (!recs.ok()) return recs.status();
 
   GetResult result;
@@ -235,6 +260,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     // the client computed, which covers the same bytes (and is hardware-accelerated here).
     rocksdb::ReadOptions ro;
     ro.verify_checksums = false;
+    ro.snapshot = snap;
     db_->MultiGet(ro, pages_cf_, count, slices.data(), values.data(), statuses.data());
     for (size_t j = 0; j < count; ++j) {
       size_t i = begin + j;
@@ -271,6 +297,7 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
   if (!st.ok()) return st.status();
   NamespaceState& ns = **st;
   absl::MutexLock wl(&write_mu_);
+  if (auto s = StillCurrent(&ns, ref); !s.ok()) return s;
   auto recs = ReadIndex(ns.info.id, keys);
   if (!recs.ok()) return recs.status();
   rocksdb::WriteBatch batch;

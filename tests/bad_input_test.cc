@@ -89,13 +89,21 @@ TempDir* BadInput::dir_ = nullptr;
 Daemon* BadInput::daemon_ = nullptr;
 
 TEST_F(BadInput, UnknownNamespaceIsNotFound) {
-  client::Namespace ghost{"ghost", 0, TestFingerprint(kPage), false};
+  client::Namespace ghost{"ghost", 1, TestFingerprint(kPage), false};
   auto e = client_->Exists(ghost, client::Chain::FromKeys({"k"}));
   EXPECT_EQ(e.status().code(), absl::StatusCode::kNotFound);
   std::string page(kPage, 'x');
   std::vector<std::string_view> v = {page};
   EXPECT_EQ(client_->Put(ghost, client::Chain::FromKeys({"k"}), v).status().code(),
             absl::StatusCode::kNotFound);
+  // Without the id OpenNamespace returns, page requests are refused outright.
+  client::Namespace unopened = ns_;
+  unopened.id = 0;
+  auto e0 = client_->Exists(unopened, client::Chain::FromKeys({"k"}));
+  EXPECT_EQ(e0.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(e0.status().message().find("OpenNamespace"), absl::string_view::npos);
+  EXPECT_EQ(client_->Get(unopened, client::Chain::FromKeys({"k"})).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(BadInput, FingerprintMismatchIsRefusedNamingTheFields) {
@@ -175,12 +183,14 @@ TEST_F(BadInput, StreamCutShortWritesNothingOfThePartialPage) {
   // Cancelled mid-page: nothing of the page is written.
   v1::PageFrame half2 = First("cut-2", b, kPage);
   half2.set_data(b.substr(0, kPage / 2));
-  RawPut(1, {half2}, /*cancel_at_end=*/true);
+  EXPECT_EQ(RawPut(1, {half2}, /*cancel_at_end=*/true).error_code(), grpc::StatusCode::CANCELLED);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(Present("cut-2"));
-  // Too many frames for the declared count.
+  // Too many frames for the declared count: the batch that holds them is not written.
   EXPECT_EQ(RawPut(1, {First("cut-3", a, kPage), First("cut-4", a, kPage)}).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(Present("cut-3"));
+  EXPECT_FALSE(Present("cut-4"));
 }
 
 TEST_F(BadInput, AdmissionControlRefusesBeyondTheInflightBudget) {

@@ -58,7 +58,9 @@ TEST(RoundTrip, ExistsAnswersThePresentPrefixAndPutIsIdempotent) {
   EXPECT_EQ(e->prefix_pages, 5u);
   EXPECT_EQ(e->present, (std::vector<bool>{1, 1, 1, 1, 1, 0, 0, 0}));
   // A hole in the middle: the prefix stops there; later pages still answer per page.
-  ASSERT_TRUE(c->Delete(*ns, client::Chain::FromKeys({keys[2]})).ok());
+  auto deleted = c->Delete(*ns, client::Chain::FromKeys({keys[2], keys[7]}));
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1u);  // keys[7] was never written
   e = c->Exists(*ns, client::Chain::FromKeys(keys));
   EXPECT_EQ(e->prefix_pages, 2u);
   EXPECT_TRUE(e->present[3]);
