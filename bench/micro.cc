@@ -68,8 +68,6 @@ class ErrorLog {
 void Merge(const MicroReport& src, MicroReport* dst) {
   dst->put.bytes += src.put.bytes;
   dst->get.bytes += src.get.bytes;
-  dst->put_pages_written += src.put_pages_written;
-  dst->put_pages_existing += src.put_pages_existing;
   dst->put_chain_us.Merge(src.put_chain_us);
   dst->exists_us.Merge(src.exists_us);
   dst->get_chain_us.Merge(src.get_chain_us);
@@ -79,15 +77,13 @@ void Merge(const MicroReport& src, MicroReport* dst) {
   dst->missing_pages += src.missing_pages;
   dst->corrupt_pages += src.corrupt_pages;
   dst->data_loss_errors += src.data_loss_errors;
-  dst->corrupt_stops += src.corrupt_stops;
   dst->fill_seconds += src.fill_seconds;
   dst->verify_seconds += src.verify_seconds;
 }
 
 class MicroRun {
  public:
-  MicroRun(const MicroOptions& o, client::Client* c, client::Namespace ns)
-      : o_(o), client_(c), ns_(std::move(ns)) {}
+  MicroRun(const MicroOptions& o, Backend* b) : o_(o), backend_(b) {}
 
   // Runs one phase over all chains with o_.concurrency workers; returns its wall seconds.
   template <typename Body>  // void(uint64_t chain, MicroReport* part, ProgressMeter* meter)
@@ -120,40 +116,37 @@ class MicroRun {
       views[i] = std::string_view(buf.data() + i * B, B);
     }
     out->fill_seconds += SecondsSince(f0);
-    const client::Chain chain = ChainOf(c);
+    const std::vector<std::string> keys = KeysOf(c);
     auto t0 = Clock::now();
-    auto r = client_->Put(ns_, chain, views);
+    auto r = backend_->Put(keys, views, "");
     double us = MicrosSince(t0);
     meter->Add(n, n * B);
     if (!r.ok()) {
-      errors_.Record(absl::StrCat("put chain ", c, ": ", r.status().ToString()));
+      errors_.Record(absl::StrCat("put chain ", c, ": ", r.ToString()));
       return;
     }
     errors_.Success();
     out->put_chain_us.Add(us);
     out->put.bytes += n * B;
-    out->put_pages_written += r->written;
-    out->put_pages_existing += r->existing;
-    if (r->written + r->existing != n) {
-      errors_.Record(absl::StrCat("put chain ", c, ": the server acknowledged ", r->written,
-                                  " written + ", r->existing, " existing of ", n, " pages"));
-    }
   }
 
   void GetChain(uint64_t c, MicroReport* out, ProgressMeter* meter) {
     const uint64_t first = c * o_.chain_pages, n = PagesIn(c), B = o_.page_bytes;
-    const client::Chain chain = ChainOf(c);
+    const std::vector<std::string> keys = KeysOf(c);
     auto t0 = Clock::now();
-    auto e = client_->Exists(ns_, chain);
+    auto e = backend_->Exists(keys);
     double us = MicrosSince(t0);
+    uint64_t prefix = 0;
     if (e.ok()) {
       out->exists_us.Add(us);
-      for (bool p : e->present) out->exists_present_pages += p;
+      for (bool p : *e) out->exists_present_pages += p;
+      while (prefix < e->size() && (*e)[prefix]) ++prefix;
     } else {
       errors_.Record(absl::StrCat("exists chain ", c, ": ", e.status().ToString()));
     }
+    thread_local std::vector<std::string> pages;
     t0 = Clock::now();
-    auto g = client_->Get(ns_, chain, 0);
+    auto g = backend_->Get(keys, &pages);
     us = MicrosSince(t0);
     if (!g.ok()) {
       if (g.status().code() == absl::StatusCode::kDataLoss) ++out->data_loss_errors;
@@ -163,13 +156,13 @@ class MicroRun {
     }
     errors_.Success();
     out->get_chain_us.Add(us);
-    const uint64_t got = g->pages.size();
+    const uint64_t got = pages.size();
     auto v0 = Clock::now();
     uint64_t verified = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (i >= got) {
         ++out->missing_pages;
-      } else if (PageMatches(o_.seed, first + i, g->pages[i], B)) {
+      } else if (PageMatches(o_.seed, first + i, pages[i], B)) {
         ++verified;
       } else {
         ++out->corrupt_pages;
@@ -179,13 +172,9 @@ class MicroRun {
     out->verified_pages += verified;
     out->get.bytes += verified * B;
     meter->Add(n, verified * B);
-    if (g->stop == v1::GetDone::CORRUPT) ++out->corrupt_stops;
-    if (e.ok() && e->prefix_pages != got) ++out->exists_get_mismatches;
+    if (e.ok() && prefix != got) ++out->exists_get_mismatches;
     if (got > n) {
       errors_.Record(absl::StrCat("get chain ", c, ": ", got, " pages returned for ", n, " asked"));
-    } else if (g->stop == v1::GetDone::COMPLETE && got != n) {
-      errors_.Record(
-          absl::StrCat("get chain ", c, ": stop COMPLETE after ", got, " of ", n, " pages"));
     }
   }
 
@@ -196,16 +185,15 @@ class MicroRun {
     return std::min<uint64_t>(o_.pages, (c + 1) * o_.chain_pages) - c * o_.chain_pages;
   }
 
-  client::Chain ChainOf(uint64_t c) const {
+  std::vector<std::string> KeysOf(uint64_t c) const {
     std::vector<std::string> keys;
     keys.reserve(PagesIn(c));
     for (uint64_t j = 0; j < PagesIn(c); ++j) keys.push_back(PageKey(o_.seed, c, j));
-    return client::Chain::FromKeys(std::move(keys));
+    return keys;
   }
 
   const MicroOptions& o_;
-  client::Client* const client_;
-  const client::Namespace ns_;
+  Backend* const backend_;
   ErrorLog errors_;
 };
 
@@ -238,22 +226,7 @@ absl::Status MicroOptions::Validate() const {
   if (concurrency < 1 || concurrency > 1024) {
     return absl::InvalidArgumentError("--concurrency must be in [1, 1024]");
   }
-  if (ns_name.empty()) return absl::InvalidArgumentError("--namespace is empty");
   return absl::OkStatus();
-}
-
-v1::Fingerprint MicroFingerprint(uint64_t page_bytes) {
-  v1::Fingerprint fp;
-  fp.set_model("prefixd-bench");
-  fp.set_model_revision("1");
-  fp.set_dtype("bytes");
-  fp.set_kv_layout("opaque");
-  fp.set_page_tokens(64);
-  fp.set_page_bytes(page_bytes);
-  fp.set_tp_rank(0);
-  fp.set_tp_size(1);
-  fp.set_key_scheme("bench-v1");
-  return fp;
 }
 
 std::optional<double> PhaseReport::mbps() const {
@@ -261,20 +234,10 @@ std::optional<double> PhaseReport::mbps() const {
   return static_cast<double>(bytes) / 1e6 / seconds;
 }
 
-absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, client::Client* client) {
+absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
   if (auto s = o.Validate(); !s.ok()) return s;
-  auto ns = client->OpenNamespace(o.ns_name, MicroFingerprint(o.page_bytes));
-  if (!ns.ok()) {
-    return absl::Status(ns.status().code(), absl::StrCat("opening namespace '", o.ns_name,
-                                                         "': ", ns.status().message()));
-  }
-  MicroRun run(o, client, *ns);
+  MicroRun run(o, backend);
   MicroReport report;
-  report.namespace_created = ns->created;
-  if (ns->created && o.phase == Phase::kGet) {
-    std::fprintf(stderr, "prefixd-bench: note: namespace '%s' did not exist; nothing to verify\n",
-                 o.ns_name.c_str());
-  }
   if (o.phase != Phase::kGet) {
     report.put.ran = true;
     report.put.seconds = run.RunPhase(

@@ -5,7 +5,7 @@
 //
 // Thread-safety: RunMicro may be called from one thread at a time per namespace; it starts
 // `concurrency` worker threads, each owning the chains c with c % concurrency == its index,
-// all sharing the one thread-safe Client.
+// all sharing the one thread-safe Backend.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "bench/stats.h"
-#include "client/client.h"
+#include "bench/backend.h"
 #include "prefixd/v1/prefixd.pb.h"
 
 namespace prefixd::bench {
@@ -36,8 +36,6 @@ struct MicroOptions {
   // Seeds both the page bytes and the keys: a get-only run must use the writer's seed.
   uint64_t seed = 1;
   Phase phase = Phase::kAll;
-  // Namespace name. Default "bench". Its fingerprint is MicroFingerprint(page_bytes).
-  std::string ns_name = "bench";
   // Print a progress line to stderr every 2 s while a phase runs.
   bool progress = false;
 
@@ -45,9 +43,6 @@ struct MicroOptions {
   uint64_t chains() const { return (pages + chain_pages - 1) / chain_pages; }
 };
 
-// model "prefixd-bench", revision "1", dtype "bytes", layout "opaque", 64 tokens a page,
-// `page_bytes`, rank 0 of 1, key scheme "bench-v1".
-v1::Fingerprint MicroFingerprint(uint64_t page_bytes);
 
 // One phase's figures. Seconds are wall-clock over the whole phase (all threads).
 struct PhaseReport {
@@ -59,8 +54,6 @@ struct PhaseReport {
 
 struct MicroReport {
   PhaseReport put, get;
-  uint64_t put_pages_written = 0;   // pages the server newly stored
-  uint64_t put_pages_existing = 0;  // pages the server already had (a rerun with the same seed)
   Latencies put_chain_us, exists_us, get_chain_us;  // one sample per successful call
   uint64_t exists_present_pages = 0;                // pages Exists reported present
   uint64_t exists_get_mismatches = 0;  // chains whose Exists prefix_pages != pages Get returned
@@ -69,17 +62,15 @@ struct MicroReport {
   uint64_t corrupt_pages = 0;          // returned with different bytes (or size)
   uint64_t unverified_pages = 0;       // not checked: their chain's Get failed, or the run aborted
   uint64_t data_loss_errors = 0;       // Gets that failed DATA_LOSS (the client's CRC check)
-  uint64_t corrupt_stops = 0;      // Gets the server ended with stop CORRUPT (it dropped a page)
   uint64_t errors = 0;             // calls that returned a non-OK status, or broke the contract
   std::string first_error;         // the first such error, "" if none
-  bool namespace_created = false;  // OpenNamespace created it: nothing was there before
   bool aborted = false;            // stopped early: 100 errors, or 10 in a row
   double fill_seconds = 0;         // thread-seconds generating page bytes (inside put seconds)
   double verify_seconds = 0;       // thread-seconds comparing page bytes (inside get seconds)
 };
 
-// Opens the namespace and runs the phases. A non-OK status means nothing could be measured
-// (e.g. OpenNamespace failed); per-call failures are counted in the report instead.
-absl::StatusOr<MicroReport> RunMicro(const MicroOptions& options, client::Client* client);
+// Runs the phases against `backend`. A non-OK status means the options are invalid; per-call
+// failures are counted in the report instead.
+absl::StatusOr<MicroReport> RunMicro(const MicroOptions& options, Backend* backend);
 
 }  // namespace prefixd::bench

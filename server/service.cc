@@ -93,7 +93,7 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_rejected_busy(budget_.rejected());
   if (auto proc = util::ReadProcessStats(); proc.ok()) {
     resp->set_process_read_bytes(proc->read_bytes);
-    resp->set_process_write_bytes(proc->write_bytes);
+    resp->set_process_write_bytes(proc->write_bytes - proc->cancelled_write_bytes);
     resp->set_peak_rss_bytes(proc->peak_rss_bytes);
   }
   for (const auto& n : s->namespaces) {

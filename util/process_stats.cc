@@ -29,11 +29,12 @@ int64_t Field(const std::string& path, const std::string& name) {
 absl::StatusOr<ProcessStats> ReadProcessStats(int pid) {
   std::string dir = pid == 0 ? "/proc/self" : absl::StrCat("/proc/", pid);
   int64_t r = Field(dir + "/io", "read_bytes"), w = Field(dir + "/io", "write_bytes");
+  int64_t cancelled = Field(dir + "/io", "cancelled_write_bytes");
   int64_t hwm_kb = Field(dir + "/status", "VmHWM");
-  if (r < 0 || w < 0 || hwm_kb < 0) {
+  if (r < 0 || w < 0 || cancelled < 0 || hwm_kb < 0) {
     return absl::UnavailableError(absl::StrCat("cannot read ", dir, "/io or ", dir, "/status"));
   }
-  return ProcessStats{uint64_t(r), uint64_t(w), uint64_t(hwm_kb) * 1024};
+  return ProcessStats{uint64_t(r), uint64_t(w), uint64_t(cancelled), uint64_t(hwm_kb) * 1024};
 }
 
 }  // namespace prefixd::util

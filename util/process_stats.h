@@ -11,6 +11,9 @@ namespace prefixd::util {
 struct ProcessStats {
   uint64_t read_bytes = 0;      // bytes this process caused to be fetched from storage
   uint64_t write_bytes = 0;     // bytes this process caused to be sent to storage
+  // Of write_bytes, bytes of pages dropped before writeback (e.g. files deleted while dirty):
+  // write_bytes - cancelled_write_bytes is what can have reached the device.
+  uint64_t cancelled_write_bytes = 0;
   uint64_t peak_rss_bytes = 0;  // the high-water mark of resident memory
 };
 

@@ -1,0 +1,27 @@
+#include "bench/backend.h"
+
+#include "absl/strings/str_cat.h"
+#include "bench/file_backend.h"
+#include "bench/prefixd_backend.h"
+#include "util/process_stats.h"
+
+namespace prefixd::bench {
+
+absl::StatusOr<IoCounters> ProcessIo(int pid) {
+  auto p = util::ReadProcessStats(pid);
+  if (!p.ok()) return p.status();
+  return IoCounters{p->read_bytes, p->write_bytes - p->cancelled_write_bytes, p->peak_rss_bytes};
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendOptions& options) {
+  const std::string& k = options.kind;
+  if (k == "grpc") return NewGrpcBackend(options);
+  if (k == "inproc") return NewInprocBackend(options);
+  if (k == "file") return NewFileBackend(options);
+  if (k == "file-sharded") return NewShardedFileBackend(options);
+  if (k == "rocksdb-inline") return NewRocksdbInlineBackend(options);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown backend '", k, "' (grpc, inproc, file, file-sharded, rocksdb-inline)"));
+}
+
+}  // namespace prefixd::bench

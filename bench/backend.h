@@ -1,0 +1,91 @@
+// The storage tiers the benchmark compares, behind one interface so that every workload drives
+// each of them with the same code:
+//   grpc            prefixd over gRPC (--target HOST:PORT or unix:///PATH)
+//   inproc          prefixd's storage library in this process (no RPC): what the hop costs
+//   file            one file per page in one flat directory, as SGLang's HiCacheFile does it
+//   file-sharded    the strongest file tier we could write: hashed subdirectories, an I/O
+//                   thread pool, batched existence checks
+//   rocksdb-inline  RocksDB with default options and values inline (no blob files)
+// The file tiers take an optional LRU size cap (capacity_bytes); so will prefixd once it
+// enforces its budget.
+//
+// Thread-safety: every method may be called from any number of threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace prefixd::bench {
+
+struct BackendOptions {
+  // One of: grpc, inproc, file, file-sharded, rocksdb-inline.
+  std::string kind = "grpc";
+  // grpc only: the daemon's address.
+  std::string target;
+  // Every other kind: the directory that holds its data (created if missing).
+  std::string dir;
+  // Namespace (grpc, inproc) or subdirectory (file tiers) name.
+  std::string ns_name = "bench";
+  // Bytes of every page. Required.
+  uint64_t page_bytes = 0;
+  // Tokens per page (for the fingerprint; prefixd only). Default 64.
+  uint32_t page_tokens = 64;
+  // LRU size cap in bytes of pages; 0 = none. File tiers only for now.
+  uint64_t capacity_bytes = 0;
+  // I/O threads of file-sharded. Default 4.
+  int io_threads = 4;
+};
+
+// Device and process figures of the process that does the I/O (the daemon for grpc, this
+// process otherwise), from /proc/<pid>/io and /proc/<pid>/status.
+struct IoCounters {
+  uint64_t read_bytes = 0;   // bytes the process caused to be read from the device
+  // Bytes the process caused to be written to the device, less those the kernel cancelled
+  // (files deleted before writeback).
+  uint64_t write_bytes = 0;
+  uint64_t peak_rss_bytes = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const std::string& kind() const = 0;
+
+  // Presence of each key of a chain, in order (prefix semantics are the caller's).
+  virtual absl::StatusOr<std::vector<bool>> Exists(std::span<const std::string> keys) = 0;
+
+  // Stores one chain's pages (each exactly page_bytes), keys[i] for pages[i]. `parent_key` is
+  // the key of the page before keys[0] ("" for a chain's first page): prefixd places the pages
+  // after it; the other tiers ignore it. Idempotent.
+  virtual absl::Status Put(std::span<const std::string> keys,
+                           std::span<const std::string_view> pages,
+                           std::string_view parent_key) = 0;
+
+  // Reads the leading present pages of the chain into `pages` (cleared first), stopping at
+  // the first absent one; returns how many were read.
+  virtual absl::StatusOr<size_t> Get(std::span<const std::string> keys,
+                                     std::vector<std::string>* pages) = 0;
+
+  // Bytes of all files under the backend's directory (the daemon's for grpc).
+  virtual absl::StatusOr<uint64_t> DiskBytes() = 0;
+
+  // Read/write bytes and peak RSS so far of the process doing the I/O.
+  virtual absl::StatusOr<IoCounters> Io() = 0;
+};
+
+// The counters of process `pid` (0: this one) from /proc. UNAVAILABLE if unreadable.
+absl::StatusOr<IoCounters> ProcessIo(int pid = 0);
+
+// INVALID_ARGUMENT for an unknown kind or missing settings; the tier's own error if it cannot
+// open (e.g. UNAVAILABLE for an unreachable daemon).
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendOptions& options);
+
+}  // namespace prefixd::bench

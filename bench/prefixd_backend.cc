@@ -1,0 +1,165 @@
+#include "bench/prefixd_backend.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "storage/store.h"
+#include "util/crc32c.h"
+
+namespace prefixd::bench {
+namespace {
+
+
+class GrpcBackend final : public Backend {
+ public:
+  GrpcBackend(std::unique_ptr<client::Client> c, client::Namespace ns)
+      : client_(std::move(c)), ns_(std::move(ns)) {}
+
+  const std::string& kind() const override { return kind_; }
+
+  absl::StatusOr<std::vector<bool>> Exists(std::span<const std::string> keys) override {
+    auto r = client_->Exists(ns_, Chain(keys));
+    if (!r.ok()) return r.status();
+    return std::move(r->present);
+  }
+
+  absl::Status Put(std::span<const std::string> keys, std::span<const std::string_view> pages,
+                   std::string_view parent_key) override {
+    auto chain = Chain(keys);
+    chain.parent_key = std::string(parent_key);
+    return client_->Put(ns_, chain, pages).status();
+  }
+
+  absl::StatusOr<size_t> Get(std::span<const std::string> keys,
+                             std::vector<std::string>* pages) override {
+    auto r = client_->Get(ns_, Chain(keys));
+    if (!r.ok()) return r.status();
+    *pages = std::move(r->pages);
+    return pages->size();
+  }
+
+  absl::StatusOr<uint64_t> DiskBytes() override {
+    auto s = client_->Stats();
+    if (!s.ok()) return s.status();
+    return s->disk_bytes();
+  }
+
+  absl::StatusOr<IoCounters> Io() override {
+    auto s = client_->Stats();
+    if (!s.ok()) return s.status();
+    return IoCounters{s->process_read_bytes(), s->process_write_bytes(), s->peak_rss_bytes()};
+  }
+
+ private:
+  static client::Chain Chain(std::span<const std::string> keys) {
+    return client::Chain::FromKeys(std::vector<std::string>(keys.begin(), keys.end()));
+  }
+
+  const std::string kind_ = "grpc";
+  std::unique_ptr<client::Client> client_;
+  const client::Namespace ns_;
+};
+
+class InprocBackend final : public Backend {
+ public:
+  InprocBackend(std::unique_ptr<storage::Store> store, std::string ns)
+      : store_(std::move(store)), ns_(std::move(ns)) {}
+
+  const std::string& kind() const override { return kind_; }
+
+  absl::StatusOr<std::vector<bool>> Exists(std::span<const std::string> keys) override {
+    return store_->Exists({ns_}, keys);
+  }
+
+  absl::Status Put(std::span<const std::string> keys, std::span<const std::string_view> pages,
+                   std::string_view parent_key) override {
+    std::vector<storage::PageWrite> w;
+    w.reserve(pages.size());
+    for (size_t i = 0; i < pages.size(); ++i) {
+      w.push_back({keys[i], pages[i], util::Crc32c(pages[i])});
+    }
+    return store_->Put({ns_}, parent_key, w).status();
+  }
+
+  absl::StatusOr<size_t> Get(std::span<const std::string> keys,
+                             std::vector<std::string>* pages) override {
+    pages->clear();
+    auto r = store_->Get({ns_}, keys, 0, [&](size_t, std::string_view, std::string_view b,
+                                               uint32_t) {
+      pages->emplace_back(b);
+      return true;
+    });
+    if (!r.ok()) return r.status();
+    return pages->size();
+  }
+
+  absl::StatusOr<uint64_t> DiskBytes() override {
+    auto s = store_->Stats();
+    if (!s.ok()) return s.status();
+    return s->disk_bytes;
+  }
+
+  absl::StatusOr<IoCounters> Io() override {
+    return ProcessIo();
+  }
+
+ private:
+  const std::string kind_ = "inproc";
+  std::unique_ptr<storage::Store> store_;
+  const std::string ns_;
+};
+
+absl::Status CheckCommon(const BackendOptions& o, bool needs_dir) {
+  if (o.page_bytes == 0) return absl::InvalidArgumentError("page_bytes must be > 0");
+  if (needs_dir && o.dir.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(o.kind, " needs a directory (--dir)"));
+  }
+  if (!needs_dir && o.target.empty()) {
+    return absl::InvalidArgumentError("grpc needs a target (--target)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+v1::Fingerprint BenchFingerprint(uint64_t page_bytes, uint32_t page_tokens) {
+  v1::Fingerprint fp;
+  fp.set_model("prefixd-bench");
+  fp.set_model_revision("1");
+  fp.set_dtype("bytes");
+  fp.set_kv_layout("opaque");
+  fp.set_page_tokens(page_tokens);
+  fp.set_page_bytes(page_bytes);
+  fp.set_tp_rank(0);
+  fp.set_tp_size(1);
+  fp.set_key_scheme("bench-v1");
+  return fp;
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> NewGrpcBackend(const BackendOptions& o) {
+  if (auto s = CheckCommon(o, false); !s.ok()) return s;
+  client::ClientOptions co;
+  co.target = o.target;
+  co.rpc_timeout = absl::Seconds(120);
+  auto c = client::Client::Connect(co);
+  if (!c.ok()) return c.status();
+  auto ns = (*c)->OpenNamespace(o.ns_name, BenchFingerprint(o.page_bytes, o.page_tokens));
+  if (!ns.ok()) return ns.status();
+  return std::unique_ptr<Backend>(new GrpcBackend(*std::move(c), *std::move(ns)));
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& o) {
+  if (auto s = CheckCommon(o, true); !s.ok()) return s;
+  storage::StoreOptions so;
+  so.path = o.dir;
+  so.capacity_bytes = o.capacity_bytes;
+  auto store = storage::Store::Open(so);
+  if (!store.ok()) return store.status();
+  const auto fp = BenchFingerprint(o.page_bytes, o.page_tokens);
+  storage::Fingerprint sfp{fp.model(),      fp.model_revision(), fp.dtype(),
+                           fp.kv_layout(),  fp.page_tokens(),    fp.page_bytes(),
+                           fp.tp_rank(),    fp.tp_size(),        fp.key_scheme()};
+  if (auto r = (*store)->OpenNamespace(o.ns_name, sfp); !r.ok()) return r.status();
+  return std::unique_ptr<Backend>(new InprocBackend(*std::move(store), o.ns_name));
+}
+
+}  // namespace prefixd::bench
