@@ -1,295 +1,312 @@
-// prefixd-bench: measures a storage tier (prefixd over gRPC or in-process, or a baseline) and
-// verifies every byte it serves.
-//   prefixd-bench [--backend KIND] (--target ADDR | --dir DIR) --workload micro --pages N
-//                 --page-bytes B [--phase put|get|all] [--seed S] [--chain-pages C]
-//                 [--concurrency K] [--namespace NAME] [--capacity BYTES] [--io-threads N]
-//                 [--progress|--no-progress] [--json FILE]
-// Exit status: 0 when nothing failed (no errors, no corrupt page, and, when reading, no missing
+// prefixd-bench: drives a storage tier (prefixd over gRPC or in-process, or a baseline) with
+// one of four workloads and verifies every byte it serves. `prefixd-bench --help` for usage.
+// Exit status: 0 when nothing failed (no errors, no corrupt page; for micro reads, no missing
 // page); 1 otherwise; 2 for bad flags.
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "bench/backend.h"
+#include "bench/flags.h"
 #include "bench/micro.h"
-#include "bench/stats.h"
-#include "util/byte_size.h"
+#include "bench/micro_report.h"
+#include "bench/replay.h"
+#include "bench/scale.h"
+#include "bench/trace.h"
 
+namespace prefixd::bench {
 namespace {
 
-using prefixd::bench::MicroOptions;
-using prefixd::bench::MicroReport;
-using prefixd::bench::Phase;
-
 constexpr char kUsage[] =
-    "usage: prefixd-bench [--backend KIND] (--target HOST:PORT|unix:///PATH | --dir DIR)\n"
-    "                     --workload micro --pages N --page-bytes SIZE [--phase put|get|all]\n"
-    "                     [--seed S] [--json FILE]\n"
-    "  --backend KIND       grpc (default: prefixd at --target), inproc (prefixd's storage in\n"
-    "                       this process), file, file-sharded, rocksdb-inline (at --dir)\n"
-    "  --capacity SIZE      LRU size cap of the file tiers; default none\n"
-    "  --io-threads N       I/O threads of file-sharded; default 4\n"
-    "  --chain-pages C      pages per chain (one Put/Exists/Get each); default 16\n"
-    "  --concurrency K      worker threads, each with its own chains; default 1\n"
-    "  --namespace NAME     default \"bench\"\n"
-    "  --seed S             seeds page bytes and keys; --phase get needs the writer's; default 1\n"
-    "  --phase get          verify pages an earlier run wrote (e.g. before a restart)\n"
-    "  --progress           a progress line on stderr every 2 s (default: when it is a tty)\n"
-    "  --no-progress        none\n"
+    "usage: prefixd-bench --workload micro|scale|trace|multiturn [tier] [workload flags]\n"
+    "tier:\n"
+    "  --backend KIND        grpc (default; prefixd at --target HOST:PORT or unix:///PATH),\n"
+    "                        inproc (prefixd's storage in this process), file, file-sharded,\n"
+    "                        rocksdb-inline (all at --dir DIR)\n"
+    "  --namespace NAME      default bench\n"
+    "  --capacity SIZE       LRU size cap of the file tiers (prefixd's is not enforced yet)\n"
+    "  --io-threads N        file-sharded's I/O threads; default 4\n"
+    "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
+    "micro:     --pages N --page-bytes SIZE [--chain-pages 16] [--phase put|get|all]\n"
+    "scale:     [--checkpoints 10k,100k,1M] [--page-bytes 4KiB] [--chain-pages 16]\n"
+    "           [--window-chains 500]\n"
+    "trace:     --trace FILE (Mooncake JSONL) [--limit N] [--bytes-per-token 256]\n"
+    "           [--capacity-fraction F] [--speed S (0: as fast as possible)]\n"
+    "multiturn: [--shape sglang|lmcache] [--clients 256 --rounds 5 --request-tokens 512\n"
+    "           --output-tokens 64] | [--users 10 --rounds 5 --system-tokens 1000\n"
+    "           --user-context-tokens 2000 --answer-tokens 100] [--bytes-per-token 256]\n"
+    "           [--capacity-fraction F] [--speed S]\n"
+    "--csv FILE (trace, multiturn) writes one line per request.\n";
 
-    "SIZE accepts 4096, 64KiB, 1MiB, ... Exit 0: no errors, corrupt or missing pages; 1: some;"
-    " 2: bad flags.\n";
-
-struct Flags {
-  std::string workload = "micro", json_path;
-  prefixd::bench::BackendOptions backend;
-  MicroOptions micro;
-};
-
-int BadFlag(const std::string& msg) {
-  std::fprintf(stderr, "prefixd-bench: %s\n(see prefixd-bench --help)\n", msg.c_str());
-  return 2;
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "prefixd-bench: %s\n", std::string(s.message()).c_str());
+  return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-// Parses argv into `f`; returns -1 on success, else the exit code (0 for --help).
-int ParseFlags(int argc, char** argv, Flags* f) {
-  MicroOptions& m = f->micro;
-  m.progress = isatty(STDERR_FILENO);
-  bool have_pages = false, have_page_bytes = false;
+#define ASSIGN_OR_FAIL(lhs, expr) \
+  auto lhs##_or = (expr);         \
+  if (!lhs##_or.ok()) return Fail(lhs##_or.status()); \
+  auto lhs = *std::move(lhs##_or)
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  if (path.empty()) return absl::OkStatus();
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  std::printf("wrote %s\n", path.c_str());
+  return absl::OkStatus();
+}
+
+struct Common {
+  BackendOptions backend;
+  int concurrency = 1;
+  uint64_t seed = 1;
+  bool progress = false;
+  std::string json;
+};
+
+absl::StatusOr<Common> ParseCommon(FlagSet& f) {
+  Common c;
+  c.backend.kind = f.Str("backend", "grpc");
+  c.backend.target = f.Str("target");
+  c.backend.dir = f.Str("dir");
+  c.backend.ns_name = f.Str("namespace", "bench");
+  auto cap = f.Bytes("capacity", 0);
+  auto io = f.Uint("io-threads", 4);
+  auto conc = f.Uint("concurrency", 1);
+  auto seed = f.Uint("seed", 1);
+  for (const absl::Status& s : {cap.status(), io.status(), conc.status(), seed.status()}) {
+    if (!s.ok()) return s;
+  }
+  c.backend.capacity_bytes = *cap;
+  c.backend.io_threads = static_cast<int>(std::min<uint64_t>(*io, 1024));
+  c.concurrency = static_cast<int>(std::min<uint64_t>(*conc, 1 << 20));
+  c.seed = *seed;
+  c.progress = f.Switch("progress", isatty(STDERR_FILENO));
+  c.json = f.Str("json");
+  if (c.backend.kind == "grpc" && c.backend.target.empty()) {
+    return absl::InvalidArgumentError("--target is required with --backend grpc");
+  }
+  if (c.backend.kind != "grpc" && c.backend.dir.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--dir is required with --backend ",
+                                                   c.backend.kind));
+  }
+  return c;
+}
+
+int RunMicroWorkload(FlagSet& f, Common c) {
+  MicroOptions m;
+  ASSIGN_OR_FAIL(pages, f.Uint("pages", 0));
+  ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 0));
+  ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", 16));
+  std::string phase = f.Str("phase", "all");
+  if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
+  if (phase != "put" && phase != "get" && phase != "all") {
+    return Fail(absl::InvalidArgumentError("--phase wants put, get or all"));
+  }
+  m.pages = pages;
+  m.page_bytes = page_bytes;
+  m.chain_pages = static_cast<uint32_t>(std::min<uint64_t>(chain_pages, 1 << 20));
+  m.phase = phase == "put" ? Phase::kPut : phase == "get" ? Phase::kGet : Phase::kAll;
+  m.concurrency = c.concurrency;
+  m.seed = c.seed;
+  m.progress = c.progress;
+  if (auto s = m.Validate(); !s.ok()) return Fail(s);
+  c.backend.page_bytes = m.page_bytes;
+  ASSIGN_OR_FAIL(backend, MakeBackend(c.backend));
+  IoCounters before = backend->Io().value_or(IoCounters{});
+  ASSIGN_OR_FAIL(report, RunMicro(m, backend.get()));
+  Footprint fp = MeasureFootprint(before, *backend);
+  PrintMicroSummary(c.backend, m, report);
+  if (auto s = WriteFile(c.json, MicroToJson(c.backend, m, report, fp)); !s.ok()) return Fail(s);
+  bool ok = report.errors == 0 && report.corrupt_pages == 0 && !report.aborted &&
+            (m.phase == Phase::kPut || (report.missing_pages == 0 && report.unverified_pages == 0));
+  return ok ? 0 : 1;
+}
+
+int RunScaleWorkload(FlagSet& f, Common c) {
+  ScaleOptions o;
+  ASSIGN_OR_FAIL(checkpoints, f.UintList("checkpoints", {10000, 100000, 1000000}));
+  ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 4096));
+  ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", 16));
+  ASSIGN_OR_FAIL(window, f.Uint("window-chains", 500));
+  if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
+  o.checkpoints = checkpoints;
+  o.page_bytes = page_bytes;
+  o.chain_pages = static_cast<uint32_t>(std::min<uint64_t>(chain_pages, 1 << 20));
+  o.window_chains = window;
+  o.concurrency = c.concurrency;
+  o.seed = c.seed;
+  o.progress = c.progress;
+  if (auto s = o.Validate(); !s.ok()) return Fail(s);
+  c.backend.page_bytes = o.page_bytes;
+  ASSIGN_OR_FAIL(backend, MakeBackend(c.backend));
+  IoCounters before = backend->Io().value_or(IoCounters{});
+  ASSIGN_OR_FAIL(points, RunScale(o, backend.get()));
+  Footprint fp = MeasureFootprint(before, *backend);
+  uint64_t errors = 0, corrupt = 0, missing = 0;
+  for (auto& p : points) {
+    std::printf("%s scale %9llu pages: put %9.0f pages/s (p99 %7.0f us), exists %9.0f keys/s "
+                "(p99 %7.0f us), get %9.0f pages/s (p99 %7.0f us)\n",
+                c.backend.kind.c_str(), static_cast<unsigned long long>(p.pages),
+                p.put_pages_per_s, p.put_us.Percentile(0.99).value_or(0), p.exists_keys_per_s,
+                p.exists_us.Percentile(0.99).value_or(0), p.get_pages_per_s,
+                p.get_us.Percentile(0.99).value_or(0));
+    errors += p.errors;
+    corrupt += p.corrupt;
+    missing += p.missing;
+  }
+  JsonObject head;
+  head.Str("workload", "scale");
+  head.Str("backend", c.backend.kind);
+  head.Int("page_bytes", o.page_bytes);
+  head.Int("chain_pages", o.chain_pages);
+  head.Int("concurrency", o.concurrency);
+  head.Int("device_read_bytes", fp.device_read_bytes);
+  head.Int("device_write_bytes", fp.device_write_bytes);
+  head.Int("peak_rss_bytes", fp.peak_rss_bytes);
+  head.Int("disk_bytes", fp.disk_bytes);
+  std::string json = head.Render();
+  json.erase(json.rfind('}'));
+  json += ",\"points\": " + ScaleToJson(points) + "}\n";
+  if (auto s = WriteFile(c.json, json); !s.ok()) return Fail(s);
+  return errors == 0 && corrupt == 0 && missing == 0 ? 0 : 1;
+}
+
+// trace and multiturn: a request list replayed against the tier.
+int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
+  std::vector<Request> trace;
+  std::string source;
+  if (workload == "trace") {
+    std::string path = f.Str("trace");
+    ASSIGN_OR_FAIL(limit, f.Uint("limit", 0));
+    if (path.empty()) return Fail(absl::InvalidArgumentError("--trace FILE is required"));
+    ASSIGN_OR_FAIL(loaded, LoadMooncakeTrace(path, limit));
+    trace = std::move(loaded);
+    source = path;
+  } else {
+    std::string shape = f.Str("shape", "sglang");
+    if (shape == "sglang") {
+      SglangMultiturnOptions o;
+      ASSIGN_OR_FAIL(clients, f.Uint("clients", o.clients));
+      ASSIGN_OR_FAIL(rounds, f.Uint("rounds", o.rounds));
+      ASSIGN_OR_FAIL(req, f.Uint("request-tokens", o.request_tokens));
+      ASSIGN_OR_FAIL(out, f.Uint("output-tokens", o.output_tokens));
+      ASSIGN_OR_FAIL(rate, f.Double("request-rate", 0));
+      o.clients = static_cast<int>(clients);
+      o.rounds = static_cast<int>(rounds);
+      o.request_tokens = static_cast<uint32_t>(req);
+      o.output_tokens = static_cast<uint32_t>(out);
+      o.request_rate = rate;
+      o.seed = c.seed;
+      ASSIGN_OR_FAIL(generated, SglangMultiturn(o));
+      trace = std::move(generated);
+      source = absl::StrCat("sglang multiturn: ", o.clients, " clients x ", o.rounds,
+                            " rounds, request ", o.request_tokens, ", output ", o.output_tokens);
+    } else if (shape == "lmcache") {
+      LmcacheQaOptions o;
+      ASSIGN_OR_FAIL(users, f.Uint("users", o.users));
+      ASSIGN_OR_FAIL(rounds, f.Uint("rounds", o.rounds));
+      ASSIGN_OR_FAIL(sys, f.Uint("system-tokens", o.system_tokens));
+      ASSIGN_OR_FAIL(ctx, f.Uint("user-context-tokens", o.user_context_tokens));
+      ASSIGN_OR_FAIL(ans, f.Uint("answer-tokens", o.answer_tokens));
+      o.users = static_cast<int>(users);
+      o.rounds = static_cast<int>(rounds);
+      o.system_tokens = static_cast<uint32_t>(sys);
+      o.user_context_tokens = static_cast<uint32_t>(ctx);
+      o.answer_tokens = static_cast<uint32_t>(ans);
+      o.qps = 0;
+      o.seed = c.seed;
+      ASSIGN_OR_FAIL(generated, LmcacheMultiRoundQa(o));
+      trace = std::move(generated);
+      source = absl::StrCat("lmcache multi-round QA: ", o.users, " users x ", o.rounds,
+                            " rounds, system ", o.system_tokens, ", context ",
+                            o.user_context_tokens);
+    } else {
+      return Fail(absl::InvalidArgumentError("--shape wants sglang or lmcache"));
+    }
+  }
+  ReplayOptions r;
+  ASSIGN_OR_FAIL(bpt, f.Uint("bytes-per-token", r.bytes_per_token));
+  ASSIGN_OR_FAIL(speed, f.Double("speed", 0));
+  ASSIGN_OR_FAIL(fraction, f.Double("capacity-fraction", 0));
+  std::string csv = f.Str("csv");
+  if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
+  r.bytes_per_token = bpt;
+  r.speed = speed;
+  r.concurrency = c.concurrency;
+  r.progress = c.progress;
+  r.seed = c.seed;
+  r.label = workload;
+  ASSIGN_OR_FAIL(page_bytes, ReplayPageBytes(trace, r));
+  TraceSummary summary = Summarize(trace);
+  c.backend.page_bytes = page_bytes;
+  c.backend.page_tokens = trace.front().block_tokens;
+  if (fraction > 0) {
+    c.backend.capacity_bytes = static_cast<uint64_t>(fraction * summary.distinct_bytes(page_bytes));
+  }
+  const bool enforced = c.backend.kind.starts_with("file");
+  if (c.backend.capacity_bytes > 0 && !enforced) {
+    std::fprintf(stderr, "prefixd-bench: note: %s does not enforce --capacity yet; the run is "
+                         "unbounded\n", c.backend.kind.c_str());
+  }
+  ASSIGN_OR_FAIL(backend, MakeBackend(c.backend));
+  IoCounters before = backend->Io().value_or(IoCounters{});
+  ASSIGN_OR_FAIL(report, RunReplay(trace, r, backend.get()));
+  Footprint fp = MeasureFootprint(before, *backend);
+  std::printf("%s %s on %s: %llu requests, token hit rate %.3f (after deadline %.3f), "
+              "%.1f MB/s, %llu errors, %llu corrupt\n",
+              workload.c_str(), source.c_str(), c.backend.kind.c_str(),
+              static_cast<unsigned long long>(report.requests_done), report.token_hit_rate(),
+              report.cached_token_rate(), report.mb_per_s(),
+              static_cast<unsigned long long>(report.errors),
+              static_cast<unsigned long long>(report.corrupt));
+  JsonObject j;
+  j.Str("workload", workload);
+  j.Str("source", source);
+  j.Str("backend", c.backend.kind);
+  j.Int("page_bytes", page_bytes);
+  j.Int("distinct_bytes", summary.distinct_bytes(page_bytes));
+  j.Num("capacity_fraction", fraction > 0 ? std::optional(fraction) : std::nullopt, 3);
+  j.Int("capacity_bytes", c.backend.capacity_bytes);
+  j.Bool("capacity_enforced", c.backend.capacity_bytes == 0 || enforced);
+  j.Num("unbounded_token_hit_rate", summary.token_hit_rate(), 4);
+  j.Int("device_read_bytes", fp.device_read_bytes);
+  j.Int("device_write_bytes", fp.device_write_bytes);
+  j.Int("peak_rss_bytes", fp.peak_rss_bytes);
+  j.Int("disk_bytes", fp.disk_bytes);
+  report.AppendJson(&j);
+  if (auto s = WriteFile(c.json, j.Render()); !s.ok()) return Fail(s);
+  if (auto s = WriteFile(csv, report.PerRequestCsv()); !s.ok()) return Fail(s);
+  return report.errors == 0 && report.corrupt == 0 && !report.aborted ? 0 : 1;
+}
+
+int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a == "--progress" || a == "--no-progress") {
-      m.progress = a == "--progress";
-      continue;
-    }
-    if (!a.starts_with("--")) return BadFlag(absl::StrCat("unexpected argument '", a, "'"));
-    std::string name = a.substr(2), value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return BadFlag(absl::StrCat("--", name, " needs a value"));
-    }
-    auto bad = [&](const std::string& why) {
-      return BadFlag(absl::StrCat("--", name, ": ", why, ": '", value, "'"));
-    };
-    uint64_t n = 0;
-    if (name == "target") {
-      f->backend.target = value;
-    } else if (name == "backend") {
-      f->backend.kind = value;
-    } else if (name == "dir") {
-      f->backend.dir = value;
-    } else if (name == "capacity") {
-      auto b = prefixd::util::ParseByteSize(value);
-      if (!b.ok()) return bad("not a byte size");
-      f->backend.capacity_bytes = *b;
-    } else if (name == "workload") {
-      f->workload = value;
-    } else if (name == "json") {
-      f->json_path = value;
-    } else if (name == "namespace") {
-      f->backend.ns_name = value;
-    } else if (name == "phase") {
-      static const std::map<std::string, Phase> kPhases = {
-          {"put", Phase::kPut}, {"get", Phase::kGet}, {"all", Phase::kAll}};
-      auto it = kPhases.find(value);
-      if (it == kPhases.end()) return bad("want put, get or all");
-      m.phase = it->second;
-    } else if (name == "page-bytes") {
-      auto b = prefixd::util::ParseByteSize(value);
-      if (!b.ok()) return bad("not a byte size");
-      m.page_bytes = *b;
-      have_page_bytes = true;
-    } else if (name == "pages" || name == "seed" || name == "chain-pages" ||
-               name == "concurrency" || name == "io-threads") {
-      if (!absl::SimpleAtoi(value, &n)) return bad("not a non-negative integer");
-      if (name == "pages") {
-        m.pages = n;
-        have_pages = true;
-      } else if (name == "seed") {
-        m.seed = n;
-      } else if (n > (uint64_t{1} << 31)) {
-        return bad("too large");
-      } else if (name == "chain-pages") {
-        m.chain_pages = static_cast<uint32_t>(n);
-      } else if (name == "io-threads") {
-        f->backend.io_threads = static_cast<int>(n);
-      } else {
-        m.concurrency = static_cast<int>(n);
-      }
-    } else {
-      return BadFlag(absl::StrCat("unknown flag --", name));
-    }
   }
-  if (f->backend.kind == "grpc" && f->backend.target.empty()) {
-    return BadFlag("--target is required with --backend grpc (HOST:PORT or unix:///PATH)");
+  auto flags = FlagSet::Parse(argc, argv, {"progress"});
+  if (!flags.ok()) return Fail(flags.status());
+  std::string workload = flags->Str("workload", "micro");
+  auto common = ParseCommon(*flags);
+  if (!common.ok()) return Fail(common.status());
+  if (workload == "micro") return RunMicroWorkload(*flags, *common);
+  if (workload == "scale") return RunScaleWorkload(*flags, *common);
+  if (workload == "trace" || workload == "multiturn") {
+    return RunReplayWorkload(*flags, *common, workload);
   }
-  if (f->backend.kind != "grpc" && f->backend.dir.empty()) {
-    return BadFlag(absl::StrCat("--dir is required with --backend ", f->backend.kind));
-  }
-  if (f->workload != "micro") {
-    return BadFlag(absl::StrCat("--workload: unknown workload '", f->workload, "' (want micro)"));
-  }
-  if (!have_pages) return BadFlag("--pages is required");
-  if (!have_page_bytes) return BadFlag("--page-bytes is required");
-  if (auto s = m.Validate(); !s.ok()) return BadFlag(std::string(s.message()));
-  f->backend.page_bytes = m.page_bytes;
-  return -1;
-}
-
-// What the tier did to the device and memory during the run.
-struct Footprint {
-  uint64_t device_read_bytes = 0, device_write_bytes = 0, peak_rss_bytes = 0, disk_bytes = 0;
-};
-
-std::string ToJson(const Flags& f, MicroReport& r, const Footprint& fp) {
-  const MicroOptions& m = f.micro;
-  prefixd::bench::JsonObject j;
-  j.Str("workload", f.workload);
-  j.Str("backend", f.backend.kind);
-  j.Str("target", f.backend.kind == "grpc" ? f.backend.target : f.backend.dir);
-  j.Str("namespace", f.backend.ns_name);
-  j.Int("capacity_bytes", f.backend.capacity_bytes);
-  j.Str("phase", prefixd::bench::PhaseName(m.phase));
-  j.Int("pages", m.pages);
-  j.Int("page_bytes", m.page_bytes);
-  j.Int("chain_pages", m.chain_pages);
-  j.Int("chains", m.chains());
-  j.Int("concurrency", m.concurrency);
-  j.Int("seed", m.seed);
-  auto secs = [](const prefixd::bench::PhaseReport& p) {
-    return p.ran ? std::optional<double>(p.seconds) : std::nullopt;
-  };
-  j.Num("put_seconds", secs(r.put), 6);
-  j.Int("put_bytes", r.put.bytes);
-  j.Num("put_MBps", r.put.mbps(), 1);
-  j.Num("put_chain_p50_us", r.put_chain_us.Percentile(0.5), 1);
-  j.Num("put_chain_p99_us", r.put_chain_us.Percentile(0.99), 1);
-  j.Num("put_fill_thread_seconds", r.put.ran ? std::optional(r.fill_seconds) : std::nullopt, 6);
-  j.Num("get_seconds", secs(r.get), 6);
-  j.Int("get_bytes", r.get.bytes);
-  j.Num("get_MBps", r.get.mbps(), 1);
-  j.Num("exists_p50_us", r.exists_us.Percentile(0.5), 1);
-  j.Num("exists_p99_us", r.exists_us.Percentile(0.99), 1);
-  j.Num("exists_p999_us", r.exists_us.Percentile(0.999), 1);
-  j.Num("get_chain_p50_us", r.get_chain_us.Percentile(0.5), 1);
-  j.Num("get_chain_p99_us", r.get_chain_us.Percentile(0.99), 1);
-  j.Num("get_verify_thread_seconds", r.get.ran ? std::optional(r.verify_seconds) : std::nullopt, 6);
-  j.Int("exists_present_pages", r.exists_present_pages);
-  j.Int("exists_get_mismatches", r.exists_get_mismatches);
-  j.Int("verified_pages", r.verified_pages);
-  j.Int("missing_pages", r.missing_pages);
-  j.Int("corrupt_pages", r.corrupt_pages);
-  j.Int("unverified_pages", r.unverified_pages);
-  j.Int("data_loss_errors", r.data_loss_errors);
-  j.Int("device_read_bytes", fp.device_read_bytes);
-  j.Int("device_write_bytes", fp.device_write_bytes);
-  j.Num("write_amplification",
-        r.put.bytes ? std::optional(double(fp.device_write_bytes) / double(r.put.bytes))
-                    : std::nullopt,
-        3);
-  j.Int("peak_rss_bytes", fp.peak_rss_bytes);
-  j.Int("disk_bytes", fp.disk_bytes);
-  j.Int("errors", r.errors);
-  j.Str("first_error", r.first_error);
-  j.Bool("aborted", r.aborted);
-  return j.Render();
-}
-
-std::string Fmt(std::optional<double> v, const char* unit) {
-  if (!v) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.0f %s", *v, unit);
-  return buf;
-}
-
-void PrintSummary(const Flags& f, MicroReport& r) {
-  const MicroOptions& m = f.micro;
-  using prefixd::util::FormatByteSize;
-  std::printf(
-      "prefixd-bench micro: %llu pages of %s in chains of %u, concurrency %d, seed %llu, "
-      "%s %s\n",
-      static_cast<unsigned long long>(m.pages), FormatByteSize(m.page_bytes).c_str(), m.chain_pages,
-      m.concurrency, static_cast<unsigned long long>(m.seed), f.backend.kind.c_str(),
-      (f.backend.kind == "grpc" ? f.backend.target : f.backend.dir).c_str());
-  if (r.put.ran) {
-    std::printf(
-        "put:    %s in %.3f s = %.1f MB/s; chain p50 %s, p99 %s\n",
-        FormatByteSize(r.put.bytes).c_str(), r.put.seconds, r.put.mbps().value_or(0),
-        Fmt(r.put_chain_us.Percentile(0.5), "us").c_str(),
-        Fmt(r.put_chain_us.Percentile(0.99), "us").c_str());
-  }
-  if (r.get.ran) {
-    std::printf("get:    %s verified in %.3f s = %.1f MB/s; chain p50 %s, p99 %s\n",
-                FormatByteSize(r.get.bytes).c_str(), r.get.seconds, r.get.mbps().value_or(0),
-                Fmt(r.get_chain_us.Percentile(0.5), "us").c_str(),
-                Fmt(r.get_chain_us.Percentile(0.99), "us").c_str());
-    std::printf("exists: p50 %s, p99 %s, p99.9 %s\n",
-                Fmt(r.exists_us.Percentile(0.5), "us").c_str(),
-                Fmt(r.exists_us.Percentile(0.99), "us").c_str(),
-                Fmt(r.exists_us.Percentile(0.999), "us").c_str());
-    std::printf("pages:  %llu verified, %llu missing, %llu corrupt, %llu unverified\n",
-                static_cast<unsigned long long>(r.verified_pages),
-                static_cast<unsigned long long>(r.missing_pages),
-                static_cast<unsigned long long>(r.corrupt_pages),
-                static_cast<unsigned long long>(r.unverified_pages));
-  }
-  std::printf("errors: %llu%s%s%s%s\n", static_cast<unsigned long long>(r.errors),
-              r.errors ? " (first: " : "", r.first_error.c_str(), r.errors ? ")" : "",
-              r.aborted ? "; ABORTED early, the rest was not run" : "");
+  return Fail(absl::InvalidArgumentError(
+      absl::StrCat("--workload: unknown '", workload, "' (micro, scale, trace, multiturn)")));
 }
 
 }  // namespace
+}  // namespace prefixd::bench
 
-int main(int argc, char** argv) {
-  Flags flags;
-  if (int rc = ParseFlags(argc, argv, &flags); rc >= 0) return rc;
-
-  auto backend = prefixd::bench::MakeBackend(flags.backend);
-  if (!backend.ok()) {
-    std::fprintf(stderr, "prefixd-bench: %s backend: %s\n", flags.backend.kind.c_str(),
-                 backend.status().ToString().c_str());
-    return 1;
-  }
-  auto io0 = (*backend)->Io();
-  auto report = prefixd::bench::RunMicro(flags.micro, backend->get());
-  if (!report.ok()) {
-    std::fprintf(stderr, "prefixd-bench: %s\n", report.status().ToString().c_str());
-    return 1;
-  }
-  Footprint fp;
-  if (auto io1 = (*backend)->Io(); io0.ok() && io1.ok()) {
-    fp.device_read_bytes = io1->read_bytes - io0->read_bytes;
-    fp.device_write_bytes = io1->write_bytes - io0->write_bytes;
-    fp.peak_rss_bytes = io1->peak_rss_bytes;
-  }
-  if (auto d = (*backend)->DiskBytes(); d.ok()) fp.disk_bytes = *d;
-
-  PrintSummary(flags, *report);
-  if (!flags.json_path.empty()) {
-    std::ofstream out(flags.json_path, std::ios::trunc);
-    out << ToJson(flags, *report, fp);
-    out.close();
-    if (!out) {
-      std::fprintf(stderr, "prefixd-bench: cannot write %s\n", flags.json_path.c_str());
-      return 1;
-    }
-    std::printf("wrote %s\n", flags.json_path.c_str());
-  }
-  const MicroReport& r = *report;
-  bool ok = r.errors == 0 && r.corrupt_pages == 0 && !r.aborted &&
-            (flags.micro.phase == Phase::kPut || (r.missing_pages == 0 && r.unverified_pages == 0));
-  return ok ? 0 : 1;
-}
+int main(int argc, char** argv) { return prefixd::bench::Main(argc, argv); }
