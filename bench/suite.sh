@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The standard benchmark suite (`make bench`): every tier on the same workloads, the disk's own
+# ceiling measured in the same run, results as JSON in $OUT, then docs/benchmarks.md and PNG
+# plots rendered from them (bench/report.py, gnuplot).
+#
+# Tiers: grpc (a throwaway prefixd on loopback), inproc, file, file-sharded, rocksdb-inline.
+# Workloads: micro (page sizes x concurrency, warm and cold reads), scale (rates as the tier
+# grows), trace (Mooncake, capacity fractions), multiturn (SGLang and LMCache shapes).
+#
+# Environment (all optional):
+#   QUICK=1            a small suite (a minute or two): for checking the pipeline, not for numbers
+#   SCALE_MAX=4M       the largest scale checkpoint (10k, 100k, 1M, then this)
+#   OUT=build/bench/suite   results;  DOCS=docs   where benchmarks.md and img/ go
+#   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
+#   TIERS="grpc inproc file file-sharded rocksdb-inline"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+BUILD=${BUILD:-build}
+OUT=${OUT:-$BUILD/bench/suite}
+DOCS=${DOCS:-docs}
+BENCH_DIR=${BENCH_DIR:-$REPO/var}
+QUICK=${QUICK:-0}
+TIERS=${TIERS:-"grpc inproc file file-sharded rocksdb-inline"}
+TRACE=${TRACE:-$REPO/../shared/traces/mooncake_synthetic_trace.jsonl}
+BIN=$BUILD/bin
+mkdir -p "$OUT" "$BENCH_DIR"
+rm -f "$OUT"/*.json "$OUT"/*.csv "$OUT"/commands.txt
+WORK=$(mktemp -d "$BENCH_DIR/suite.XXXXXX")
+DAEMON_PID=""
+START=$(date +%s)
+
+log() { echo "suite [$(( $(date +%s) - START ))s]: $*" >&2; }
+stop_daemon() {
+  [[ -n $DAEMON_PID ]] || return 0
+  kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  wait "$DAEMON_PID" 2>/dev/null || true
+  DAEMON_PID=""
+}
+cleanup() { stop_daemon; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Drops the page cache so that the next reads come from the device (root only).
+COLD_OK=1
+drop_caches() {
+  sync
+  if ! (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then
+    [[ $COLD_OK == 1 ]] && log "cannot drop the page cache (not root?): 'cold' runs are warm"
+    COLD_OK=0
+  fi
+}
+
+# A fresh daemon on a free loopback port with data in $1; sets TARGET.
+start_daemon() {
+  local data=$1 port
+  stop_daemon
+  for _ in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 20000))
+    "$BIN/prefixd" --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn \
+      >>"$WORK/prefixd.log" 2>&1 &
+    DAEMON_PID=$!
+    for _ in $(seq 1 100); do
+      if "$BIN/prefixctl" --target "127.0.0.1:$port" health >/dev/null 2>&1; then
+        TARGET=127.0.0.1:$port
+        return 0
+      fi
+      kill -0 "$DAEMON_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop_daemon
+  done
+  log "could not start prefixd; see $WORK/prefixd.log"
+  exit 1
+}
+
+# Runs prefixd-bench against tier $1 with data under $2, the rest of the flags after; the
+# command (with <data> for the throwaway directory) goes to commands.txt.
+bench() {
+  local tier=$1 data=$2
+  shift 2
+  local where=(--dir "$data")
+  if [[ $tier == grpc ]]; then
+    [[ -n $DAEMON_PID ]] || start_daemon "$data"
+    where=(--target "$TARGET")
+  fi
+  echo "prefixd-bench --backend $tier ${where[*]/$WORK/<tmp>} $*" | sed "s#$WORK#<tmp>#g" \
+    >>"$OUT/commands.txt"
+  "$BIN/prefixd-bench" --backend "$tier" "${where[@]}" --no-progress "$@" >>"$OUT/bench.log" 2>&1 \
+    || log "prefixd-bench exited $? for: --backend $tier $*"
+}
+
+# A fresh data directory in $d (and no daemon: the next grpc run starts one on it).
+fresh() { stop_daemon; rm -rf "$WORK/data"; mkdir -p "$WORK/data"; d=$WORK/data/$1; }
+
+# --- the disk's ceiling --------------------------------------------------------------------
+DISK_MIB=$([[ $QUICK == 1 ]] && echo 256 || echo 2048)
+log "disk ceiling ($DISK_MIB MiB, fio O_DIRECT)"
+fio_mbps() {  # rw -> MB/s
+  fio --name=ceiling --rw="$1" --direct=1 --bs=1M --size="${DISK_MIB}M" --ioengine=psync \
+    --filename="$WORK/ceiling.dat" --output-format=terse --terse-version=3 --end_fsync=1 \
+    2>/dev/null | awk -F';' -v rw="$1" '{ print (rw == "write" ? $48 : $7) / 1000 * 1.024 }'
+}
+if command -v fio >/dev/null; then
+  W=$(fio_mbps write); R=$(fio_mbps read)
+else
+  log "fio missing: no disk ceiling"; W=0; R=0
+fi
+rm -f "$WORK/ceiling.dat"
+cat >"$OUT/env.json" <<EOF
+{"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "commit": "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+')",
+ "cpus": $(nproc), "kernel": "$(uname -r)", "fs": "$(df -T "$BENCH_DIR" | awk 'NR==2 {print $2" on "$1}')",
+ "fio_write_MBps": $W, "fio_read_MBps": $R, "quick": $QUICK,
+ "fio_command": "fio --rw=write|read --direct=1 --bs=1M --size=${DISK_MIB}M --ioengine=psync --end_fsync=1"}
+EOF
+
+# --- micro: page size x concurrency, warm then cold reads ----------------------------------
+if [[ $QUICK == 1 ]]; then SIZES="1MiB"; CONCS="1"; MB=128; else SIZES="64KiB 1MiB 8MiB"; CONCS="1 4 16"; MB=1024; fi
+for tier in $TIERS; do
+  for size in $SIZES; do
+    for conc in $CONCS; do
+      [[ $tier != grpc && $conc == 16 ]] && continue  # in-process tiers: 1 and 4 workers
+      case $size in 64KiB) bytes=65536 ;; 1MiB) bytes=1048576 ;; *) bytes=8388608 ;; esac
+      pages=$(( MB * 1048576 / bytes ))
+      log "micro $tier $size x$conc ($pages pages)"
+      fresh micro
+      bench "$tier" "$d" --workload micro --pages "$pages" --page-bytes "$size" --concurrency "$conc" \
+        --json "$OUT/micro-$tier-$size-c$conc-warm.json"
+      drop_caches
+      bench "$tier" "$d" --workload micro --pages "$pages" --page-bytes "$size" --concurrency "$conc" \
+        --phase get --json "$OUT/micro-$tier-$size-c$conc-cold.json"
+    done
+  done
+done
+
+# --- scale: rates as the tier grows ---------------------------------------------------------
+if [[ $QUICK == 1 ]]; then CHECKPOINTS=10k,50k; else CHECKPOINTS=10k,100k,1M,${SCALE_MAX:-4M}; fi
+for tier in $TIERS; do
+  log "scale $tier to ${CHECKPOINTS##*,} pages of 1 KiB"
+  fresh scale
+  bench "$tier" "$d" --workload scale --checkpoints "$CHECKPOINTS" --page-bytes 1KiB \
+    --chain-pages 16 --concurrency 2 --json "$OUT/scale-$tier.json"
+done
+
+# --- trace: Mooncake at capacity fractions --------------------------------------------------
+if [[ -f $TRACE ]]; then
+  LIMIT=$([[ $QUICK == 1 ]] && echo 400 || echo 0)
+  for tier in $TIERS; do
+    fractions="0.1 0.25 0.5 0"
+    [[ $tier == file* ]] || fractions="0"  # prefixd does not enforce a budget yet
+    for f in $fractions; do
+      log "trace $tier capacity fraction $f"
+      fresh trace
+      drop_caches
+      bench "$tier" "$d" --workload trace --trace "$TRACE" --limit "$LIMIT" --bytes-per-token 64 \
+        --capacity-fraction "$f" --json "$OUT/trace-$tier-f$f.json" --csv "$OUT/trace-$tier-f$f.csv"
+    done
+  done
+else
+  log "no trace at $TRACE: trace workload skipped"
+fi
+
+# --- multiturn: SGLang and LMCache shapes ---------------------------------------------------
+if [[ $QUICK == 1 ]]; then SG="--clients 16 --rounds 3"; else SG="--clients 64 --rounds 5 --request-tokens 2048"; fi
+for tier in $TIERS; do
+  fractions="0.25 0"
+  [[ $tier == file* ]] || fractions="0"
+  for f in $fractions; do
+    log "multiturn $tier capacity fraction $f"
+    fresh mt
+    # shellcheck disable=SC2086
+    bench "$tier" "$d" --workload multiturn --shape sglang $SG --bytes-per-token 64 \
+      --capacity-fraction "$f" --json "$OUT/multiturn-sglang-$tier-f$f.json"
+    fresh mt
+    bench "$tier" "$d" --workload multiturn --shape lmcache --bytes-per-token 64 \
+      --capacity-fraction "$f" --json "$OUT/multiturn-lmcache-$tier-f$f.json"
+  done
+done
+stop_daemon
+log "done; rendering the report"
+python3 bench/report.py --results "$OUT" --docs "$DOCS"
+log "total $(( $(date +%s) - START )) s"
