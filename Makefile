@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all deps configure build test run bench clean
+.PHONY: all deps configure build test run bench bench-micro clean
 
 all: build
 
@@ -27,8 +27,14 @@ test: build
 run: build
 	$(BUILD)/bin/prefixd $(ARGS)
 
-# The first benchmark: a throwaway daemon, 1 MiB pages, and the disk's ceiling beside it.
+# The standard benchmark suite (under 30 minutes here): every tier, every workload, the disk's
+# ceiling; writes docs/benchmarks.md and docs/img/*.png. QUICK=1 checks the pipeline in ~1 min.
 bench: build
+	@bash scripts/install-deps.sh bench
+	bash bench/suite.sh
+
+# The first benchmark alone: a throwaway daemon, 1 MiB pages, and the disk's ceiling beside it.
+bench-micro: build
 	bash bench/run_micro.sh
 
 clean:

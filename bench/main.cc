@@ -269,7 +269,6 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   j.Str("workload", workload);
   j.Str("source", source);
   j.Str("backend", c.backend.kind);
-  j.Int("page_bytes", page_bytes);
   j.Int("distinct_bytes", summary.distinct_bytes(page_bytes));
   j.Num("capacity_fraction", fraction > 0 ? std::optional(fraction) : std::nullopt, 3);
   j.Int("capacity_bytes", c.backend.capacity_bytes);

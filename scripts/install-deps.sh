@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages prefixd needs to build and test, if any are missing.
+# `install-deps.sh bench` adds what the benchmark suite needs (fio, gnuplot).
 # Idempotent and quiet when everything is present.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config
+extra=()
+[ "${1:-}" = bench ] && extra=(fio gnuplot-nox python3)
+pkgs=("${extra[@]}" build-essential cmake ninja-build pkg-config
       libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
       librocksdb-dev libabsl-dev libspdlog-dev libfmt-dev libssl-dev
       libgtest-dev libgmock-dev grpc-proto)
