@@ -29,13 +29,18 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
               static_cast<unsigned long long>(s.pages()), FormatByteSize(s.bytes()).c_str(),
               FormatByteSize(s.disk_bytes()).c_str(),
               s.capacity_bytes() ? FormatByteSize(s.capacity_bytes()).c_str() : "unlimited");
-  std::printf("%-24s %10s %12s %10s %10s %8s\n", "namespace", "pages", "bytes", "hits",
-              "misses", "corrupt");
+  std::printf("%llu generations of %s, %llu evicted\n",
+              static_cast<unsigned long long>(s.generations()),
+              FormatByteSize(s.generation_bytes()).c_str(),
+              static_cast<unsigned long long>(s.evicted_generations()));
+  std::printf("%-24s %10s %12s %10s %10s %10s %8s\n", "namespace", "pages", "bytes", "hits",
+              "misses", "evicted", "corrupt");
   for (const auto& n : s.namespaces()) {
-    std::printf("%-24s %10llu %12s %10llu %10llu %8llu\n", n.name().c_str(),
+    std::printf("%-24s %10llu %12s %10llu %10llu %10llu %8llu\n", n.name().c_str(),
                 static_cast<unsigned long long>(n.pages()), FormatByteSize(n.bytes()).c_str(),
                 static_cast<unsigned long long>(n.hits()),
                 static_cast<unsigned long long>(n.misses()),
+                static_cast<unsigned long long>(n.evicted_pages()),
                 static_cast<unsigned long long>(n.corrupt_dropped()));
   }
 }

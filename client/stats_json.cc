@@ -34,7 +34,10 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       ",\n  \"inflight_bytes\": ", s.inflight_bytes(), ",\n  \"rejected_busy\": ",
       s.rejected_busy(), ",\n  \"process_read_bytes\": ", s.process_read_bytes(),
       ",\n  \"process_write_bytes\": ", s.process_write_bytes(), ",\n  \"peak_rss_bytes\": ",
-      s.peak_rss_bytes(), ",\n  \"namespaces\": [");
+      s.peak_rss_bytes(), ",\n  \"generations\": ", s.generations(),
+      ",\n  \"generation_bytes\": ", s.generation_bytes(), ",\n  \"evicted_generations\": ",
+      s.evicted_generations(), ",\n  \"promoted_bytes\": ", s.promoted_bytes(),
+      ",\n  \"namespaces\": [");
   for (int i = 0; i < s.namespaces_size(); ++i) {
     const auto& n = s.namespaces(i);
     const auto& f = n.fingerprint();
@@ -50,7 +53,9 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                     ", \"hits\": ", n.hits(), ", \"misses\": ", n.misses(),
                     ", \"exists_queries\": ", n.exists_queries(), ", \"exists_hits\": ",
                     n.exists_hits(), ", \"corrupt_dropped\": ", n.corrupt_dropped(),
-                    ", \"deleted\": ", n.deleted(), "}");
+                    ", \"deleted\": ", n.deleted(), ", \"evicted_pages\": ", n.evicted_pages(),
+                    ", \"evicted_bytes\": ", n.evicted_bytes(), ", \"promoted_pages\": ",
+                    n.promoted_pages(), ", \"miss_evicted\": ", n.miss_evicted(), "}");
   }
   absl::StrAppend(&out, s.namespaces_size() ? "\n  ]\n}\n" : "]\n}\n");
   return out;

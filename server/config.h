@@ -24,9 +24,12 @@ struct ServerConfig {
   // Directory of the store. Default ./var/prefixd. Created if missing.
   std::string data_dir = "./var/prefixd";
 
-  // Disk budget in bytes (accepts 512MiB, 10GiB); 0 = unlimited. Default 0.
-  // Parsed and reported; enforcement comes with eviction.
+  // Budget for every file under the data dir (accepts 512MiB, 10GiB); 0 = unlimited.
+  // Default 0. At least 16 MiB. Pages are evicted a generation at a time to stay within it.
   uint64_t capacity_bytes = 0;
+
+  // Page bytes per generation (the unit of eviction); 0 = capacity / 8. Default 0.
+  uint64_t generation_bytes = 0;
 
   // Page bytes all requests together may hold in memory; beyond it a request waits up to
   // `admission_wait_ms`, then fails with RESOURCE_EXHAUSTED. Default 1 GiB.

@@ -91,6 +91,10 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
                                .count());
   resp->set_inflight_bytes(budget_.in_flight());
   resp->set_rejected_busy(budget_.rejected());
+  resp->set_generations(s->generations);
+  resp->set_generation_bytes(s->generation_bytes);
+  resp->set_evicted_generations(s->evicted_generations);
+  resp->set_promoted_bytes(s->promoted_bytes);
   if (auto proc = util::ReadProcessStats(); proc.ok()) {
     resp->set_process_read_bytes(proc->read_bytes);
     resp->set_process_write_bytes(proc->write_bytes - proc->cancelled_write_bytes);
@@ -112,6 +116,10 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_exists_hits(c.exists_hits);
     out->set_corrupt_dropped(c.corrupt_dropped);
     out->set_deleted(c.deleted);
+    out->set_evicted_pages(c.evicted_pages);
+    out->set_evicted_bytes(c.evicted_bytes);
+    out->set_promoted_pages(c.promoted_pages);
+    out->set_miss_evicted(c.miss_evicted);
   }
   return grpc::Status::OK;
 }

@@ -5,12 +5,15 @@
 namespace prefixd::storage {
 namespace {
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kIndexVersion = 2;
+constexpr size_t kIndexFixed = 41;  // version .. created
 }  // namespace
 
 std::string EncodeIndexRecord(const IndexRecord& r) {
   std::string out;
-  out.reserve(34 + r.key.size());
-  out.push_back(char(kVersion));
+  out.reserve(kIndexFixed + 1 + r.key.size());
+  out.push_back(char(kIndexVersion));
+  PutLittle64(&out, r.generation);
   PutLittle64(&out, r.root);
   PutLittle32(&out, r.depth);
   PutLittle64(&out, r.size);
@@ -20,16 +23,22 @@ std::string EncodeIndexRecord(const IndexRecord& r) {
   return out;
 }
 
+std::optional<uint64_t> IndexRecordGeneration(std::string_view in) {
+  if (in.size() < kIndexFixed || uint8_t(in[0]) != kIndexVersion) return std::nullopt;
+  return GetLittle64(in.data() + 1);
+}
+
 std::optional<IndexRecord> DecodeIndexRecord(std::string_view in) {
-  if (in.size() < 33 || uint8_t(in[0]) != kVersion) return std::nullopt;
+  if (in.size() < kIndexFixed || uint8_t(in[0]) != kIndexVersion) return std::nullopt;
   IndexRecord r;
   const char* p = in.data() + 1;
-  r.root = GetLittle64(p);
-  r.depth = GetLittle32(p + 8);
-  r.size = GetLittle64(p + 12);
-  r.crc32c = GetLittle32(p + 20);
-  r.created_unix = GetLittle64(p + 24);
-  in.remove_prefix(33);
+  r.generation = GetLittle64(p);
+  r.root = GetLittle64(p + 8);
+  r.depth = GetLittle32(p + 16);
+  r.size = GetLittle64(p + 20);
+  r.crc32c = GetLittle32(p + 28);
+  r.created_unix = GetLittle64(p + 32);
+  in.remove_prefix(kIndexFixed);
   std::string_view key;
   if (!GetShortString(&in, &key) || !in.empty()) return std::nullopt;
   r.key.assign(key);

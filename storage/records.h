@@ -1,8 +1,10 @@
-// The FROZEN value formats of the "index", "pages" and "meta" column families (version 1).
+// The FROZEN value formats of the "index", generation ("gen.N") and "meta" column families.
 // A change is a migration, not an edit. Thread-safe: pure functions.
 //
-// index value:  [0x01][root u64 LE][depth u32 LE][size u64 LE][crc32c u32 LE]
-//               [created unix seconds u64 LE][client key, one-byte length-prefixed]
+// index value, version 2 (version 1, without a generation, was only ever written by
+// development builds before the first release; such a store is refused at open):
+//               [0x02][generation u64 LE][root u64 LE][depth u32 LE][size u64 LE]
+//               [crc32c u32 LE][created unix seconds u64 LE][client key, 1-byte length-prefixed]
 // page value:   [0x01][crc32c u32 LE][client key, one-byte length-prefixed][page bytes]
 // meta "ns/<name>" value: [0x01][ns id u32 LE][fingerprint (fingerprint.h)]
 // meta "next_ns_id" value: [u32 LE]
@@ -18,6 +20,7 @@
 namespace prefixd::storage {
 
 struct IndexRecord {
+  uint64_t generation = 0;  // the "gen.N" family holding the page
   uint64_t root = 0;
   uint32_t depth = 0;
   uint64_t size = 0;
@@ -28,6 +31,8 @@ struct IndexRecord {
 
 std::string EncodeIndexRecord(const IndexRecord& r);
 std::optional<IndexRecord> DecodeIndexRecord(std::string_view in);
+// The generation of an encoded index record, without decoding the rest; nullopt if malformed.
+std::optional<uint64_t> IndexRecordGeneration(std::string_view in);
 
 // The header that precedes a page's bytes in its "pages" value.
 std::string EncodePageHeader(uint32_t crc32c, std::string_view client_key);

@@ -11,9 +11,11 @@ Fingerprint SampleFingerprint() {
 }
 
 TEST(Records, IndexRecordRoundTrip) {
-  IndexRecord r{123, 4, 1 << 20, 0xdeadbeef, 1700000000, "some-key"};
+  IndexRecord r{77, 123, 4, 1 << 20, 0xdeadbeef, 1700000000, "some-key"};
   auto d = DecodeIndexRecord(EncodeIndexRecord(r));
   ASSERT_TRUE(d);
+  EXPECT_EQ(d->generation, 77u);
+  EXPECT_EQ(IndexRecordGeneration(EncodeIndexRecord(r)), 77u);
   EXPECT_EQ(d->root, r.root);
   EXPECT_EQ(d->depth, r.depth);
   EXPECT_EQ(d->size, r.size);
@@ -23,10 +25,11 @@ TEST(Records, IndexRecordRoundTrip) {
 }
 
 TEST(Records, RejectsTruncatedOrUnknownVersion) {
-  std::string enc = EncodeIndexRecord(IndexRecord{1, 2, 3, 4, 5, "k"});
+  std::string enc = EncodeIndexRecord(IndexRecord{9, 1, 2, 3, 4, 5, "k"});
   EXPECT_FALSE(DecodeIndexRecord(enc.substr(0, enc.size() - 1)));
-  enc[0] = 2;
+  enc[0] = 1;  // the pre-release format without generations
   EXPECT_FALSE(DecodeIndexRecord(enc));
+  EXPECT_FALSE(IndexRecordGeneration(enc));
   EXPECT_FALSE(DecodePageValue("\x01\x00"));
 }
 

@@ -81,6 +81,10 @@ struct NamespaceCounters {
   uint64_t exists_hits = 0;
   uint64_t corrupt_dropped = 0;
   uint64_t deleted = 0;
+  uint64_t evicted_pages = 0;   // dropped with their generation
+  uint64_t evicted_bytes = 0;
+  uint64_t promoted_pages = 0;  // copied forward out of an old generation on a read
+  uint64_t miss_evicted = 0;    // pages asked (exists or get) that were evicted
 };
 
 struct NamespaceStatsEntry {
@@ -93,6 +97,10 @@ struct StoreStats {
   uint64_t pages = 0;
   uint64_t bytes = 0;
   uint64_t disk_bytes = 0;  // bytes of all files under the store path
+  uint64_t generations = 0;            // live generation families
+  uint64_t generation_bytes = 0;       // the size at which a new generation starts
+  uint64_t evicted_generations = 0;    // dropped since the store opened
+  uint64_t promoted_bytes = 0;         // copied forward since the store opened
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

@@ -1,32 +1,41 @@
 // Internal to storage/: the RocksDB-backed Store. Split by concern across store_open.cc
-// (open, namespaces, stats) and store_pages.cc (exists, put, get, delete).
+// (open, namespaces, stats), store_pages.cc (exists, put, get, delete) and store_budget.cc
+// (generations, the disk budget, eviction and promotion).
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "storage/generations.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
 namespace prefixd::storage {
 
+// Bytes of all regular files under `path` (recursively).
+uint64_t DirectoryBytes(const std::string& path);
+
 // Counters of one namespace. Updated with relaxed atomics; pages/bytes only under write_mu_.
 struct NamespaceState {
   NamespaceInfo info;
   std::atomic<uint64_t> pages{0}, bytes{0}, puts{0}, put_existing{0}, hits{0}, misses{0},
-      exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0};
+      exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0}, evicted_pages{0},
+      evicted_bytes{0}, promoted_pages{0}, miss_evicted{0};
 
   NamespaceCounters Snapshot() const;
 };
 
 class StoreImpl final : public Store {
  public:
-  explicit StoreImpl(const StoreOptions& options) : options_(options) {}
+  explicit StoreImpl(const StoreOptions& options);
   ~StoreImpl() override;
 
   absl::Status Init();
@@ -45,13 +54,16 @@ class StoreImpl final : public Store {
   absl::Status Flush() override;
 
  private:
+  using GenerationPtr = std::shared_ptr<Generation>;
+
   absl::StatusOr<std::shared_ptr<NamespaceState>> Resolve(NamespaceRef ref);
+  std::shared_ptr<NamespaceState> ById(uint32_t ns_id);
 
   // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
   absl::Status LoadState();
 
   // Index records of `keys` in namespace `ns_id`, in order; nullopt where absent. Reads at
-  // `snapshot` when given.
+  // `snapshot` when given. Records of dropped generations are returned too (see Live).
   absl::StatusOr<std::vector<std::optional<IndexRecord>>> ReadIndex(
       uint32_t ns_id, std::span<const std::string> keys,
       const rocksdb::Snapshot* snapshot = nullptr);
@@ -64,18 +76,54 @@ class StoreImpl final : public Store {
   // Removes one corrupt page and its index record, and counts it.
   void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec);
 
+  // ---- generations and the budget (store_budget.cc) ----
+
+  // The generation `number` if it is live, else nullptr (dropped: the page was evicted).
+  GenerationPtr Find(uint64_t number);
+  GenerationPtr Newest();
+  bool Live(uint64_t number) const {
+    return number >= oldest_live_.load(std::memory_order_relaxed);
+  }
+  // Creates generation `number` (opening the store: every existing one).
+  absl::StatusOr<GenerationPtr> CreateGeneration(uint64_t number)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Makes room for `incoming` more bytes of pages: starts a new generation when the newest is
+  // full, and drops the oldest while the files would pass 95 % of the capacity.
+  // RESOURCE_EXHAUSTED when nothing is left to drop and the pages still do not fit.
+  absl::Status MakeRoom(uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status DropOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Bytes under the store path, from a scan at most 100 ms old plus what was written since
+  // and what the memtables hold.
+  uint64_t DiskEstimate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Copies pages served from old generations into the newest one; `bytes[i]` is the page
+  // of `recs[i]`, valid during the call.
+  void Promote(NamespaceState& ns, const std::vector<const IndexRecord*>& recs,
+               const std::vector<std::string_view>& bytes);
+
   const StoreOptions options_;
+  uint64_t generation_bytes_ = 0;  // resolved from options_
+  rocksdb::ColumnFamilyOptions page_family_options_;
+  // Declared before db_ so that it outlives the DB that calls it.
+  std::atomic<uint64_t> oldest_live_{0};
+  std::unique_ptr<StaleIndexFilter> index_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;   // owned by db_ (the default family)
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;  // destroyed before db_
-  rocksdb::ColumnFamilyHandle* pages_cf_ = nullptr;  // destroyed before db_
 
   // Serialises writers so that "present?" checks and counts stay exact.
   absl::Mutex write_mu_;
+  uint64_t scanned_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t written_since_scan_ ABSL_GUARDED_BY(write_mu_) = 0;
+  std::chrono::steady_clock::time_point last_scan_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0};
+
+  absl::Mutex gen_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::map<uint64_t, GenerationPtr> gens_ ABSL_GUARDED_BY(gen_mu_);
 
   absl::Mutex ns_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<NamespaceState>> namespaces_
       ABSL_GUARDED_BY(ns_mu_);
+  absl::flat_hash_map<uint32_t, std::shared_ptr<NamespaceState>> by_id_ ABSL_GUARDED_BY(ns_mu_);
   uint32_t next_ns_id_ ABSL_GUARDED_BY(ns_mu_) = 1;
 };
 

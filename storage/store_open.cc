@@ -1,4 +1,5 @@
 // Store: open, namespaces, stats, flush.
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -19,18 +20,7 @@ namespace prefixd::storage {
 namespace {
 
 constexpr char kIndexFamily[] = "index";
-constexpr char kPagesFamily[] = "pages";
-
-uint64_t DirectoryBytes(const std::string& path) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code fec;
-    if (it->is_regular_file(fec)) total += it->file_size(fec);
-  }
-  return total;
-}
+constexpr char kLegacyPagesFamily[] = "pages";  // format 1, before generations
 
 }  // namespace
 
@@ -39,7 +29,8 @@ NamespaceCounters NamespaceState::Snapshot() const {
   return NamespaceCounters{r(pages),       r(bytes),           r(puts),
                            r(put_existing), r(hits),           r(misses),
                            r(exists_queries), r(exists_hits),  r(corrupt_dropped),
-                           r(deleted)};
+                           r(deleted),      r(evicted_pages),  r(evicted_bytes),
+                           r(promoted_pages), r(miss_evicted)};
 }
 
 absl::Status ValidateNamespaceName(std::string_view name) {
@@ -63,12 +54,23 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   return std::unique_ptr<Store>(std::move(store));
 }
 
+StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
+  const uint64_t mib = uint64_t{1} << 20;
+  generation_bytes_ = options.generation_bytes;
+  if (generation_bytes_ == 0) {
+    generation_bytes_ =
+        options.capacity_bytes == 0 ? uint64_t{1} << 30 : std::max(mib, options.capacity_bytes / 8);
+  }
+}
+
 StoreImpl::~StoreImpl() {
   if (!db_) return;
   if (auto s = Flush(); !s.ok()) spdlog::error("flush at close failed: {}", s.ToString());
-  for (auto* cf : {index_cf_, pages_cf_}) {
-    if (cf) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();  // closing anyway
+  {
+    absl::MutexLock l(&gen_mu_);
+    gens_.clear();  // destroys the generation handles
   }
+  if (index_cf_) db_->DestroyColumnFamilyHandle(index_cf_).PermitUncheckedError();
   auto s = db_->Close();
   if (!s.ok()) spdlog::error("closing the store failed: {}", s.ToString());
 }
@@ -88,6 +90,9 @@ absl::Status StoreImpl::Init() {
   db_opts.max_background_jobs = options_.max_background_jobs;
   db_opts.bytes_per_sync = 1 << 20;
   db_opts.max_total_wal_size = 64 << 20;
+  // RocksDB's own log files count against the budget: keep them few and small.
+  db_opts.max_log_file_size = 4 << 20;
+  db_opts.keep_log_file_num = 4;
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
@@ -99,36 +104,68 @@ absl::Status StoreImpl::Init() {
   rocksdb::ColumnFamilyOptions small_cf;
   small_cf.write_buffer_size = 16 << 20;
   small_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::ColumnFamilyOptions index_cf = small_cf;
+  index_filter_ = std::make_unique<StaleIndexFilter>(&oldest_live_);
+  index_cf.compaction_filter = index_filter_.get();
 
-  rocksdb::ColumnFamilyOptions pages_cf;
-  pages_cf.write_buffer_size = options_.write_buffer_size;
+  rocksdb::ColumnFamilyOptions& pages_cf = page_family_options_;
+  uint64_t write_buffer = options_.write_buffer_size;
+  if (options_.capacity_bytes != 0) {
+    write_buffer = std::clamp<uint64_t>(options_.capacity_bytes / 32, 1 << 20, write_buffer);
+  }
+  pages_cf.write_buffer_size = write_buffer;
   pages_cf.max_write_buffer_number = options_.max_write_buffer_number;
   pages_cf.enable_blob_files = true;
   pages_cf.min_blob_size = options_.min_blob_size;
   pages_cf.blob_file_size = options_.blob_file_size;
   pages_cf.blob_compression_type = rocksdb::kNoCompression;  // KV tensors do not compress
   // No blob GC: it relocates live pages during compaction (measured: a third of the daemon's
-  // CPU while writing 1 GiB). Space comes back by dropping whole generations (eviction work).
+  // CPU while writing 1 GiB). Space comes back by dropping whole generations.
   pages_cf.enable_blob_garbage_collection = false;
   pages_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+  // The generations that exist, from the last run.
+  std::vector<std::string> existing;
+  std::vector<uint64_t> generations;
+  if (rocksdb::DB::ListColumnFamilies(db_opts, options_.path, &existing).ok()) {
+    for (const auto& name : existing) {
+      if (name == kLegacyPagesFamily) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            options_.path, " holds a store of format 1 (written by a development build before "
+            "generations); move it away or delete it"));
+      }
+      if (auto n = ParseGenerationFamilyName(name)) generations.push_back(*n);
+    }
+  }
+  std::sort(generations.begin(), generations.end());
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, small_cf},
-      {kIndexFamily, small_cf},
-      {kPagesFamily, pages_cf}};
+      {rocksdb::kDefaultColumnFamilyName, small_cf}, {kIndexFamily, index_cf}};
+  for (uint64_t n : generations) families.push_back({GenerationFamilyName(n), pages_cf});
+  oldest_live_ = generations.empty() ? 1 : generations.front();
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_opts, options_.path, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening store at ", options_.path));
   db_.reset(raw);
   index_cf_ = handles[1];
-  pages_cf_ = handles[2];
+  {
+    absl::MutexLock l(&gen_mu_);
+    for (size_t i = 0; i < generations.size(); ++i) {
+      gens_[generations[i]] = std::make_shared<Generation>(db_.get(), generations[i], handles[2 + i]);
+    }
+  }
   // The default family's handle is owned by the DB; release ours.
   if (auto d = db_->DestroyColumnFamilyHandle(handles[0]); !d.ok()) {
     return FromRocks(d, "releasing a column family handle");
   }
   meta_cf_ = db_->DefaultColumnFamily();
-  return LoadState();
+  if (generations.empty()) {
+    absl::MutexLock wl(&write_mu_);
+    if (auto g = CreateGeneration(1); !g.ok()) return g.status();
+  }
+  if (auto st = LoadState(); !st.ok()) return st;
+  absl::MutexLock wl(&write_mu_);
+  return MakeRoom(0);  // the capacity may have shrunk since the last run
 }
 
 absl::Status StoreImpl::LoadState() {
@@ -146,6 +183,7 @@ absl::Status StoreImpl::LoadState() {
       st->info = NamespaceInfo{std::string(k.substr(kMetaNamespacePrefix.size())), rec->id,
                                rec->fingerprint};
       by_id[rec->id] = st;
+      by_id_[rec->id] = st;
       next_ns_id_ = std::max(next_ns_id_, rec->id + 1);
       namespaces_[st->info.name] = st;
     }
@@ -155,7 +193,12 @@ absl::Status StoreImpl::LoadState() {
     if (s.ok() && v.size() == 4) next_ns_id_ = std::max(next_ns_id_, GetLittle32(v.data()));
   }
   std::vector<uint32_t> orphans;
-  uint64_t total = 0;
+  uint64_t total = 0, stale = 0;
+  std::map<uint64_t, GenerationPtr> gens;
+  {
+    absl::MutexLock l(&gen_mu_);
+    gens = gens_;
+  }
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
     it->SeekToFirst();
@@ -172,9 +215,15 @@ absl::Status StoreImpl::LoadState() {
       }
       auto rec = DecodeIndexRecord(std::string_view(it->value().data(), it->value().size()));
       if (!rec) return absl::DataLossError("undecodable index record");
-      found->second->pages.fetch_add(1, std::memory_order_relaxed);
-      found->second->bytes.fetch_add(rec->size, std::memory_order_relaxed);
-      ++total;
+      auto g = gens.find(rec->generation);
+      if (g == gens.end()) {
+        ++stale;  // its generation was dropped: evicted; compaction will remove the record
+      } else {
+        g->second->Add(id, rec->size);
+        found->second->pages.fetch_add(1, std::memory_order_relaxed);
+        found->second->bytes.fetch_add(rec->size, std::memory_order_relaxed);
+        ++total;
+      }
       it->Next();
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading the index");
@@ -182,13 +231,16 @@ absl::Status StoreImpl::LoadState() {
   for (uint32_t id : orphans) {
     rocksdb::WriteBatch batch;
     batch.DeleteRange(index_cf_, NamespacePrefix(id), NamespaceLimit(id));
-    batch.DeleteRange(pages_cf_, NamespacePrefix(id), NamespaceLimit(id));
+    for (const auto& [n, g] : gens) {
+      batch.DeleteRange(g->handle, NamespacePrefix(id), NamespaceLimit(id));
+    }
     auto s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return FromRocks(s, "removing pages of a deleted namespace");
     spdlog::info("removed pages of deleted namespace id {}", id);
   }
-  spdlog::info("store open at {}: {} namespaces, {} pages", options_.path, namespaces_.size(),
-               total);
+  spdlog::info("store open at {}: {} namespaces, {} pages in {} generations ({} index records "
+               "of evicted pages awaiting compaction)",
+               options_.path, namespaces_.size(), total, gens.size(), stale);
   return absl::OkStatus();
 }
 
@@ -224,6 +276,7 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
   auto st = std::make_shared<NamespaceState>();
   st->info = NamespaceInfo{std::string(name), id, fp};
   namespaces_[st->info.name] = st;
+  by_id_[id] = st;
   spdlog::info("created namespace '{}' (id {}, model {}, dtype {}, page {} tokens / {} bytes)",
                name, id, fp.model, fp.dtype, fp.page_tokens, fp.page_bytes);
   return OpenResult{st->info, true};
@@ -243,6 +296,12 @@ absl::StatusOr<std::shared_ptr<NamespaceState>> StoreImpl::Resolve(NamespaceRef 
   return it->second;
 }
 
+std::shared_ptr<NamespaceState> StoreImpl::ById(uint32_t ns_id) {
+  absl::MutexLock l(&ns_mu_);
+  auto it = by_id_.find(ns_id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
 absl::StatusOr<NamespaceInfo> StoreImpl::LookupNamespace(NamespaceRef ref) {
   auto st = Resolve(ref);
   if (!st.ok()) return st.status();
@@ -257,12 +316,27 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, std::string(kMetaNamespacePrefix).append(ref.name));
   batch.DeleteRange(index_cf_, NamespacePrefix(id), NamespaceLimit(id));
-  batch.DeleteRange(pages_cf_, NamespacePrefix(id), NamespaceLimit(id));
+  std::map<uint64_t, GenerationPtr> gens;
+  {
+    absl::MutexLock l(&gen_mu_);
+    gens = gens_;
+  }
+  for (const auto& [n, g] : gens) {
+    batch.DeleteRange(g->handle, NamespacePrefix(id), NamespaceLimit(id));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "deleting namespace");
+  for (const auto& [n, g] : gens) {
+    auto c = g->per_namespace.find(id);
+    if (c == g->per_namespace.end()) continue;
+    g->total.pages -= c->second.pages;
+    g->total.bytes -= c->second.bytes;
+    g->per_namespace.erase(c);
+  }
   absl::MutexLock l(&ns_mu_);
   namespaces_.erase(std::string(ref.name));
+  by_id_.erase(id);
   uint64_t pages = (*st)->pages.load();
   spdlog::info("deleted namespace '{}' (id {}, {} pages)", ref.name, id, pages);
   return pages;
@@ -284,13 +358,28 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
     out.bytes += n.counters.bytes;
   }
   out.disk_bytes = DirectoryBytes(options_.path);
+  out.generation_bytes = generation_bytes_;
+  out.evicted_generations = evicted_generations_.load(std::memory_order_relaxed);
+  out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
+  {
+    absl::MutexLock l(&gen_mu_);
+    out.generations = gens_.size();
+  }
   return out;
 }
 
 absl::Status StoreImpl::Flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
-  std::vector<rocksdb::ColumnFamilyHandle*> all = {meta_cf_, index_cf_, pages_cf_};
+  std::vector<rocksdb::ColumnFamilyHandle*> all = {meta_cf_, index_cf_};
+  std::vector<GenerationPtr> hold;  // keeps the handles valid during the flush
+  {
+    absl::MutexLock l(&gen_mu_);
+    for (const auto& [n, g] : gens_) {
+      all.push_back(g->handle);
+      hold.push_back(g);
+    }
+  }
   return FromRocks(db_->Flush(fo, all), "flushing");
 }
 

@@ -12,10 +12,22 @@ struct StoreOptions {
   // Directory holding the RocksDB store. Created if missing. Not changeable online.
   std::string path;
 
-  // Disk budget in bytes; 0 = unlimited. Reported now, enforced by the eviction work.
+  // Budget for every file under `path`, in bytes; 0 = unlimited. When the files would pass
+  // 95 % of it, the oldest generation is dropped (pages read from it recently were copied
+  // forward first). Not changeable online yet.
   uint64_t capacity_bytes = 0;
 
-  // Memtable size per column family (bytes). Default 64 MiB. Changeable online.
+  // Bytes of pages per generation before a new one starts. 0 (default): capacity / 8, at
+  // least 1 MiB; 1 GiB when the capacity is unlimited.
+  uint64_t generation_bytes = 0;
+
+  // Pages read from the oldest `promote_generations` generations are copied into the newest
+  // (a second chance before their generation is dropped). 0 disables it. Default 2 (a
+  // quarter of the budget with the default generation size).
+  uint32_t promote_generations = 2;
+
+  // Memtable size per column family (bytes). Default 64 MiB; with a capacity, at most
+  // capacity / 32 (at least 1 MiB) so that unflushed pages stay a small share. Changeable online.
   uint64_t write_buffer_size = uint64_t{64} << 20;
 
   // Memtables per column family before writes stall. Default 4. Changeable online.

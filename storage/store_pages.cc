@@ -80,13 +80,16 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   auto recs = ReadIndex((*st)->info.id, keys);
   if (!recs.ok()) return recs.status();
   std::vector<bool> present(keys.size());
-  uint64_t hits = 0;
+  uint64_t hits = 0, evicted = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
-    present[i] = (*recs)[i].has_value();
+    const auto& r = (*recs)[i];
+    present[i] = r.has_value() && Live(r->generation);
     hits += present[i];
+    evicted += r.has_value() && !present[i];
   }
   (*st)->exists_queries.fetch_add(keys.size(), std::memory_order_relaxed);
   (*st)->exists_hits.fetch_add(hits, std::memory_order_relaxed);
+  (*st)->miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
   return present;
 }
 
@@ -126,10 +129,17 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     keys.emplace_back(p.key);
   }
 
+  uint64_t incoming = 0;
+  for (const PageWrite& p : pages) incoming += p.data.size();
   absl::MutexLock wl(&write_mu_);
   if (auto s = StillCurrent(&ns, ref); !s.ok()) return s;
+  if (auto s = MakeRoom(incoming); !s.ok()) return s;
+  GenerationPtr gen = Newest();
   auto recs = ReadIndex(ns.info.id, keys);
   if (!recs.ok()) return recs.status();
+  for (auto& r : *recs) {
+    if (r && !Live(r->generation)) r.reset();  // evicted: as good as never written
+  }
   // Chain position: the parent's root and depth if it is stored; otherwise the chain is
   // anchored at the parent's key (its own root) or, with no parent, at the first page.
   uint64_t root = 0;
@@ -162,15 +172,15 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       continue;
     }
     ++depth;
-    IndexRecord rec{root, static_cast<uint32_t>(depth), pages[i].data.size(), pages[i].crc32c,
-                    now, std::string(pages[i].key)};
+    IndexRecord rec{gen->number, root, static_cast<uint32_t>(depth), pages[i].data.size(),
+                    pages[i].crc32c, now, std::string(pages[i].key)};
     KeyHash h = HashKey(pages[i].key);
     std::string page_key = EncodePageKey(ns.info.id, root, rec.depth, h);
     std::string header = EncodePageHeader(rec.crc32c, rec.key);
     rocksdb::Slice value_parts[2] = {header,
                                      rocksdb::Slice(pages[i].data.data(), pages[i].data.size())};
     rocksdb::Slice key_slice(page_key);
-    batch.Put(pages_cf_, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
+    batch.Put(gen->handle, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
     batch.Put(index_cf_, EncodeIndexKey(ns.info.id, h), EncodeIndexRecord(rec));
     ++result.written;
     new_bytes += rec.size;
@@ -180,6 +190,13 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     wo.disableWAL = true;
     if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "writing pages");
   }
+  for (size_t i = 0; i < pages.size(); ++i) {
+    if (!(*recs)[first + i] && in_batch.contains(pages[i].key)) {
+      gen->Add(ns.info.id, pages[i].data.size());
+      in_batch.erase(pages[i].key);  // a key repeated in the batch was written once
+    }
+  }
+  written_since_scan_ += new_bytes;
   ns.pages.fetch_add(result.written, std::memory_order_relaxed);
   ns.bytes.fetch_add(new_bytes, std::memory_order_relaxed);
   ns.puts.fetch_add(result.written, std::memory_order_relaxed);
@@ -196,14 +213,17 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
       now.crc32c != rec.crc32c || now.created_unix != rec.created_unix) {
     return;  // replaced by a new put since it was read: not the corrupt page
   }
+  GenerationPtr gen = Find(rec.generation);
+  if (!gen) return;  // evicted meanwhile
   rocksdb::WriteBatch batch;
-  batch.Delete(pages_cf_, PageKeyOf(ns.info.id, rec));
+  batch.Delete(gen->handle, PageKeyOf(ns.info.id, rec));
   batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(key)));
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
     spdlog::error("namespace '{}': could not drop a corrupt page: {}", ns.info.name,
                   s.ToString());
     return;
   }
+  gen->Remove(ns.info.id, rec.size);
   ns.pages.fetch_sub(1, std::memory_order_relaxed);
   ns.bytes.fetch_sub(rec.size, std::memory_order_relaxed);
   ns.corrupt_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -231,9 +251,23 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
 
   GetResult result;
   result.stop = n < keys.size() ? GetResult::Stop::kLimit : GetResult::Stop::kComplete;
+  // The generation of each leading page; a dropped generation means the page was evicted.
+  std::vector<GenerationPtr> gens;
   size_t present = 0;
-  while (present < n && (*recs)[present]) ++present;
+  while (present < n && (*recs)[present]) {
+    GenerationPtr g = Find((*recs)[present]->generation);
+    if (!g) {
+      ns.miss_evicted.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+    gens.push_back(std::move(g));
+    ++present;
+  }
   if (present < n) result.stop = GetResult::Stop::kAbsent;
+  // Pages read from the oldest generations get a second chance: they are copied forward.
+  const uint64_t promote_below =
+      oldest_live_.load(std::memory_order_relaxed) + options_.promote_generations;
+  const GenerationPtr newest = Newest();
 
   auto finish = [&](GetResult r) {
     ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
@@ -256,12 +290,16 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     std::vector<rocksdb::Slice> slices(pkeys.begin(), pkeys.end());
     std::vector<rocksdb::PinnableSlice> values(count);
     std::vector<rocksdb::Status> statuses(count);
+    std::vector<rocksdb::ColumnFamilyHandle*> families(count);
+    for (size_t j = 0; j < count; ++j) families[j] = gens[begin + j]->handle;
+    std::vector<const IndexRecord*> promote;
+    std::vector<std::string_view> promote_bytes;
     // RocksDB's own blob checksum is skipped: every page is verified below against the CRC32C
     // the client computed, which covers the same bytes (and is hardware-accelerated here).
     rocksdb::ReadOptions ro;
     ro.verify_checksums = false;
     ro.snapshot = snap;
-    db_->MultiGet(ro, pages_cf_, count, slices.data(), values.data(), statuses.data());
+    db_->MultiGet(ro, count, families.data(), slices.data(), values.data(), statuses.data());
     for (size_t j = 0; j < count; ++j) {
       size_t i = begin + j;
       const IndexRecord& rec = *(*recs)[i];
@@ -285,7 +323,12 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         return finish(result);
       }
       ++result.returned;
+      if (rec.generation < promote_below && rec.generation < newest->number) {
+        promote.push_back(&rec);
+        promote_bytes.push_back(v->bytes);
+      }
     }
+    Promote(ns, promote, promote_bytes);
     begin = end;
   }
   return finish(result);
@@ -304,17 +347,22 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
   uint32_t deleted = 0;
   uint64_t bytes = 0;
   absl::flat_hash_set<std::string_view> seen;
+  std::vector<std::pair<GenerationPtr, uint64_t>> removed;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!(*recs)[i] || !seen.insert(keys[i]).second) continue;
-    batch.Delete(pages_cf_, PageKeyOf(ns.info.id, *(*recs)[i]));
     batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(keys[i])));
+    GenerationPtr gen = Find((*recs)[i]->generation);
+    if (!gen) continue;  // evicted already: only its stale index record goes
+    batch.Delete(gen->handle, PageKeyOf(ns.info.id, *(*recs)[i]));
+    removed.emplace_back(gen, (*recs)[i]->size);
     ++deleted;
     bytes += (*recs)[i]->size;
   }
-  if (deleted == 0) return 0u;
+  if (batch.Count() == 0) return 0u;
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
     return FromRocks(s, "deleting pages");
   }
+  for (const auto& [gen, size] : removed) gen->Remove(ns.info.id, size);
   ns.pages.fetch_sub(deleted, std::memory_order_relaxed);
   ns.bytes.fetch_sub(bytes, std::memory_order_relaxed);
   ns.deleted.fetch_add(deleted, std::memory_order_relaxed);

@@ -1,0 +1,54 @@
+#include "storage/generations.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "storage/records.h"
+
+namespace prefixd::storage {
+namespace {
+constexpr std::string_view kPrefix = "gen.";
+}  // namespace
+
+Generation::~Generation() {
+  // Closing or dropped: nothing to do about a failure but leave the handle to the DB.
+  db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+}
+
+void Generation::Add(uint32_t ns_id, uint64_t bytes) {
+  ++total.pages;
+  total.bytes += bytes;
+  Count& c = per_namespace[ns_id];
+  ++c.pages;
+  c.bytes += bytes;
+}
+
+void Generation::Remove(uint32_t ns_id, uint64_t bytes) {
+  --total.pages;
+  total.bytes -= bytes;
+  Count& c = per_namespace[ns_id];
+  --c.pages;
+  c.bytes -= bytes;
+}
+
+std::string GenerationFamilyName(uint64_t number) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "gen.%020llu", static_cast<unsigned long long>(number));
+  return buf;
+}
+
+std::optional<uint64_t> ParseGenerationFamilyName(std::string_view name) {
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(std::string(name.substr(kPrefix.size())), &n)) return std::nullopt;
+  return n;
+}
+
+bool StaleIndexFilter::Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value,
+                              std::string*, bool*) const {
+  auto gen = IndexRecordGeneration(std::string_view(value.data(), value.size()));
+  uint64_t oldest = oldest_->load(std::memory_order_relaxed);
+  return gen.has_value() && oldest > kEvictedHorizon && *gen < oldest - kEvictedHorizon;
+}
+
+}  // namespace prefixd::storage

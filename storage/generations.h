@@ -1,0 +1,67 @@
+// Internal to storage/: generation column families. Pages are written into the newest
+// generation ("gen.<N>", N increasing); space is reclaimed by dropping the oldest generation
+// whole, which frees its blob files at once and rewrites nothing (write amplification ~1,
+// where deleting keys and letting blob GC reclaim space rewrote 1.6x the data). Index records
+// name their page's generation; a record of a dropped generation means "evicted" until a
+// compaction of the index removes it (StaleIndexFilter).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+
+namespace prefixd::storage {
+
+// One generation family. The handle is destroyed with the last reference, so a reader that
+// holds a shared_ptr may finish reading a generation that eviction has just dropped.
+// Counts are guarded by StoreImpl::write_mu_.
+struct Generation {
+  Generation(rocksdb::DB* db, uint64_t number, rocksdb::ColumnFamilyHandle* handle)
+      : db(db), number(number), handle(handle) {}
+  ~Generation();
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  rocksdb::DB* const db;
+  const uint64_t number;
+  rocksdb::ColumnFamilyHandle* const handle;
+
+  struct Count {
+    uint64_t pages = 0, bytes = 0;
+  };
+  Count total;
+  absl::flat_hash_map<uint32_t, Count> per_namespace;  // by namespace id
+
+  void Add(uint32_t ns_id, uint64_t bytes);
+  void Remove(uint32_t ns_id, uint64_t bytes);
+};
+
+// "gen.00000000000000000042": zero-padded so that names sort like numbers.
+std::string GenerationFamilyName(uint64_t number);
+std::optional<uint64_t> ParseGenerationFamilyName(std::string_view name);
+
+// Drops index records of dropped generations during compactions of the "index" family:
+// generations are dropped oldest first, so every record older than the oldest live one is
+// stale. Records of the last kEvictedHorizon dropped generations are kept, so that a miss on
+// them is reported as an eviction rather than as a page never written.
+// Thread-safe: reads one atomic, owned by the store, which outlives the DB.
+inline constexpr uint64_t kEvictedHorizon = 8;
+
+class StaleIndexFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit StaleIndexFilter(const std::atomic<uint64_t>* oldest_live) : oldest_(oldest_live) {}
+  bool Filter(int level, const rocksdb::Slice& key, const rocksdb::Slice& value,
+              std::string* new_value, bool* value_changed) const override;
+  const char* Name() const override { return "prefixd.StaleIndexFilter"; }
+
+ private:
+  const std::atomic<uint64_t>* const oldest_;
+};
+
+}  // namespace prefixd::storage
