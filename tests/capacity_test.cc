@@ -1,0 +1,69 @@
+// End-to-end: the real daemon under a disk budget much smaller than what is written.
+#include <signal.h>
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+#include "tests/daemon.h"
+
+namespace prefixd::testing {
+namespace {
+
+constexpr uint64_t kPage = 256 << 10;
+constexpr uint64_t kCapacity = 64 << 20;
+
+uint64_t DirBytes(const std::string& path) {
+  uint64_t total = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(path)) {
+    if (f.is_regular_file()) total += f.file_size();
+  }
+  return total;
+}
+
+TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
+  TempDir dir("capacity");
+  const std::string data = dir.path() + "/data";
+  Daemon d(data, {"--capacity", "64MiB", "--batch-bytes", "1MiB"});
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("ns", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  uint64_t peak = 0;
+  constexpr int kChains = 120, kPerChain = 8;  // 240 MiB through a 64 MiB budget
+  for (int ch = 0; ch < kChains; ++ch) {
+    auto s = PutTestChain(*c, *ns, 3, ch, kPerChain);
+    ASSERT_TRUE(s.ok()) << "chain " << ch << ": " << s;  // writes never fail: eviction makes room
+    peak = std::max(peak, DirBytes(data));
+    if (ch % 4 == 0) {  // chain 0 is read all along: it must survive
+      int wrong = -1;
+      auto got = GetTestChain(*c, *ns, 3, 0, kPerChain, &wrong);
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(*got, kPerChain) << "after chain " << ch;
+      EXPECT_EQ(wrong, 0);
+    }
+  }
+  EXPECT_LE(peak, kCapacity + kCapacity / 10) << "the data dir passed the budget by over 10 %";
+  auto stats = c->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->evicted_generations(), 0u);
+  EXPECT_EQ(stats->capacity_bytes(), kCapacity);
+  EXPECT_GT(stats->namespaces(0).evicted_pages(), 0u);
+  EXPECT_EQ(stats->pages() + stats->namespaces(0).evicted_pages(), uint64_t{kChains} * kPerChain);
+  int wrong = -1;
+  EXPECT_EQ(*GetTestChain(*c, *ns, 3, kChains - 1, kPerChain, &wrong), kPerChain);
+  EXPECT_EQ(*GetTestChain(*c, *ns, 3, 1, kPerChain, &wrong), 0) << "written once, never read";
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+
+  // After a restart: the same pages, still within the budget.
+  d.Start();
+  auto c2 = d.Connect();
+  auto ns2 = c2->OpenNamespace("ns", TestFingerprint(kPage));
+  EXPECT_EQ(*GetTestChain(*c2, *ns2, 3, kChains - 1, kPerChain, &wrong), kPerChain);
+  EXPECT_EQ(*GetTestChain(*c2, *ns2, 3, 0, kPerChain, &wrong), kPerChain);
+  EXPECT_EQ(c2->Stats()->pages(), stats->pages());
+  EXPECT_LE(DirBytes(data), kCapacity + kCapacity / 10);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace prefixd::testing
