@@ -74,6 +74,10 @@ class Backend {
   virtual absl::StatusOr<size_t> Get(std::span<const std::string> keys,
                                      std::vector<std::string>* pages) = 0;
 
+  // Makes what was written durable (flushes memtables, or the page cache), so that Io() then
+  // counts every byte the writes cost the device.
+  virtual absl::Status Sync() = 0;
+
   // Bytes of all files under the backend's directory (the daemon's for grpc).
   virtual absl::StatusOr<uint64_t> DiskBytes() = 0;
 

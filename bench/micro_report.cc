@@ -20,6 +20,9 @@ std::string Fmt(std::optional<double> v, const char* unit) {
 
 Footprint MeasureFootprint(const IoCounters& before, Backend& backend) {
   Footprint fp;
+  if (auto s = backend.Sync(); !s.ok()) {
+    std::fprintf(stderr, "prefixd-bench: sync before measuring: %s\n", s.ToString().c_str());
+  }
   if (auto now = backend.Io(); now.ok()) {
     fp.device_read_bytes = now->read_bytes - before.read_bytes;
     fp.device_write_bytes = now->write_bytes - before.write_bytes;

@@ -15,7 +15,7 @@ struct Footprint {
   uint64_t device_read_bytes = 0, device_write_bytes = 0, peak_rss_bytes = 0, disk_bytes = 0;
 };
 
-// The difference of two Io() readings and the tier's disk use now.
+// Syncs the tier, then the difference of two Io() readings and the tier's disk use now.
 Footprint MeasureFootprint(const IoCounters& before, Backend& backend);
 
 std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroReport& r,

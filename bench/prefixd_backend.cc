@@ -37,6 +37,8 @@ class GrpcBackend final : public Backend {
     return pages->size();
   }
 
+  absl::Status Sync() override { return client_->Flush(); }
+
   absl::StatusOr<uint64_t> DiskBytes() override {
     auto s = client_->Stats();
     if (!s.ok()) return s.status();
@@ -91,6 +93,8 @@ class InprocBackend final : public Backend {
     if (!r.ok()) return r.status();
     return pages->size();
   }
+
+  absl::Status Sync() override { return store_->Flush(); }
 
   absl::StatusOr<uint64_t> DiskBytes() override {
     auto s = store_->Stats();

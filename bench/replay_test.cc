@@ -63,6 +63,7 @@ class FakeBackend final : public Backend {
 
   absl::StatusOr<uint64_t> DiskBytes() override { return 0; }
   absl::StatusOr<IoCounters> Io() override { return IoCounters{}; }
+  absl::Status Sync() override { return absl::OkStatus(); }
 
   int puts_of(const std::string& key) {
     absl::MutexLock l(&mu_);

@@ -55,6 +55,11 @@ class RocksdbInlineBackend final : public Backend {
     return n;
   }
 
+  absl::Status Sync() override {
+    rocksdb::FlushOptions fo;
+    return FromRocks(db_->Flush(fo));
+  }
+
   absl::StatusOr<uint64_t> DiskBytes() override {
     uint64_t total = 0;
     std::error_code ec;

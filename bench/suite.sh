@@ -26,7 +26,10 @@ TIERS=${TIERS:-"grpc inproc file file-sharded rocksdb-inline"}
 TRACE=${TRACE:-$REPO/../shared/traces/mooncake_synthetic_trace.jsonl}
 BIN=$BUILD/bin
 mkdir -p "$OUT" "$BENCH_DIR"
-rm -f "$OUT"/*.json "$OUT"/*.csv "$OUT"/commands.txt
+# One suite at a time per output folder: two would mix their results.
+exec 9>"$OUT/.lock"
+flock -n 9 || { echo "suite: another suite is writing $OUT" >&2; exit 1; }
+rm -f "$OUT"/*.json "$OUT"/*.csv "$OUT"/commands.txt "$OUT"/bench.log
 WORK=$(mktemp -d "$BENCH_DIR/suite.XXXXXX")
 DAEMON_PID=""
 START=$(date +%s)
@@ -52,13 +55,14 @@ drop_caches() {
   fi
 }
 
-# A fresh daemon on a free loopback port with data in $1; sets TARGET.
+# A fresh daemon on a free loopback port with data in $1 (and prefixd flags after); sets TARGET.
 start_daemon() {
   local data=$1 port
+  shift
   stop_daemon
   for _ in 1 2 3 4 5 6 7 8; do
     port=$((20000 + RANDOM % 20000))
-    "$BIN/prefixd" --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn \
+    "$BIN/prefixd" --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn "$@" \
       >>"$WORK/prefixd.log" 2>&1 &
     DAEMON_PID=$!
     for _ in $(seq 1 100); do
@@ -94,6 +98,22 @@ bench() {
 # A fresh data directory in $d (and no daemon: the next grpc run starts one on it).
 fresh() { stop_daemon; rm -rf "$WORK/data"; mkdir -p "$WORK/data"; d=$WORK/data/$1; }
 
+# For a grpc run with a --capacity-fraction: asks prefixd-bench what budget the fraction means
+# and starts the daemon with it as --capacity; DAEMON_FLAG then tells prefixd-bench so.
+DAEMON_FLAG=()
+budget() {
+  local tier=$1 data=$2 cap
+  shift 2
+  DAEMON_FLAG=()
+  [[ $tier == grpc ]] || return 0
+  cap=$("$BIN/prefixd-bench" --backend inproc --dir "$WORK/unused" "$@" --print-capacity)
+  if [[ $cap -gt 0 ]]; then
+    (( cap < 16777216 )) && cap=16777216  # prefixd's smallest budget
+    start_daemon "$data" --capacity "$cap"
+    DAEMON_FLAG=(--daemon-capacity-set)
+  fi
+}
+
 # --- the disk's ceiling --------------------------------------------------------------------
 DISK_MIB=$([[ $QUICK == 1 ]] && echo 256 || echo 2048)
 log "disk ceiling ($DISK_MIB MiB, fio O_DIRECT)"
@@ -108,12 +128,15 @@ else
   log "fio missing: no disk ceiling"; W=0; R=0
 fi
 rm -f "$WORK/ceiling.dat"
+write_env() {
 cat >"$OUT/env.json" <<EOF
 {"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "commit": "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+')",
  "cpus": $(nproc), "kernel": "$(uname -r)", "fs": "$(df -T "$BENCH_DIR" | awk 'NR==2 {print $2" on "$1}')",
- "fio_write_MBps": $W, "fio_read_MBps": $R, "quick": $QUICK,
+ "fio_write_MBps": $W, "fio_read_MBps": $R, "quick": $QUICK, "page_cache_dropped": $COLD_OK,
+ "seconds": $(( $(date +%s) - START )),
  "fio_command": "fio --rw=write|read --direct=1 --bs=1M --size=${DISK_MIB}M --ioengine=psync --end_fsync=1"}
 EOF
+}
 
 # --- micro: page size x concurrency, warm then cold reads ----------------------------------
 if [[ $QUICK == 1 ]]; then SIZES="1MiB"; CONCS="1"; MB=128; else SIZES="64KiB 1MiB 8MiB"; CONCS="1 4 16"; MB=1024; fi
@@ -127,6 +150,7 @@ for tier in $TIERS; do
       fresh micro
       bench "$tier" "$d" --workload micro --pages "$pages" --page-bytes "$size" --concurrency "$conc" \
         --json "$OUT/micro-$tier-$size-c$conc-warm.json"
+      stop_daemon  # a daemon restarted on the same data: nothing of it left in memory
       drop_caches
       bench "$tier" "$d" --workload micro --pages "$pages" --page-bytes "$size" --concurrency "$conc" \
         --phase get --json "$OUT/micro-$tier-$size-c$conc-cold.json"
@@ -147,14 +171,16 @@ done
 if [[ -f $TRACE ]]; then
   LIMIT=$([[ $QUICK == 1 ]] && echo 400 || echo 0)
   for tier in $TIERS; do
-    fractions="0.1 0.25 0.5 0"
-    [[ $tier == file* ]] || fractions="0"  # prefixd does not enforce a budget yet
+    [[ $tier == rocksdb-inline ]] && fractions="0" || fractions="0.1 0.25 0.5 0"
     for f in $fractions; do
       log "trace $tier capacity fraction $f"
       fresh trace
       drop_caches
-      bench "$tier" "$d" --workload trace --trace "$TRACE" --limit "$LIMIT" --bytes-per-token 64 \
-        --capacity-fraction "$f" --json "$OUT/trace-$tier-f$f.json" --csv "$OUT/trace-$tier-f$f.csv"
+      args=(--workload trace --trace "$TRACE" --limit "$LIMIT" --bytes-per-token 64
+            --capacity-fraction "$f")
+      budget "$tier" "$d" "${args[@]}"
+      bench "$tier" "$d" "${args[@]}" "${DAEMON_FLAG[@]}" \
+        --json "$OUT/trace-$tier-f$f.json" --csv "$OUT/trace-$tier-f$f.csv"
     done
   done
 else
@@ -164,20 +190,24 @@ fi
 # --- multiturn: SGLang and LMCache shapes ---------------------------------------------------
 if [[ $QUICK == 1 ]]; then SG="--clients 16 --rounds 3"; else SG="--clients 64 --rounds 5 --request-tokens 2048"; fi
 for tier in $TIERS; do
-  fractions="0.25 0"
-  [[ $tier == file* ]] || fractions="0"
+  [[ $tier == rocksdb-inline ]] && fractions="0" || fractions="0.25 0"
   for f in $fractions; do
     log "multiturn $tier capacity fraction $f"
-    fresh mt
-    # shellcheck disable=SC2086
-    bench "$tier" "$d" --workload multiturn --shape sglang $SG --bytes-per-token 64 \
-      --capacity-fraction "$f" --json "$OUT/multiturn-sglang-$tier-f$f.json"
-    fresh mt
-    bench "$tier" "$d" --workload multiturn --shape lmcache --bytes-per-token 64 \
-      --capacity-fraction "$f" --json "$OUT/multiturn-lmcache-$tier-f$f.json"
+    for shape in sglang lmcache; do
+      fresh mt
+      extra=()
+      # shellcheck disable=SC2206
+      [[ $shape == sglang ]] && extra=($SG)
+      args=(--workload multiturn --shape "$shape" "${extra[@]}" --bytes-per-token 64
+            --capacity-fraction "$f")
+      budget "$tier" "$d" "${args[@]}"
+      bench "$tier" "$d" "${args[@]}" "${DAEMON_FLAG[@]}" \
+        --json "$OUT/multiturn-$shape-$tier-f$f.json"
+    done
   done
 done
 stop_daemon
+write_env
 log "done; rendering the report"
 python3 bench/report.py --results "$OUT" --docs "$DOCS"
 log "total $(( $(date +%s) - START )) s"

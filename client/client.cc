@@ -105,6 +105,12 @@ class ClientImpl final : public Client {
                                      [](const v1::StatsResponse& r) { return r; });
   }
 
+  absl::Status Flush() override {
+    return Unary<bool>(&Stub::Flush, v1::FlushRequest(),
+                       [](const v1::FlushResponse&) { return true; })
+        .status();
+  }
+
   absl::Status Health() override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

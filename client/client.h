@@ -100,6 +100,9 @@ class Client {
 
   virtual absl::StatusOr<v1::StatsResponse> Stats() = 0;
 
+  // Asks the daemon to make every acknowledged page durable now.
+  virtual absl::Status Flush() = 0;
+
   // OK when the server reports SERVING on the standard gRPC health service.
   virtual absl::Status Health() = 0;
 };

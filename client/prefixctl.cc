@@ -19,6 +19,7 @@ constexpr char kUsage[] =
     "  health                  exit 0 when the daemon serves, 1 otherwise\n"
     "  stats [--json]          pages, bytes, hits and misses, per namespace\n"
     "  delete-namespace NAME   delete a namespace and all its pages\n"
+    "  flush                   make every acknowledged page durable now\n"
     "--target defaults to 127.0.0.1:50051\n";
 
 void PrintStats(const prefixd::v1::StatsResponse& s) {
@@ -103,6 +104,15 @@ int main(int argc, char** argv) {
     } else {
       PrintStats(*s);
     }
+    return 0;
+  }
+  if (cmd == "flush") {
+    auto s = (*client)->Flush();
+    if (!s.ok()) {
+      std::fprintf(stderr, "prefixctl: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    std::printf("flushed\n");
     return 0;
   }
   if (cmd == "delete-namespace" && args.size() == 2) {

@@ -75,6 +75,13 @@ grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status PrefixdService::Flush(grpc::ServerContext*, const v1::FlushRequest*,
+                                   v1::FlushResponse*) {
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  return ToGrpc(store_->Flush());
+}
+
 grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
                                    v1::StatsResponse* resp) {
   CallGuard guard(this);

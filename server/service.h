@@ -32,6 +32,8 @@ class PrefixdService final : public v1::Prefixd::Service {
                                v1::DeleteNamespaceResponse* resp) override;
   grpc::Status Stats(grpc::ServerContext* ctx, const v1::StatsRequest* req,
                      v1::StatsResponse* resp) override;
+  grpc::Status Flush(grpc::ServerContext* ctx, const v1::FlushRequest* req,
+                     v1::FlushResponse* resp) override;
 
   // Handlers running now. Lets shutdown know when the store is no longer in use.
   int active_calls() const { return active_calls_.load(); }

@@ -87,23 +87,25 @@ absl::Status StoreImpl::DropOldest() {
   return absl::OkStatus();
 }
 
-absl::Status StoreImpl::MakeRoom(uint64_t incoming) {
+absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
   GenerationPtr newest = Newest();
   if (newest->total.bytes > 0 && newest->total.bytes + incoming > generation_bytes_) {
     auto g = CreateGeneration(newest->number + 1);
     if (!g.ok()) return g.status();
   }
   if (options_.capacity_bytes == 0) return absl::OkStatus();
-  const uint64_t target = options_.capacity_bytes / 20 * 19;
+  // Writes keep the files under 95 % of the capacity; opening evicts only past 100 %, so a
+  // restart (which adds a log file or two) does not cost a generation.
+  const uint64_t target = opening ? options_.capacity_bytes : options_.capacity_bytes / 20 * 19;
   while (DiskEstimate() + incoming > target) {
+    size_t live;
     {
       absl::MutexLock l(&gen_mu_);
-      if (gens_.size() < 2) {
-        if (gens_.begin()->second->total.pages == 0) break;  // nothing left to evict
-      }
+      live = gens_.size();
     }
-    if (Newest()->total.pages > 0) {
-      auto g = CreateGeneration(Newest()->number + 1);
+    if (live < 2) {
+      if (Newest()->total.pages == 0) break;  // nothing left to evict
+      auto g = CreateGeneration(Newest()->number + 1);  // so that the full one can go
       if (!g.ok()) return g.status();
     }
     if (auto s = DropOldest(); !s.ok()) return s;

@@ -123,6 +123,12 @@ TEST_F(BudgetTest, PagesReadFromTheOldestGenerationSurviveItsDrop) {
   auto st = store_->Stats();
   EXPECT_GT(st->namespaces[0].counters.promoted_pages, 0u);
   EXPECT_GT(st->promoted_bytes, 0u);
+  // The counts kept in memory agree with the index rebuilt at the next open.
+  Open(kCapacity);
+  auto reopened = store_->Stats();
+  EXPECT_EQ(reopened->pages, st->pages);
+  EXPECT_EQ(reopened->bytes, st->bytes);
+  EXPECT_EQ(Read(0), kChain);
 }
 
 TEST_F(BudgetTest, ReopenKeepsCountsAndAShrunkCapacityEvictsAtOnce) {

@@ -90,7 +90,9 @@ class StoreImpl final : public Store {
   // Makes room for `incoming` more bytes of pages: starts a new generation when the newest is
   // full, and drops the oldest while the files would pass 95 % of the capacity.
   // RESOURCE_EXHAUSTED when nothing is left to drop and the pages still do not fit.
-  absl::Status MakeRoom(uint64_t incoming) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // `opening`: at start-up, evict only past the capacity itself.
+  absl::Status MakeRoom(uint64_t incoming, bool opening = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status DropOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Bytes under the store path, from a scan at most 100 ms old plus what was written since
   // and what the memtables hold.

@@ -165,7 +165,7 @@ absl::Status StoreImpl::Init() {
   }
   if (auto st = LoadState(); !st.ok()) return st;
   absl::MutexLock wl(&write_mu_);
-  return MakeRoom(0);  // the capacity may have shrunk since the last run
+  return MakeRoom(0, /*opening=*/true);  // the capacity may have shrunk since the last run
 }
 
 absl::Status StoreImpl::LoadState() {

@@ -12,10 +12,15 @@ namespace {
 constexpr uint64_t kPage = 256 << 10;
 constexpr uint64_t kCapacity = 64 << 20;
 
+// Files come and go while the daemon runs: a file gone between listing and stat counts 0.
 uint64_t DirBytes(const std::string& path) {
   uint64_t total = 0;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(path)) {
-    if (f.is_regular_file()) total += f.file_size();
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    uint64_t size = it->is_regular_file(fec) ? it->file_size(fec) : 0;
+    if (!fec) total += size;
   }
   return total;
 }
