@@ -6,8 +6,8 @@
 //   file-sharded    the strongest file tier we could write: hashed subdirectories, an I/O
 //                   thread pool, batched existence checks
 //   rocksdb-inline  RocksDB with default options and values inline (no blob files)
-// The file tiers take an optional LRU size cap (capacity_bytes); so will prefixd once it
-// enforces its budget.
+// The file tiers take an optional LRU size cap (capacity_bytes); inproc passes it to prefixd's
+// store as its capacity (grpc: the daemon's own --capacity).
 //
 // Thread-safety: every method may be called from any number of threads at once.
 #pragma once

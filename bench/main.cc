@@ -27,7 +27,7 @@ constexpr char kUsage[] =
     "                        inproc (prefixd's storage in this process), file, file-sharded,\n"
     "                        rocksdb-inline (all at --dir DIR)\n"
     "  --namespace NAME      default bench\n"
-    "  --capacity SIZE       LRU size cap of the file tiers (prefixd's is not enforced yet)\n"
+    "  --capacity SIZE       the tier's budget: LRU cap of the file tiers, inproc's capacity\n"
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
     "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
     "micro:     --pages N --page-bytes SIZE [--chain-pages 16] [--phase put|get|all]\n"

@@ -1,5 +1,7 @@
 // Store: generations, the disk budget, eviction (dropping the oldest generation) and promotion
 // (copying pages read from old generations forward).
+#include <sys/statvfs.h>
+
 #include <filesystem>
 #include <system_error>
 
@@ -87,17 +89,41 @@ absl::Status StoreImpl::DropOldest() {
   return absl::OkStatus();
 }
 
+uint64_t StoreImpl::Budget(bool opening) {
+  // Writes keep the files under 95 % of the capacity; opening evicts only past 100 %, so a
+  // restart (which adds a log file or two) does not cost a generation.
+  uint64_t budget = options_.capacity_bytes == 0 ? UINT64_MAX
+                    : opening                    ? options_.capacity_bytes
+                                                 : options_.capacity_bytes / 20 * 19;
+  // Never more than the file system can give: what the store holds plus what is free, less a
+  // reserve. RocksDB must never meet a full device (Debian's build asserts on a failed file
+  // write), so the reserve covers a flush of every memtable, and 5 % of the file system (at
+  // most 64 MiB) for RocksDB's own files and other users.
+  struct statvfs fs;
+  if (::statvfs(options_.path.c_str(), &fs) == 0) {
+    const uint64_t total = uint64_t{fs.f_blocks} * fs.f_frsize;
+    const uint64_t free = uint64_t{fs.f_bavail} * fs.f_frsize;
+    const uint64_t reserve = std::max<uint64_t>(
+        std::min<uint64_t>(uint64_t{64} << 20, total / 20),
+        page_family_options_.write_buffer_size * page_family_options_.max_write_buffer_number);
+    budget = std::min(budget, scanned_bytes_ + (free > reserve ? free - reserve : 0));
+  }
+  return budget;
+}
+
 absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
   GenerationPtr newest = Newest();
   if (newest->total.bytes > 0 && newest->total.bytes + incoming > generation_bytes_) {
     auto g = CreateGeneration(newest->number + 1);
     if (!g.ok()) return g.status();
   }
-  if (options_.capacity_bytes == 0) return absl::OkStatus();
-  // Writes keep the files under 95 % of the capacity; opening evicts only past 100 %, so a
-  // restart (which adds a log file or two) does not cost a generation.
-  const uint64_t target = opening ? options_.capacity_bytes : options_.capacity_bytes / 20 * 19;
-  while (DiskEstimate() + incoming > target) {
+  uint64_t estimate = DiskEstimate();
+  const uint64_t budget = Budget(opening);
+  if (estimate + incoming <= budget) return absl::OkStatus();
+  // Drop the oldest generations until the bytes they hold cover the excess. The space is
+  // counted as freed at once: a dropped family's files go when no reader holds them.
+  uint64_t excess = estimate + incoming - budget;
+  while (excess > 0) {
     size_t live;
     {
       absl::MutexLock l(&gen_mu_);
@@ -108,16 +134,36 @@ absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
       auto g = CreateGeneration(Newest()->number + 1);  // so that the full one can go
       if (!g.ok()) return g.status();
     }
+    uint64_t freed = 0;
+    {
+      absl::MutexLock l(&gen_mu_);
+      freed = gens_.begin()->second->total.bytes;
+    }
     if (auto s = DropOldest(); !s.ok()) return s;
+    excess = freed >= excess ? 0 : excess - freed;
   }
-  uint64_t estimate = DiskEstimate();
-  if (estimate + incoming > options_.capacity_bytes) {
+  if (excess > 0) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "the store's files take ", util::FormatByteSize(estimate), " and nothing is left to "
-        "evict; ", util::FormatByteSize(incoming), " more would pass the capacity of ",
-        util::FormatByteSize(options_.capacity_bytes)));
+        "no room for ", util::FormatByteSize(incoming), " of pages: the store's files take ",
+        util::FormatByteSize(estimate), ", nothing is left to evict, and the budget is ",
+        util::FormatByteSize(budget),
+        options_.capacity_bytes ? "" : " (the file system's free space)"));
   }
   return absl::OkStatus();
+}
+
+absl::Status StoreImpl::WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t bytes) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  auto s = db_->Write(wo, batch);
+  if (s.ok() || !s.IsNoSpace()) return FromRocks(s, "writing pages");
+  // The file system filled up under us (another process, or a flush that failed): evict,
+  // clear RocksDB's background error, and try once more.
+  spdlog::warn("no space left on the device; evicting and retrying: {}", s.ToString());
+  last_scan_ = {};
+  if (auto m = MakeRoom(bytes); !m.ok()) return m;
+  if (auto r = db_->Resume(); !r.ok() && !r.IsBusy()) return FromRocks(r, "resuming writes");
+  return FromRocks(db_->Write(wo, batch), "writing pages");
 }
 
 void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*>& recs,

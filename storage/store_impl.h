@@ -94,6 +94,13 @@ class StoreImpl final : public Store {
   absl::Status MakeRoom(uint64_t incoming, bool opening = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status DropOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The bytes the store's files may take now: the capacity (95 % of it for writes), and no
+  // more than the file system can give.
+  uint64_t Budget(bool opening) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes a batch of `bytes` of pages; on a full device, evicts, resumes RocksDB and retries
+  // once. RESOURCE_EXHAUSTED when there is still no room.
+  absl::Status WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Bytes under the store path, from a scan at most 100 ms old plus what was written since
   // and what the memtables hold.
   uint64_t DiskEstimate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);

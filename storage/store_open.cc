@@ -9,6 +9,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/sst_file_manager.h"
 #include "rocksdb/table.h"
 #include "spdlog/spdlog.h"
 #include "storage/coding.h"
@@ -90,6 +91,13 @@ absl::Status StoreImpl::Init() {
   db_opts.max_background_jobs = options_.max_background_jobs;
   db_opts.bytes_per_sync = 1 << 20;
   db_opts.max_total_wal_size = 64 << 20;
+  // Tracks file sizes and lets RocksDB recover by itself from a full device once space
+  // returns. Its hard stop sits above prefixd's own budget, as a backstop only.
+  db_opts.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
+  if (options_.capacity_bytes != 0) {
+    db_opts.sst_file_manager->SetMaxAllowedSpaceUsage(options_.capacity_bytes +
+                                                      options_.capacity_bytes / 5);
+  }
   // RocksDB's own log files count against the budget: keep them few and small.
   db_opts.max_log_file_size = 4 << 20;
   db_opts.keep_log_file_num = 4;

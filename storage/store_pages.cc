@@ -186,9 +186,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     new_bytes += rec.size;
   }
   if (result.written > 0) {
-    rocksdb::WriteOptions wo;
-    wo.disableWAL = true;
-    if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "writing pages");
+    if (auto s = WriteWithRoom(&batch, new_bytes); !s.ok()) return s;
   }
   for (size_t i = 0; i < pages.size(); ++i) {
     if (!(*recs)[first + i] && in_batch.contains(pages[i].key)) {
