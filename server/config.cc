@@ -60,7 +60,7 @@ const std::vector<Setting>& Settings() {
       {"capacity", "disk budget (e.g. 512MiB, 10GiB); 0 = unlimited",
        Bytes(&ServerConfig::capacity_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.capacity_bytes); }},
-      {"generation-size", "page bytes per generation, the unit of eviction; 0 = capacity/8",
+      {"generation-size", "page bytes per generation, the unit of eviction; 0 = capacity/32",
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
       {"max-inflight-bytes", "page bytes all requests may hold in memory",

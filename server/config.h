@@ -28,7 +28,7 @@ struct ServerConfig {
   // Default 0. At least 16 MiB. Pages are evicted a generation at a time to stay within it.
   uint64_t capacity_bytes = 0;
 
-  // Page bytes per generation (the unit of eviction); 0 = capacity / 8. Default 0.
+  // Page bytes per generation (the unit of eviction); 0 = capacity / 32. Default 0.
   uint64_t generation_bytes = 0;
 
   // Page bytes all requests together may hold in memory; beyond it a request waits up to

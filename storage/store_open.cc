@@ -60,7 +60,9 @@ StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
   generation_bytes_ = options.generation_bytes;
   if (generation_bytes_ == 0) {
     generation_bytes_ =
-        options.capacity_bytes == 0 ? uint64_t{1} << 30 : std::max(mib, options.capacity_bytes / 8);
+        options.capacity_bytes == 0 ? uint64_t{1} << 30 : std::max(mib, options.capacity_bytes / 32);
+    // 32 generations: dropping one frees about 3 % of the budget, so the pages fill most of it
+    // (Mooncake trace at 25 %: token hit rate 0.401 with 8 generations, 0.425 with 32).
   }
 }
 
@@ -91,13 +93,11 @@ absl::Status StoreImpl::Init() {
   db_opts.max_background_jobs = options_.max_background_jobs;
   db_opts.bytes_per_sync = 1 << 20;
   db_opts.max_total_wal_size = 64 << 20;
-  // Tracks file sizes and lets RocksDB recover by itself from a full device once space
-  // returns. Its hard stop sits above prefixd's own budget, as a backstop only.
+  // Lets RocksDB recover by itself from a full device once space returns. No hard stop
+  // (SetMaxAllowedSpaceUsage): measured here, its count kept growing past 1.2x the budget
+  // while dropped generations' files were gone from disk, and once reached it refuses every
+  // write until a restart. prefixd counts the bytes itself (MakeRoom).
   db_opts.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
-  if (options_.capacity_bytes != 0) {
-    db_opts.sst_file_manager->SetMaxAllowedSpaceUsage(options_.capacity_bytes +
-                                                      options_.capacity_bytes / 5);
-  }
   // RocksDB's own log files count against the budget: keep them few and small.
   db_opts.max_log_file_size = 4 << 20;
   db_opts.keep_log_file_num = 4;

@@ -17,14 +17,14 @@ struct StoreOptions {
   // forward first). Not changeable online yet.
   uint64_t capacity_bytes = 0;
 
-  // Bytes of pages per generation before a new one starts. 0 (default): capacity / 8, at
+  // Bytes of pages per generation before a new one starts. 0 (default): capacity / 32, at
   // least 1 MiB; 1 GiB when the capacity is unlimited.
   uint64_t generation_bytes = 0;
 
   // Pages read from the oldest `promote_generations` generations are copied into the newest
-  // (a second chance before their generation is dropped). 0 disables it. Default 2 (a
+  // (a second chance before their generation is dropped). 0 disables it. Default 8 (a
   // quarter of the budget with the default generation size).
-  uint32_t promote_generations = 2;
+  uint32_t promote_generations = 8;
 
   // Memtable size per column family (bytes). Default 64 MiB; with a capacity, at most
   // capacity / 32 (at least 1 MiB) so that unflushed pages stay a small share. Changeable online.
