@@ -110,7 +110,8 @@ class StoreImpl final : public Store {
                const std::vector<std::string_view>& bytes);
 
   const StoreOptions options_;
-  uint64_t generation_bytes_ = 0;  // resolved from options_
+  uint64_t write_buffer_bytes_ = 0;  // resolved from options_
+  uint64_t generation_bytes_ = 0;    // resolved from options_
   rocksdb::ColumnFamilyOptions page_family_options_;
   // Declared before db_ so that it outlives the DB that calls it.
   std::atomic<uint64_t> oldest_live_{0};

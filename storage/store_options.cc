@@ -20,6 +20,9 @@ absl::Status StoreOptions::Validate() const {
         absl::StrCat("max_background_jobs must be in [1, 64], got ", max_background_jobs));
   }
   if (read_group_bytes == 0) return absl::InvalidArgumentError("read_group_bytes must be > 0");
+  if (!(promote_fraction >= 0 && promote_fraction <= 1)) {
+    return absl::InvalidArgumentError("promote_fraction must be in [0, 1]");
+  }
   if (capacity_bytes != 0 && capacity_bytes < (uint64_t{16} << 20)) {
     return absl::InvalidArgumentError("capacity must be 0 (unlimited) or at least 16 MiB");
   }

@@ -18,16 +18,16 @@ struct StoreOptions {
   uint64_t capacity_bytes = 0;
 
   // Bytes of pages per generation before a new one starts. 0 (default): capacity / 32, at
-  // least 1 MiB; 1 GiB when the capacity is unlimited.
+  // least 4 memtables; 1 GiB when the capacity is unlimited.
   uint64_t generation_bytes = 0;
 
-  // Pages read from the oldest `promote_generations` generations are copied into the newest
-  // (a second chance before their generation is dropped). 0 disables it. Default 8 (a
-  // quarter of the budget with the default generation size).
-  uint32_t promote_generations = 8;
+  // Pages read from the oldest `promote_fraction` of the live generations (at least one) are
+  // copied into the newest: a second chance before their generation is dropped. 0 disables
+  // it. Default 0.25.
+  double promote_fraction = 0.25;
 
   // Memtable size per column family (bytes). Default 64 MiB; with a capacity, at most
-  // capacity / 32 (at least 1 MiB) so that unflushed pages stay a small share. Changeable online.
+  // capacity / 128 (at least 1 MiB) so that unflushed pages stay a small share. Changeable online.
   uint64_t write_buffer_size = uint64_t{64} << 20;
 
   // Memtables per column family before writes stall. Default 4. Changeable online.

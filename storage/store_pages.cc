@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   uint64_t hits = 0, evicted = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
     const auto& r = (*recs)[i];
-    present[i] = r.has_value() && Live(r->generation);
+    present[i] = r.has_value() && Find(r->generation) != nullptr;
     hits += present[i];
     evicted += r.has_value() && !present[i];
   }
@@ -263,8 +263,12 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   }
   if (present < n) result.stop = GetResult::Stop::kAbsent;
   // Pages read from the oldest generations get a second chance: they are copied forward.
-  const uint64_t promote_below =
-      oldest_live_.load(std::memory_order_relaxed) + options_.promote_generations;
+  uint64_t promote_below = 0;  // generations below this number are promoted from
+  if (options_.promote_fraction > 0) {
+    absl::MutexLock l(&gen_mu_);
+    promote_below = gens_.begin()->first +
+                    std::max<uint64_t>(1, uint64_t(options_.promote_fraction * gens_.size()));
+  }
   const GenerationPtr newest = Newest();
 
   auto finish = [&](GetResult r) {

@@ -57,15 +57,17 @@ TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
   int wrong = -1;
   EXPECT_EQ(*GetTestChain(*c, *ns, 3, kChains - 1, kPerChain, &wrong), kPerChain);
   EXPECT_EQ(*GetTestChain(*c, *ns, 3, 1, kPerChain, &wrong), 0) << "written once, never read";
+  const uint64_t pages_before = c->Stats()->pages();
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 
   // After a restart: the same pages, still within the budget.
   d.Start();
   auto c2 = d.Connect();
   auto ns2 = c2->OpenNamespace("ns", TestFingerprint(kPage));
+  EXPECT_EQ(c2->Stats()->pages(), pages_before) << "the counts rebuilt at start-up differ";
+  // (Reads below may copy old pages forward and so evict others: counts can move after them.)
   EXPECT_EQ(*GetTestChain(*c2, *ns2, 3, kChains - 1, kPerChain, &wrong), kPerChain);
   EXPECT_EQ(*GetTestChain(*c2, *ns2, 3, 0, kPerChain, &wrong), kPerChain);
-  EXPECT_EQ(c2->Stats()->pages(), stats->pages());
   EXPECT_LE(DirBytes(data), kCapacity + kCapacity / 10);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
