@@ -105,6 +105,14 @@ class ClientImpl final : public Client {
                                      [](const v1::StatsResponse& r) { return r; });
   }
 
+  absl::StatusOr<v1::ExplainResponse> Explain(const Namespace& ns, const Chain& chain) override {
+    v1::ExplainRequest req;
+    SetRef(ns, req.mutable_ns());
+    SetChain(chain, req.mutable_chain());
+    return Unary<v1::ExplainResponse>(&Stub::Explain, req,
+                                      [](const v1::ExplainResponse& r) { return r; });
+  }
+
   absl::Status Flush() override {
     return Unary<bool>(&Stub::Flush, v1::FlushRequest(),
                        [](const v1::FlushResponse&) { return true; })

@@ -100,6 +100,9 @@ class Client {
 
   virtual absl::StatusOr<v1::StatsResponse> Stats() = 0;
 
+  // Why each page of the chain is or is not served (index only; `ns.id` may be 0).
+  virtual absl::StatusOr<v1::ExplainResponse> Explain(const Namespace& ns, const Chain& chain) = 0;
+
   // Asks the daemon to make every acknowledged page durable now.
   virtual absl::Status Flush() = 0;
 

@@ -2,11 +2,14 @@
 //   prefixctl [--target ADDR] health            exit 0 when the daemon is SERVING
 //   prefixctl [--target ADDR] stats [--json]    store and per-namespace counters
 //   prefixctl [--target ADDR] delete-namespace NAME
+//   prefixctl [--target ADDR] explain --namespace NS (--keys K1,K2,... | --tokens T1,T2,...)
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "client/client.h"
 #include "client/stats_json.h"
 #include "util/byte_size.h"
@@ -20,6 +23,8 @@ constexpr char kUsage[] =
     "  stats [--json]          pages, bytes, hits and misses, per namespace\n"
     "  delete-namespace NAME   delete a namespace and all its pages\n"
     "  flush                   make every acknowledged page durable now\n"
+    "  explain --namespace NS (--keys K1,K2,... | --tokens T1,T2,...) [--parent KEY]\n"
+    "                          why each page of a chain is or is not served\n"
     "--target defaults to 127.0.0.1:50051\n";
 
 void PrintStats(const prefixd::v1::StatsResponse& s) {
@@ -51,6 +56,7 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
 int main(int argc, char** argv) {
   std::string target = "127.0.0.1:50051";
   bool json = false;
+  std::string ns_name, keys_arg, tokens_arg, parent;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -58,6 +64,10 @@ int main(int argc, char** argv) {
       target = argv[++i];
     } else if (a.starts_with("--target=")) {
       target = a.substr(9);
+    } else if ((a == "--namespace" || a == "--keys" || a == "--tokens" || a == "--parent") &&
+               i + 1 < argc) {
+      (a == "--namespace" ? ns_name : a == "--keys" ? keys_arg : a == "--tokens" ? tokens_arg
+                                                                               : parent) = argv[++i];
     } else if (a == "--json") {
       json = true;
     } else if (a == "--help" || a == "-h") {
@@ -103,6 +113,48 @@ int main(int argc, char** argv) {
       std::fputs(prefixd::client::StatsToJson(*s).c_str(), stdout);
     } else {
       PrintStats(*s);
+    }
+    return 0;
+  }
+  if (cmd == "explain") {
+    if (ns_name.empty() || (keys_arg.empty() == tokens_arg.empty())) {
+      std::fprintf(stderr, "prefixctl: explain needs --namespace and one of --keys, --tokens\n");
+      return 2;
+    }
+    prefixd::client::Chain chain;
+    chain.parent_key = parent;
+    for (absl::string_view part : absl::StrSplit(keys_arg, ',', absl::SkipEmpty())) {
+      chain.keys.emplace_back(part);
+    }
+    for (absl::string_view part : absl::StrSplit(tokens_arg, ',', absl::SkipEmpty())) {
+      uint32_t t = 0;
+      if (!absl::SimpleAtoi(part, &t)) {
+        std::fprintf(stderr, "prefixctl: --tokens: '%s' is not a token id\n", std::string(part).c_str());
+        return 2;
+      }
+      chain.token_ids.push_back(t);
+    }
+    prefixd::client::Namespace ns{ns_name, 0, {}, false};
+    auto r = (*client)->Explain(ns, chain);
+    if (!r.ok()) {
+      std::fprintf(stderr, "prefixctl: %s\n", r.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("%d pages, %u served as a prefix\n", r->pages_size(), r->prefix_pages());
+    for (int i = 0; i < r->pages_size(); ++i) {
+      const auto& p = r->pages(i);
+      std::string why = prefixd::v1::PageState::State_Name(p.state());
+      if (p.state() == prefixd::v1::PageState::EVICTED) {
+        why += " (its generation " + std::to_string(p.generation()) + " was dropped for space)";
+      } else if (p.state() == prefixd::v1::PageState::STRANDED) {
+        why += " (stored, but an earlier page is not)";
+      } else if (p.state() == prefixd::v1::PageState::NOT_STORED) {
+        why += " (never written, deleted, corrupt, or evicted long ago)";
+      }
+      std::printf("page %d: %s\n", i, why.c_str());
+      if (i == static_cast<int>(r->prefix_pages()) && p.state() != prefixd::v1::PageState::PRESENT) {
+        std::printf("  ^ the first miss\n");
+      }
     }
     return 0;
   }

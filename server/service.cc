@@ -75,6 +75,40 @@ grpc::Status PrefixdService::DeleteNamespace(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status PrefixdService::Explain(grpc::ServerContext*, const v1::ExplainRequest* req,
+                                     v1::ExplainResponse* resp) {
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  auto ns = store_->LookupNamespace(RefOf(req->ns()));
+  if (!ns.ok()) return ToGrpc(ns.status());
+  auto keys = ChainKeys(req->chain(), *ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  auto states = store_->Explain(RefOf(req->ns()), *keys);
+  if (!states.ok()) return ToGrpc(states.status());
+  uint32_t prefix = 0;
+  for (const auto& p : *states) {
+    auto* out = resp->add_pages();
+    using S = storage::PageState::State;
+    switch (p.state) {
+      case S::kPresent: out->set_state(v1::PageState::PRESENT); break;
+      case S::kStranded: out->set_state(v1::PageState::STRANDED); break;
+      case S::kEvicted: out->set_state(v1::PageState::EVICTED); break;
+      case S::kNotStored: out->set_state(v1::PageState::NOT_STORED); break;
+    }
+    out->set_generation(p.generation);
+    out->set_depth(p.depth);
+    out->set_created_unix(p.created_unix);
+  }
+  while (prefix < states->size() && (*states)[prefix].state == storage::PageState::State::kPresent) {
+    ++prefix;
+  }
+  resp->set_prefix_pages(prefix);
+  if (req->chain().token_ids_size() > 0) {
+    for (auto& k : *keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status PrefixdService::Flush(grpc::ServerContext*, const v1::FlushRequest*,
                                    v1::FlushResponse*) {
   CallGuard guard(this);

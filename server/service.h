@@ -34,6 +34,8 @@ class PrefixdService final : public v1::Prefixd::Service {
                      v1::StatsResponse* resp) override;
   grpc::Status Flush(grpc::ServerContext* ctx, const v1::FlushRequest* req,
                      v1::FlushResponse* resp) override;
+  grpc::Status Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
+                       v1::ExplainResponse* resp) override;
 
   // Handlers running now. Lets shutdown know when the store is no longer in use.
   int active_calls() const { return active_calls_.load(); }

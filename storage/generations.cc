@@ -18,6 +18,7 @@ Generation::~Generation() {
 void Generation::Add(uint32_t ns_id, uint64_t bytes) {
   ++total.pages;
   total.bytes += bytes;
+  written += bytes;
   Count& c = per_namespace[ns_id];
   ++c.pages;
   c.bytes += bytes;
@@ -26,9 +27,11 @@ void Generation::Add(uint32_t ns_id, uint64_t bytes) {
 void Generation::Remove(uint32_t ns_id, uint64_t bytes) {
   --total.pages;
   total.bytes -= bytes;
-  Count& c = per_namespace[ns_id];
-  --c.pages;
-  c.bytes -= bytes;
+  auto it = per_namespace.find(ns_id);
+  if (it == per_namespace.end()) return;
+  --it->second.pages;
+  it->second.bytes -= bytes;
+  if (it->second.pages == 0) per_namespace.erase(it);
 }
 
 std::string GenerationFamilyName(uint64_t number) {

@@ -35,10 +35,13 @@ struct Generation {
   struct Count {
     uint64_t pages = 0, bytes = 0;
   };
-  Count total;
+  Count total;  // live pages (the index points here)
   absl::flat_hash_map<uint32_t, Count> per_namespace;  // by namespace id
+  // Page bytes ever written into this family: what dropping it frees from the disk (copies
+  // promoted away or deleted stay in its files until then). Drives rotation and eviction.
+  uint64_t written = 0;
 
-  void Add(uint32_t ns_id, uint64_t bytes);
+  void Add(uint32_t ns_id, uint64_t bytes);  // a page written here (counts `written` too)
   void Remove(uint32_t ns_id, uint64_t bytes);
 };
 

@@ -70,6 +70,15 @@ struct GetResult {
 using PageSink = std::function<bool(size_t index, std::string_view key, std::string_view bytes,
                                     uint32_t crc32c)>;
 
+// Why a page is or is not served (Store::Explain).
+struct PageState {
+  enum class State { kPresent, kStranded, kEvicted, kNotStored };
+  State state = State::kNotStored;
+  uint64_t generation = 0;
+  uint32_t depth = 0;
+  uint64_t created_unix = 0;
+};
+
 struct NamespaceCounters {
   uint64_t pages = 0;
   uint64_t bytes = 0;
@@ -124,6 +133,11 @@ class Store {
   // Presence of each key, in order. Reads only the index, never page values.
   virtual absl::StatusOr<std::vector<bool>> Exists(NamespaceRef ns,
                                                    std::span<const std::string> keys) = 0;
+
+  // The state of each page of a chain, in order, from the index alone (see PageState).
+  // Changes no counter.
+  virtual absl::StatusOr<std::vector<PageState>> Explain(NamespaceRef ns,
+                                                         std::span<const std::string> keys) = 0;
 
   // Writes a chain's pages in one batch. `parent_key` (may be empty) is the page before
   // pages[0]. Every page must be `page_bytes` long with a matching CRC32C; otherwise nothing

@@ -1,5 +1,6 @@
 // Store: generations, the disk budget, eviction (dropping the oldest generation) and promotion
 // (copying pages read from old generations forward).
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <filesystem>
@@ -15,12 +16,16 @@
 namespace prefixd::storage {
 
 uint64_t DirectoryBytes(const std::string& path) {
+  // Allocated space, not file sizes: RocksDB preallocates (fallocate with KEEP_SIZE) its
+  // MANIFEST and WAL, which take disk without showing in st_size.
   uint64_t total = 0;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code fec;
-    if (it->is_regular_file(fec)) total += it->file_size(fec);
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += std::max<uint64_t>(uint64_t(st.st_blocks) * 512, uint64_t(st.st_size));
+    }
   }
   return total;
 }
@@ -40,7 +45,11 @@ StoreImpl::GenerationPtr StoreImpl::Newest() {
 absl::StatusOr<StoreImpl::GenerationPtr> StoreImpl::CreateGeneration(uint64_t number) {
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   auto s = db_->CreateColumnFamily(page_family_options_, GenerationFamilyName(number), &handle);
-  if (!s.ok()) return FromRocks(s, "creating a generation");
+  // RocksDB 7.8 records the family in the MANIFEST before it writes the OPTIONS file: with a
+  // handle, the family exists even if that last write failed. Keep it, or the next rotation
+  // would try the same name forever.
+  if (handle == nullptr) return FromRocks(s, "creating a generation");
+  if (!s.ok()) spdlog::warn("generation {} created, but: {}", number, s.ToString());
   auto gen = std::make_shared<Generation>(db_.get(), number, handle);
   absl::MutexLock l(&gen_mu_);
   gens_[number] = gen;
@@ -72,8 +81,9 @@ absl::Status StoreImpl::DropOldest() {
     oldest_live_.store(gens_.begin()->first);
   }
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
+  // The accounting follows whatever RocksDB says: a failed OPTIONS-file write after the drop
+  // was recorded must not leave the pages counted.
   auto s = db_->DropColumnFamily(g->handle);
-  if (!s.ok()) return FromRocks(s, "dropping a generation");
   for (const auto& [ns_id, count] : g->per_namespace) {
     if (auto ns = ById(ns_id)) {
       ns->pages.fetch_sub(count.pages, std::memory_order_relaxed);
@@ -86,6 +96,7 @@ absl::Status StoreImpl::DropOldest() {
   last_scan_ = {};  // rescan: the generation's files are gone (or going)
   spdlog::info("evicted generation {}: {} pages, {}", g->number, g->total.pages,
                util::FormatByteSize(g->total.bytes));
+  if (!s.ok()) spdlog::warn("dropping generation {}: {}", g->number, s.ToString());
   return absl::OkStatus();
 }
 
@@ -112,57 +123,71 @@ uint64_t StoreImpl::Budget(bool opening) {
 }
 
 absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
-  GenerationPtr newest = Newest();
-  if (newest->total.bytes > 0 && newest->total.bytes + incoming > generation_bytes_) {
-    auto g = CreateGeneration(newest->number + 1);
-    if (!g.ok()) return g.status();
-  }
   uint64_t estimate = DiskEstimate();
   const uint64_t budget = Budget(opening);
-  if (estimate + incoming <= budget) return absl::OkStatus();
-  // Drop the oldest generations until the bytes they hold cover the excess. The space is
-  // counted as freed at once: a dropped family's files go when no reader holds them.
-  uint64_t excess = estimate + incoming - budget;
-  while (excess > 0) {
-    size_t live;
+  if (estimate + incoming > budget) {
+    // Only evict when eviction can cover the excess: dropping pages for space that RocksDB's
+    // own files or another process hold would empty the cache and still not make room.
+    uint64_t excess = estimate + incoming - budget, droppable = 0;
     {
       absl::MutexLock l(&gen_mu_);
-      live = gens_.size();
+      for (const auto& [n, g] : gens_) droppable += g->written;
     }
-    if (live < 2) {
-      if (Newest()->total.pages == 0) break;  // nothing left to evict
-      auto g = CreateGeneration(Newest()->number + 1);  // so that the full one can go
-      if (!g.ok()) return g.status();
+    if (droppable < excess) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "no room for ", util::FormatByteSize(incoming), " of pages: the store's files take ",
+          util::FormatByteSize(estimate), " of a budget of ", util::FormatByteSize(budget),
+          options_.capacity_bytes ? "" : " (the file system's free space)",
+          ", and evicting every page would free only ", util::FormatByteSize(droppable)));
     }
-    uint64_t freed = 0;
-    {
-      absl::MutexLock l(&gen_mu_);
-      freed = gens_.begin()->second->total.bytes;
+    while (excess > 0) {
+      size_t live;
+      {
+        absl::MutexLock l(&gen_mu_);
+        live = gens_.size();
+      }
+      if (live < 2) {
+        // The newest holds everything: start an empty one so that the full one can go.
+        auto g = CreateGeneration(Newest()->number + 1);
+        if (!g.ok()) return g.status();
+      }
+      uint64_t freed = 0;
+      {
+        absl::MutexLock l(&gen_mu_);
+        freed = gens_.begin()->second->written;
+      }
+      if (auto s = DropOldest(); !s.ok()) return s;
+      excess = freed >= excess ? 0 : excess - freed;
     }
-    if (auto s = DropOldest(); !s.ok()) return s;
-    excess = freed >= excess ? 0 : excess - freed;
   }
-  if (excess > 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no room for ", util::FormatByteSize(incoming), " of pages: the store's files take ",
-        util::FormatByteSize(estimate), ", nothing is left to evict, and the budget is ",
-        util::FormatByteSize(budget),
-        options_.capacity_bytes ? "" : " (the file system's free space)"));
+  // Rotation after eviction: on a nearly full device, creating a family (a MANIFEST and an
+  // OPTIONS write) is the step most likely to fail, and must not stop eviction.
+  GenerationPtr newest = Newest();
+  if (newest->written > 0 && newest->written + incoming > generation_bytes_) {
+    auto g = CreateGeneration(newest->number + 1);
+    if (!g.ok()) return g.status();
   }
   return absl::OkStatus();
 }
 
-absl::Status StoreImpl::WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t bytes) {
+absl::Status StoreImpl::WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t target) {
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   auto s = db_->Write(wo, batch);
   if (s.ok() || !s.IsNoSpace()) return FromRocks(s, "writing pages");
-  // The file system filled up under us (another process, or a flush that failed): evict,
-  // clear RocksDB's background error, and try once more.
-  spdlog::warn("no space left on the device; evicting and retrying: {}", s.ToString());
+  // The file system filled up under us (another process, or a flush that failed). Evict the
+  // oldest generation unless the batch writes into it, clear RocksDB's background error, and
+  // try once more; otherwise the caller gets RESOURCE_EXHAUSTED.
+  spdlog::warn("no space left on the device: {}", s.ToString());
   last_scan_ = {};
-  if (auto m = MakeRoom(bytes); !m.ok()) return m;
+  bool dropped = false;
+  {
+    absl::MutexLock l(&gen_mu_);
+    dropped = gens_.size() >= 2 && gens_.begin()->first != target;
+  }
+  if (dropped) DropOldest().IgnoreError();
   if (auto r = db_->Resume(); !r.ok() && !r.IsBusy()) return FromRocks(r, "resuming writes");
+  if (!dropped) return FromRocks(s, "writing pages");
   return FromRocks(db_->Write(wo, batch), "writing pages");
 }
 

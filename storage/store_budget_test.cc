@@ -158,6 +158,7 @@ TEST_F(BudgetTest, EvictionDoesNotMultiplyDiskWrites) {
   ASSERT_TRUE(io1.ok());
   double written = double((io1->write_bytes - io1->cancelled_write_bytes) -
                           (io0->write_bytes - io0->cancelled_write_bytes));
+  if (written == 0) GTEST_SKIP() << "this file system does not count writes (tmpfs?)";
   double accepted = 200.0 * kChain * kPage;
   std::printf("write amplification under continuous eviction: %.3f\n", written / accepted);
   // Dropping generations rewrites nothing; deleting keys with blob GC measured 1.63 here.

@@ -44,6 +44,8 @@ class StoreImpl final : public Store {
   absl::StatusOr<NamespaceInfo> LookupNamespace(NamespaceRef ref) override;
   absl::StatusOr<std::vector<bool>> Exists(NamespaceRef ns,
                                            std::span<const std::string> keys) override;
+  absl::StatusOr<std::vector<PageState>> Explain(NamespaceRef ns,
+                                                 std::span<const std::string> keys) override;
   absl::StatusOr<PutResult> Put(NamespaceRef ns, std::string_view parent_key,
                                 std::span<const PageWrite> pages) override;
   absl::StatusOr<GetResult> Get(NamespaceRef ns, std::span<const std::string> keys,
@@ -74,7 +76,8 @@ class StoreImpl final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Removes one corrupt page and its index record, and counts it.
-  void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec);
+  void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
 
@@ -97,9 +100,10 @@ class StoreImpl final : public Store {
   // The bytes the store's files may take now: the capacity (95 % of it for writes), and no
   // more than the file system can give.
   uint64_t Budget(bool opening) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Writes a batch of `bytes` of pages; on a full device, evicts, resumes RocksDB and retries
-  // once. RESOURCE_EXHAUSTED when there is still no room.
-  absl::Status WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t bytes)
+  // Writes a batch of pages into generation `target`; on a full device, evicts the oldest
+  // generation (never `target`), resumes RocksDB and retries once. RESOURCE_EXHAUSTED when
+  // there is still no room.
+  absl::Status WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Bytes under the store path, from a scan at most 100 ms old plus what was written since
   // and what the memtables hold.
@@ -107,7 +111,7 @@ class StoreImpl final : public Store {
   // Copies pages served from old generations into the newest one; `bytes[i]` is the page
   // of `recs[i]`, valid during the call.
   void Promote(NamespaceState& ns, const std::vector<const IndexRecord*>& recs,
-               const std::vector<std::string_view>& bytes);
+               const std::vector<std::string_view>& bytes) ABSL_LOCKS_EXCLUDED(write_mu_);
 
   const StoreOptions options_;
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_

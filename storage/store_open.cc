@@ -105,8 +105,12 @@ absl::Status StoreImpl::Init() {
   // write until a restart. prefixd counts the bytes itself (MakeRoom).
   db_opts.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
   // RocksDB's own log files count against the budget: keep them few and small.
-  db_opts.max_log_file_size = 4 << 20;
+  db_opts.max_log_file_size =
+      options_.capacity_bytes ? std::clamp<uint64_t>(options_.capacity_bytes / 256, 256 << 10, 4 << 20)
+                              : 4 << 20;
   db_opts.keep_log_file_num = 4;
+  db_opts.stats_dump_period_sec = 0;
+  db_opts.manifest_preallocation_size = 1 << 20;
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
@@ -116,7 +120,9 @@ absl::Status StoreImpl::Init() {
   table.pin_l0_filter_and_index_blocks_in_cache = true;
 
   rocksdb::ColumnFamilyOptions small_cf;
-  small_cf.write_buffer_size = 16 << 20;
+  small_cf.write_buffer_size =
+      options_.capacity_bytes ? std::clamp<uint64_t>(options_.capacity_bytes / 64, 1 << 20, 16 << 20)
+                              : 16 << 20;
   small_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::ColumnFamilyOptions index_cf = small_cf;
   index_filter_ = std::make_unique<StaleIndexFilter>(&oldest_live_);
@@ -174,8 +180,20 @@ absl::Status StoreImpl::Init() {
     if (auto g = CreateGeneration(1); !g.ok()) return g.status();
   }
   if (auto st = LoadState(); !st.ok()) return st;
+  {
+    // What each generation's files hold on disk (live pages plus copies moved away since).
+    absl::MutexLock l(&gen_mu_);
+    for (auto& [n, g] : gens_) {
+      rocksdb::ColumnFamilyMetaData meta;
+      db_->GetColumnFamilyMetaData(g->handle, &meta);
+      g->written = std::max<uint64_t>(g->total.bytes, meta.size + meta.blob_file_size);
+    }
+  }
   absl::MutexLock wl(&write_mu_);
-  return MakeRoom(0, /*opening=*/true);  // the capacity may have shrunk since the last run
+  // The capacity may have shrunk since the last run. Failing to make room is no reason not to
+  // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.
+  if (auto s = MakeRoom(0, /*opening=*/true); !s.ok()) spdlog::warn("at start: {}", s.ToString());
+  return absl::OkStatus();
 }
 
 absl::Status StoreImpl::LoadState() {

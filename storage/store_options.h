@@ -21,7 +21,7 @@ struct StoreOptions {
   // least 4 memtables; 1 GiB when the capacity is unlimited.
   uint64_t generation_bytes = 0;
 
-  // Pages read from the oldest `promote_fraction` of the live generations (at least one) are
+  // Pages read from the oldest `promote_fraction` of the live generations (at least two) are
   // copied into the newest: a second chance before their generation is dropped. 0 disables
   // it. Default 0.25.
   double promote_fraction = 0.25;

@@ -93,6 +93,35 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   return present;
 }
 
+absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
+                                                          std::span<const std::string> keys) {
+  if (auto s = ValidateKeys(keys); !s.ok()) return s;
+  auto st = Resolve(ref);
+  if (!st.ok()) return st.status();
+  auto recs = ReadIndex((*st)->info.id, keys);
+  if (!recs.ok()) return recs.status();
+  std::vector<PageState> out(keys.size());
+  bool broken = false;  // a page before this one is not served
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& r = (*recs)[i];
+    PageState& p = out[i];
+    if (r) {
+      p.generation = r->generation;
+      p.depth = r->depth;
+      p.created_unix = r->created_unix;
+    }
+    if (!r) {
+      p.state = PageState::State::kNotStored;
+    } else if (!Find(r->generation)) {
+      p.state = PageState::State::kEvicted;
+    } else {
+      p.state = broken ? PageState::State::kStranded : PageState::State::kPresent;
+    }
+    broken = broken || p.state != PageState::State::kPresent;
+  }
+  return out;
+}
+
 absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view parent_key,
                                          std::span<const PageWrite> pages) {
   auto st = Resolve(ref);
@@ -186,7 +215,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     new_bytes += rec.size;
   }
   if (result.written > 0) {
-    if (auto s = WriteWithRoom(&batch, new_bytes); !s.ok()) return s;
+    if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
   }
   for (size_t i = 0; i < pages.size(); ++i) {
     if (!(*recs)[first + i] && in_batch.contains(pages[i].key)) {
@@ -207,8 +236,8 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
   auto again = ReadIndex(ns.info.id, std::span<const std::string>(&key, 1));
   if (!again.ok() || !(*again)[0]) return;  // gone already
   const IndexRecord& now = *(*again)[0];
-  if (now.root != rec.root || now.depth != rec.depth || now.size != rec.size ||
-      now.crc32c != rec.crc32c || now.created_unix != rec.created_unix) {
+  if (now.generation != rec.generation || now.root != rec.root || now.depth != rec.depth ||
+      now.size != rec.size || now.crc32c != rec.crc32c || now.created_unix != rec.created_unix) {
     return;  // replaced by a new put since it was read: not the corrupt page
   }
   GenerationPtr gen = Find(rec.generation);
@@ -267,7 +296,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   if (options_.promote_fraction > 0) {
     absl::MutexLock l(&gen_mu_);
     promote_below = gens_.begin()->first +
-                    std::max<uint64_t>(1, uint64_t(options_.promote_fraction * gens_.size()));
+                    std::max<uint64_t>(2, uint64_t(options_.promote_fraction * gens_.size()));
   }
   const GenerationPtr newest = Newest();
 
@@ -331,6 +360,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       }
     }
     Promote(ns, promote, promote_bytes);
+    for (size_t j = begin; j < end; ++j) gens[j].reset();  // let dropped families go
     begin = end;
   }
   return finish(result);
