@@ -10,6 +10,18 @@ namespace prefixd::server {
 PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config)
     : store_(store), config_(config), budget_(config.max_inflight_bytes) {}
 
+absl::StatusOr<std::vector<std::string>> PrefixdService::RequestKeys(
+    const v1::NamespaceRef& ref, const v1::KeySource& chain, bool need_id,
+    storage::NamespaceInfo* info) {
+  if (need_id) {
+    if (auto s = RequireOpened(ref); !s.ok()) return s;
+  }
+  auto ns = store_->LookupNamespace(RefOf(ref));
+  if (!ns.ok()) return ns.status();
+  if (info != nullptr) *info = *ns;
+  return ChainKeys(chain, *ns);
+}
+
 grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
                                            const v1::OpenNamespaceRequest* req,
                                            v1::OpenNamespaceResponse* resp) {
@@ -32,10 +44,7 @@ grpc::Status PrefixdService::Exists(grpc::ServerContext*, const v1::ExistsReques
                                     v1::ExistsResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
-  if (auto s = RequireOpened(req->ns()); !s.ok()) return ToGrpc(s);
-  auto ns = store_->LookupNamespace(RefOf(req->ns()));
-  if (!ns.ok()) return ToGrpc(ns.status());
-  auto keys = ChainKeys(req->chain(), *ns);
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true);
   if (!keys.ok()) return ToGrpc(keys.status());
   auto present = store_->Exists(RefOf(req->ns()), *keys);
   if (!present.ok()) return ToGrpc(present.status());
@@ -53,10 +62,7 @@ grpc::Status PrefixdService::Delete(grpc::ServerContext*, const v1::DeleteReques
                                     v1::DeleteResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
-  if (auto s = RequireOpened(req->ns()); !s.ok()) return ToGrpc(s);
-  auto ns = store_->LookupNamespace(RefOf(req->ns()));
-  if (!ns.ok()) return ToGrpc(ns.status());
-  auto keys = ChainKeys(req->chain(), *ns);
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true);
   if (!keys.ok()) return ToGrpc(keys.status());
   auto n = store_->Delete(RefOf(req->ns()), *keys);
   if (!n.ok()) return ToGrpc(n.status());
@@ -79,9 +85,7 @@ grpc::Status PrefixdService::Explain(grpc::ServerContext*, const v1::ExplainRequ
                                      v1::ExplainResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
-  auto ns = store_->LookupNamespace(RefOf(req->ns()));
-  if (!ns.ok()) return ToGrpc(ns.status());
-  auto keys = ChainKeys(req->chain(), *ns);
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/false);  // diagnostic only
   if (!keys.ok()) return ToGrpc(keys.status());
   auto states = store_->Explain(RefOf(req->ns()), *keys);
   if (!states.ok()) return ToGrpc(states.status());

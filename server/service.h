@@ -70,6 +70,12 @@ class PrefixdService final : public v1::Prefixd::Service {
     bool admitted_ = false;
   };
 
+  // The page keys a request names in its namespace (see ChainKeys); with `need_id`, the
+  // request must carry the namespace id (RequireOpened). `info` receives the namespace.
+  absl::StatusOr<std::vector<std::string>> RequestKeys(const v1::NamespaceRef& ns,
+                                                       const v1::KeySource& chain, bool need_id,
+                                                       storage::NamespaceInfo* info = nullptr);
+
   static grpc::Status ShuttingDown() {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "prefixd is shutting down");
   }

@@ -184,12 +184,10 @@ grpc::Status PrefixdService::Get(grpc::ServerContext*, const v1::GetRequest* req
                                  grpc::ServerWriter<v1::GetResponse>* writer) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
-  if (auto s = RequireOpened(req->ns()); !s.ok()) return ToGrpc(s);
-  auto ns = store_->LookupNamespace(RefOf(req->ns()));
-  if (!ns.ok()) return ToGrpc(ns.status());
-  auto keys = ChainKeys(req->chain(), *ns);
+  storage::NamespaceInfo ns;
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
   if (!keys.ok()) return ToGrpc(keys.status());
-  const uint64_t page_bytes = ns->fingerprint.page_bytes;
+  const uint64_t page_bytes = ns.fingerprint.page_bytes;
   uint64_t wanted = keys->size();
   if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());
   const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, wanted);
