@@ -48,6 +48,10 @@ struct ServerConfig {
   // Threads serving RPCs (gRPC synchronous server). Default 64.
   int max_threads = 64;
 
+  // A put or get stream that moves no message for this long is cancelled (its thread and
+  // in-flight budget go back). 0 disables it. Default 30 s.
+  int stream_idle_timeout_seconds = 30;
+
   // On SIGTERM, how long in-flight requests may run before they are cancelled. Default 10 s.
   int shutdown_grace_seconds = 10;
 

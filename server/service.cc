@@ -8,7 +8,10 @@
 namespace prefixd::server {
 
 PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config)
-    : store_(store), config_(config), budget_(config.max_inflight_bytes) {}
+    : store_(store),
+      config_(config),
+      budget_(config.max_inflight_bytes),
+      watchdog_(std::chrono::seconds(config.stream_idle_timeout_seconds)) {}
 
 absl::StatusOr<std::vector<std::string>> PrefixdService::RequestKeys(
     const v1::NamespaceRef& ref, const v1::KeySource& chain, bool need_id,

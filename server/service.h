@@ -9,6 +9,7 @@
 #include "prefixd/v1/prefixd.grpc.pb.h"
 #include "server/admission.h"
 #include "server/config.h"
+#include "server/stream_watchdog.h"
 #include "storage/store.h"
 
 namespace prefixd::server {
@@ -51,6 +52,7 @@ class PrefixdService final : public v1::Prefixd::Service {
   storage::Store* const store_;
   const ServerConfig config_;
   ByteBudget budget_;
+  StreamWatchdog watchdog_;
   // Counts one running handler for its lifetime; admitted() is false once draining. The
   // increment comes before the check and StartDraining sets the flag before reading the count
   // (both sequentially consistent), so no handler is both admitted and missed by the drain.

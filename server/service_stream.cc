@@ -109,10 +109,11 @@ class PutReceiver {
 
 }  // namespace
 
-grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::PutRequest>* reader,
+grpc::Status PrefixdService::Put(grpc::ServerContext* ctx, grpc::ServerReader<v1::PutRequest>* reader,
                                  v1::PutResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
+  StreamWatchdog::Watch watch(&watchdog_, ctx);
   v1::PutRequest msg;
   if (!reader->Read(&msg)) return Invalid("the put stream is empty");
   if (!msg.has_header()) return Invalid("the first message of a put must carry the header");
@@ -149,6 +150,7 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
   while (page < count) {
     if (!pending) {
       if (!reader->Read(&msg)) break;
+      watch.Touch();
       if (msg.has_header()) return Invalid("the header was sent twice");
     }
     pending = false;
@@ -180,7 +182,7 @@ grpc::Status PrefixdService::Put(grpc::ServerContext*, grpc::ServerReader<v1::Pu
   return grpc::Status::OK;
 }
 
-grpc::Status PrefixdService::Get(grpc::ServerContext*, const v1::GetRequest* req,
+grpc::Status PrefixdService::Get(grpc::ServerContext* ctx, const v1::GetRequest* req,
                                  grpc::ServerWriter<v1::GetResponse>* writer) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
@@ -194,6 +196,7 @@ grpc::Status PrefixdService::Get(grpc::ServerContext*, const v1::GetRequest* req
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return Busy(budget_);
 
+  StreamWatchdog::Watch watch(&watchdog_, ctx);
   const uint64_t frame_bytes = config_.frame_bytes;
   v1::GetResponse out;
   auto sink = [&](size_t, std::string_view key, std::string_view bytes, uint32_t crc) {
@@ -208,6 +211,7 @@ grpc::Status PrefixdService::Get(grpc::ServerContext*, const v1::GetRequest* req
       size_t n = std::min<size_t>(frame_bytes, bytes.size() - off);
       f->set_data(bytes.data() + off, n);
       if (!writer->Write(out)) return false;  // the client went away
+      watch.Touch();
     }
     return true;
   };

@@ -229,3 +229,47 @@ TEST_F(BadInput, AdmissionControlRefusesBeyondTheInflightBudget) {
 
 }  // namespace
 }  // namespace prefixd::testing
+
+namespace prefixd::testing {
+namespace {
+
+// A client that opens a put stream and stalls holds a server thread and the in-flight budget:
+// the daemon cancels the stream once it has been idle for --stream-idle-timeout-seconds.
+TEST(IdleStreams, AreCancelledAndTheirBudgetReturns) {
+  TempDir dir("idle");
+  Daemon d(dir.path() + "/data",
+           {"--max-inflight-bytes", "64KiB", "--batch-bytes", "64KiB", "--frame-bytes", "16KiB",
+            "--admission-wait-ms", "300", "--stream-idle-timeout-seconds", "1"});
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("idle", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto stub = v1::Prefixd::NewStub(
+      grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::PutResponse resp;
+  auto stalled = stub->Put(&ctx, &resp);
+  v1::PutRequest msg;
+  msg.mutable_header()->mutable_ns()->set_name("idle");
+  msg.mutable_header()->mutable_ns()->set_id(ns->id);
+  msg.mutable_header()->set_page_count(8);
+  std::string page(kPage, 's');
+  msg.mutable_frame()->set_key("s0");
+  msg.mutable_frame()->set_size(kPage);
+  msg.mutable_frame()->set_crc32c(util::Crc32c(page));
+  msg.mutable_frame()->set_data(page);
+  ASSERT_TRUE(stalled->Write(msg));  // ... and then nothing more
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<std::string_view> one = {page};
+  EXPECT_EQ(c->Put(*ns, client::Chain::FromKeys({"other"}), one).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  auto after = c->Put(*ns, client::Chain::FromKeys({"other"}), one);
+  EXPECT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(c->Stats()->inflight_bytes(), 0u);
+  EXPECT_FALSE(stalled->Finish().ok());
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace prefixd::testing
