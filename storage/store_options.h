@@ -23,7 +23,7 @@ struct StoreOptions {
 
   // Pages read from the oldest `promote_fraction` of the live generations (at least two) are
   // copied into the newest: a second chance before their generation is dropped. 0 disables
-  // it. Default 0.25.
+  // it; so does an unlimited capacity (nothing is evicted). Default 0.25.
   double promote_fraction = 0.25;
 
   // Memtable size per column family (bytes). Default 64 MiB; with a capacity, at most
