@@ -347,14 +347,22 @@ int ShardOf(std::string_view key) {
 }
 
 
+absl::Status file_internal::FileTierBase::Sync() {
+  ::sync();
+  return absl::OkStatus();
+}
+
 namespace {
 
 // See file_backend.h: the HiCacheFile-like tier, serial in the calling thread, path-based.
-class FileBackend final : public Backend {
+class FileBackend final : public file_internal::FileTierBase {
  public:
   FileBackend(const BackendOptions& options, std::string ns_dir,
               std::unique_ptr<file_internal::LruIndex> lru)
-      : options_(options), ns_dir_(std::move(ns_dir)), lru_(std::move(lru)) {}
+      : FileTierBase(options.dir),
+        options_(options),
+        ns_dir_(std::move(ns_dir)),
+        lru_(std::move(lru)) {}
 
   const std::string& kind() const override { return kind_; }
 
@@ -412,16 +420,6 @@ class FileBackend final : public Backend {
       pages->push_back(std::move(page));
     }
     return pages->size();
-  }
-
-  absl::StatusOr<uint64_t> DiskBytes() override { return file_internal::TreeBytes(options_.dir); }
-
-  absl::StatusOr<IoCounters> Io() override { return ProcessIo(); }
-  // The files were written without fsync (as HiCacheFile does): sync(2) pushes them to the
-  // device so that Io() counts their cost.
-  absl::Status Sync() override {
-    ::sync();
-    return absl::OkStatus();
   }
 
  private:

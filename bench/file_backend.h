@@ -153,5 +153,19 @@ absl::Status RebuildLru(const std::string& ns_dir, std::span<const std::string> 
 // Unlinks `path` relative to dirfd; a file already gone is not an error.
 absl::Status UnlinkPage(int dirfd, const std::string& path);
 
+// What the two file tiers share beyond their layout: disk use, process counters, sync.
+class FileTierBase : public Backend {
+ public:
+  explicit FileTierBase(std::string dir) : dir_(std::move(dir)) {}
+  absl::StatusOr<uint64_t> DiskBytes() override { return TreeBytes(dir_); }
+  absl::StatusOr<IoCounters> Io() override { return ProcessIo(); }
+  // The files are written without fsync (as HiCacheFile does): sync(2) pushes them to the
+  // device so that Io() counts their cost.
+  absl::Status Sync() override;
+
+ private:
+  const std::string dir_;
+};
+
 }  // namespace file_internal
 }  // namespace prefixd::bench

@@ -96,11 +96,15 @@ struct DirFds {
   }
 };
 
-class ShardedFileBackend final : public Backend {
+class ShardedFileBackend final : public file_internal::FileTierBase {
  public:
   ShardedFileBackend(const BackendOptions& options, std::unique_ptr<DirFds> fds,
                      std::unique_ptr<file_internal::LruIndex> lru)
-      : options_(options), fds_(std::move(fds)), lru_(std::move(lru)), pool_(options.io_threads) {}
+      : FileTierBase(options.dir),
+        options_(options),
+        fds_(std::move(fds)),
+        lru_(std::move(lru)),
+        pool_(options.io_threads) {}
 
   const std::string& kind() const override { return kind_; }
 
@@ -192,16 +196,6 @@ class ShardedFileBackend final : public Backend {
       pages->push_back(std::move(bufs[i]));
     }
     return pages->size();
-  }
-
-  absl::StatusOr<uint64_t> DiskBytes() override { return file_internal::TreeBytes(options_.dir); }
-
-  absl::StatusOr<IoCounters> Io() override { return ProcessIo(); }
-  // The files were written without fsync (as HiCacheFile does): sync(2) pushes them to the
-  // device so that Io() counts their cost.
-  absl::Status Sync() override {
-    ::sync();
-    return absl::OkStatus();
   }
 
  private:

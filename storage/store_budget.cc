@@ -214,13 +214,7 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     if (!from) continue;  // dropped since it was read
     IndexRecord rec = *cur;
     rec.generation = to->number;
-    KeyHash h = HashKey(rec.key);
-    std::string page_key = EncodePageKey(ns.info.id, rec.root, rec.depth, h);
-    std::string header = EncodePageHeader(rec.crc32c, rec.key);
-    rocksdb::Slice parts[2] = {header, rocksdb::Slice(bytes[i].data(), bytes[i].size())};
-    rocksdb::Slice key_slice(page_key);
-    batch.Put(to->handle, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(parts, 2));
-    batch.Put(index_cf_, EncodeIndexKey(ns.info.id, h), EncodeIndexRecord(rec));
+    AddPage(&batch, *to, ns.info.id, rec, bytes[i]);
     moved.emplace_back(from, recs[i]);
   }
   if (moved.empty()) return;

@@ -75,6 +75,10 @@ class StoreImpl final : public Store {
   absl::Status StillCurrent(const NamespaceState* st, NamespaceRef ref)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
+  // Adds page `rec` (its generation `gen`) with `bytes` and its index record to `batch`.
+  void AddPage(rocksdb::WriteBatch* batch, const Generation& gen, uint32_t ns_id,
+               const IndexRecord& rec, std::string_view bytes);
+
   // Removes one corrupt page and its index record, and counts it.
   void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec)
       ABSL_LOCKS_EXCLUDED(write_mu_);

@@ -49,6 +49,17 @@ absl::Status StoreImpl::StillCurrent(const NamespaceState* st, NamespaceRef ref)
   return absl::OkStatus();
 }
 
+void StoreImpl::AddPage(rocksdb::WriteBatch* batch, const Generation& gen, uint32_t ns_id,
+                        const IndexRecord& rec, std::string_view bytes) {
+  KeyHash h = HashKey(rec.key);
+  std::string page_key = EncodePageKey(ns_id, rec.root, rec.depth, h);
+  std::string header = EncodePageHeader(rec.crc32c, rec.key);
+  rocksdb::Slice value_parts[2] = {header, rocksdb::Slice(bytes.data(), bytes.size())};
+  rocksdb::Slice key_slice(page_key);
+  batch->Put(gen.handle, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
+  batch->Put(index_cf_, EncodeIndexKey(ns_id, h), EncodeIndexRecord(rec));
+}
+
 absl::StatusOr<std::vector<std::optional<IndexRecord>>> StoreImpl::ReadIndex(
     uint32_t ns_id, std::span<const std::string> keys, const rocksdb::Snapshot* snapshot) {
   std::vector<std::string> ikeys;
@@ -203,14 +214,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     ++depth;
     IndexRecord rec{gen->number, root, static_cast<uint32_t>(depth), pages[i].data.size(),
                     pages[i].crc32c, now, std::string(pages[i].key)};
-    KeyHash h = HashKey(pages[i].key);
-    std::string page_key = EncodePageKey(ns.info.id, root, rec.depth, h);
-    std::string header = EncodePageHeader(rec.crc32c, rec.key);
-    rocksdb::Slice value_parts[2] = {header,
-                                     rocksdb::Slice(pages[i].data.data(), pages[i].data.size())};
-    rocksdb::Slice key_slice(page_key);
-    batch.Put(gen->handle, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
-    batch.Put(index_cf_, EncodeIndexKey(ns.info.id, h), EncodeIndexRecord(rec));
+    AddPage(&batch, *gen, ns.info.id, rec, pages[i].data);
     ++result.written;
     new_bytes += rec.size;
   }
