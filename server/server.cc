@@ -1,12 +1,8 @@
 #include "server/server.h"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -18,35 +14,10 @@
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
 #include "util/byte_size.h"
+#include "util/unix_socket.h"
 
 namespace prefixd::server {
 namespace {
-
-// Removes `path` if it is a socket nobody listens on (left by a crash). FAILED_PRECONDITION if
-// it is something else or another process serves it.
-absl::Status RemoveStaleSocket(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return absl::OkStatus();  // nothing there
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--unix ", path, " exists and is not a socket; not touching it"));
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("--unix path too long: ", path));
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  bool live = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  if (fd >= 0) ::close(fd);
-  if (live) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("another process serves the socket ", path));
-  }
-  ::unlink(path.c_str());
-  return absl::OkStatus();
-}
 
 class ServerImpl final : public Server {
  public:
@@ -72,7 +43,9 @@ class ServerImpl final : public Server {
       builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
     }
     if (!config_.unix_path.empty()) {
-      if (auto s = RemoveStaleSocket(config_.unix_path); !s.ok()) return s;
+      if (auto s = util::RemoveStaleSocket(config_.unix_path, SOCK_STREAM); !s.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat("--unix: ", s.message()));
+      }
       builder.AddListeningPort("unix://" + config_.unix_path, grpc::InsecureServerCredentials());
     }
     // Frames are 1-4 MiB; leave room for the envelope and for clients that send 8 MiB.

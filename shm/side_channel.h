@@ -1,0 +1,94 @@
+// The side socket over which a client hands an arena's memfd to the daemon (gRPC cannot carry
+// file descriptors), and whose closing releases it.
+//
+// Wire format, frozen (version 1): AF_UNIX SOCK_SEQPACKET, host byte order (both ends are on one
+// node). The client sends RegisterRequestWire with exactly one descriptor (SCM_RIGHTS); the
+// daemon answers RegisterReplyWire. A connection may register any number of arenas; when it
+// closes (the client exits, crashes, or closes it) the daemon releases every arena it
+// registered. The daemon reads the peer's credentials with SO_PEERCRED.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "shm/registry.h"
+
+namespace prefixd::shm {
+
+inline constexpr char kWireMagic[8] = {'P', 'F', 'X', 'S', 'H', 'M', '0', '1'};
+
+struct RegisterRequestWire {
+  char magic[8];
+  uint64_t namespace_id;
+};
+
+struct RegisterReplyWire {
+  char magic[8];
+  int32_t code;  // absl::StatusCode (= gRPC's); 0 OK
+  uint32_t reserved;
+  uint64_t arena_id;
+  uint64_t arena_bytes;
+  uint8_t token[kTokenBytes];
+  char message[256];  // NUL-terminated error text when code != 0
+};
+
+// What the daemon granted for one arena.
+struct Registration {
+  uint64_t arena_id = 0;
+  uint64_t arena_bytes = 0;
+  Token token{};
+};
+
+// The client's end. Thread-safe: Register calls are serialised. Closing (the destructor)
+// releases, in the daemon, every arena registered through this connection.
+class SideConnection {
+ public:
+  // Connects to the daemon's side socket at `path`. UNAVAILABLE if nothing listens there.
+  static absl::StatusOr<std::unique_ptr<SideConnection>> Connect(const std::string& path);
+  ~SideConnection();
+
+  // Sends `memfd` (not closed; the daemon receives its own copy) for `namespace_id`.
+  // The daemon's refusal comes back with its status code and message.
+  absl::StatusOr<Registration> Register(int memfd, uint64_t namespace_id);
+
+ private:
+  explicit SideConnection(int fd) : fd_(fd) {}
+  absl::Mutex mu_;
+  const int fd_;
+};
+
+// The daemon's end: a thread that accepts side connections, registers the arenas they send
+// and releases them when the connection closes. Thread-safe: the callbacks run on its own
+// thread, one at a time.
+class SideListener {
+ public:
+  // Maps and records an arena; takes ownership of `fd`. Its status goes back to the client.
+  using RegisterFn = std::function<absl::StatusOr<std::shared_ptr<const RegisteredArena>>(
+      int fd, const Peer& peer, uint64_t namespace_id)>;
+  using ReleaseFn = std::function<void(uint64_t arena_id)>;
+
+  // Listens on `path` (a stale socket there is replaced; anything else is refused), mode 0660.
+  static absl::StatusOr<std::unique_ptr<SideListener>> Start(const std::string& path,
+                                                             RegisterFn on_register,
+                                                             ReleaseFn on_release,
+                                                             int max_connections = 1024);
+
+  // Stops the thread, closes every connection (releasing its arenas) and removes the socket.
+  ~SideListener();
+
+  // Connections open now.
+  int connections() const;
+
+  class Impl;
+
+ private:
+  explicit SideListener(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace prefixd::shm
