@@ -1,9 +1,11 @@
 #include "client/client.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/shm_transport.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "prefixd/v1/prefixd.grpc.pb.h"
@@ -35,9 +37,10 @@ void SetRef(const Namespace& ns, v1::NamespaceRef* out) {
 
 class ClientImpl final : public Client {
  public:
-  ClientImpl(const ClientOptions& o, std::shared_ptr<grpc::Channel> ch)
+  ClientImpl(const ClientOptions& o, std::shared_ptr<grpc::Channel> ch,
+             std::unique_ptr<ShmTransport> shm)
       : options_(o), stub_(v1::Prefixd::NewStub(ch)),
-        health_(grpc::health::v1::Health::NewStub(ch)) {}
+        health_(grpc::health::v1::Health::NewStub(ch)), shm_(std::move(shm)) {}
 
   absl::StatusOr<Namespace> OpenNamespace(const std::string& name,
                                           const v1::Fingerprint& fp) override {
@@ -71,12 +74,44 @@ class ClientImpl final : public Client {
     }
     std::vector<uint32_t> crcs;
     crcs.reserve(pages.size());
-    for (auto p : pages) crcs.push_back(util::Crc32c(p));
+    uint64_t total = 0;
+    bool uniform = true;  // otherwise the byte path carries them, and the daemon's verdict
+    for (auto p : pages) {
+      crcs.push_back(util::Crc32c(p));
+      total += p.size();
+      uniform = uniform && p.size() == ns.fingerprint.page_bytes();
+    }
+    if (auto lease = uniform ? LeaseForCopy(ns, total) : nullptr) {
+      std::vector<uint64_t> offsets;
+      uint64_t at = 0;
+      for (auto p : pages) {
+        std::memcpy(lease->data() + at, p.data(), p.size());
+        offsets.push_back(lease->offset() + at);
+        at += p.size();
+      }
+      return PutShmCall(ns, chain, offsets, ns.fingerprint.page_bytes(), crcs);
+    }
     return Retry([&]() -> absl::StatusOr<PutResult> { return PutOnce(ns, chain, pages, crcs); });
   }
 
   absl::StatusOr<GetResult> Get(const Namespace& ns, const Chain& chain,
                                 uint32_t max_pages) override {
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    uint64_t wanted = ChainPages(ns, chain);
+    if (max_pages != 0) wanted = std::min<uint64_t>(wanted, max_pages);
+    if (auto lease = LeaseForCopy(ns, wanted * page_bytes)) {
+      std::vector<uint64_t> offsets;
+      for (uint64_t i = 0; i < wanted; ++i) offsets.push_back(lease->offset() + i * page_bytes);
+      auto r = GetShmCall(ns, chain, offsets, max_pages);
+      if (!r.ok()) return r.status();
+      GetResult out;
+      out.stop = r->stop;
+      for (uint32_t i = 0; i < r->pages; ++i) {
+        out.pages.emplace_back(reinterpret_cast<const char*>(lease->data()) + i * page_bytes,
+                               page_bytes);
+      }
+      return out;
+    }
     v1::GetRequest req;
     SetRef(ns, req.mutable_ns());
     SetChain(chain, req.mutable_chain());
@@ -134,7 +169,153 @@ class ClientImpl final : public Client {
     return absl::OkStatus();
   }
 
+  bool shared_memory() const override { return shm_ != nullptr; }
+
+  absl::StatusOr<std::span<uint8_t>> ArenaOf(const Namespace& ns) override {
+    auto s = SessionOf(ns);
+    if (!s.ok()) return s.status();
+    return std::span<uint8_t>((*s)->arena->data(), (*s)->arena->size());
+  }
+
+  absl::StatusOr<uint64_t> AllocateSlots(const Namespace& ns, uint64_t bytes) override {
+    auto s = SessionOf(ns);
+    if (!s.ok()) return s.status();
+    auto off = (*s)->slots->Allocate(bytes);
+    if (!off) {
+      return absl::ResourceExhaustedError(absl::StrCat("no ", bytes, " free bytes in the arena"));
+    }
+    return *off;
+  }
+
+  void FreeSlots(const Namespace& ns, uint64_t offset, uint64_t bytes) override {
+    if (auto s = SessionOf(ns); s.ok()) (*s)->slots->Free(offset, bytes);
+  }
+
+  absl::StatusOr<PutResult> PutSlots(const Namespace& ns, const Chain& chain,
+                                     std::span<const uint64_t> offsets) override {
+    auto s = SessionOf(ns);
+    if (!s.ok()) return s.status();
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    if (auto st = CheckSlots(**s, offsets, page_bytes); !st.ok()) return st;
+    std::vector<uint32_t> crcs;
+    for (uint64_t off : offsets) {
+      crcs.push_back(util::Crc32c(std::string_view(
+          reinterpret_cast<const char*>((*s)->arena->data() + off), page_bytes)));
+    }
+    return PutShmCall(ns, chain, offsets, page_bytes, crcs);
+  }
+
+  absl::StatusOr<SlotGetResult> GetSlots(const Namespace& ns, const Chain& chain,
+                                         std::span<const uint64_t> offsets,
+                                         uint32_t max_pages) override {
+    auto s = SessionOf(ns);
+    if (!s.ok()) return s.status();
+    if (auto st = CheckSlots(**s, offsets, ns.fingerprint.page_bytes()); !st.ok()) return st;
+    return GetShmCall(ns, chain, offsets, max_pages);
+  }
+
  private:
+  // Pages the chain names (token chains: full pages only).
+  static uint64_t ChainPages(const Namespace& ns, const Chain& c) {
+    if (!c.keys.empty()) return c.keys.size();
+    const uint32_t t = ns.fingerprint.page_tokens();
+    return t == 0 ? 0 : c.token_ids.size() / t;
+  }
+
+  absl::StatusOr<std::shared_ptr<ShmSession>> SessionOf(const Namespace& ns) {
+    if (shm_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "shared memory is not in use (set ClientOptions::shm_socket to the daemon's "
+          "--shm-socket)");
+    }
+    return shm_->Session(ns.name, ns.id);
+  }
+
+  // A range of the arena for a Put or Get that copies, or null when the byte path should
+  // serve it: no shared memory, a call larger than half the arena, or the arena busy.
+  std::unique_ptr<SlotLease> LeaseForCopy(const Namespace& ns, uint64_t bytes) {
+    if (shm_ == nullptr || bytes == 0 || bytes > options_.shm_arena_bytes / 2) return nullptr;
+    auto s = SessionOf(ns);
+    if (!s.ok()) return nullptr;
+    auto lease = ShmTransport::Lease(*std::move(s), bytes);
+    return lease.ok() ? *std::move(lease) : nullptr;
+  }
+
+  static absl::Status CheckSlots(const ShmSession& s, std::span<const uint64_t> offsets,
+                                 uint64_t page_bytes) {
+    for (uint64_t off : offsets) {
+      if (auto r = s.arena->Slice(off, page_bytes); !r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<PutResult> PutShmCall(const Namespace& ns, const Chain& chain,
+                                       std::span<const uint64_t> offsets, uint64_t page_bytes,
+                                       const std::vector<uint32_t>& crcs) {
+    return Retry([&]() -> absl::StatusOr<PutResult> {
+      auto s = SessionOf(ns);  // registers the arena again if the daemon restarted
+      if (!s.ok()) return s.status();
+      v1::PutShmRequest req;
+      SetRef(ns, req.mutable_ns());
+      SetChain(chain, req.mutable_chain());
+      (*s)->SetRef(req.mutable_arena());
+      for (size_t i = 0; i < offsets.size(); ++i) {
+        auto* slice = req.add_pages();
+        slice->set_offset(offsets[i]);
+        slice->set_length(page_bytes);
+        req.add_crc32c(crcs[i]);
+      }
+      grpc::ClientContext ctx;
+      Prepare(&ctx);
+      v1::PutResponse resp;
+      if (auto st = stub_->PutShm(&ctx, req, &resp); !st.ok()) return FromGrpc(st);
+      PutResult r;
+      r.written = resp.pages_written();
+      r.existing = resp.pages_existing();
+      r.keys.assign(resp.keys().begin(), resp.keys().end());
+      return r;
+    });
+  }
+
+  absl::StatusOr<SlotGetResult> GetShmCall(const Namespace& ns, const Chain& chain,
+                                           std::span<const uint64_t> offsets,
+                                           uint32_t max_pages) {
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    return Retry([&]() -> absl::StatusOr<SlotGetResult> {
+      auto s = SessionOf(ns);
+      if (!s.ok()) return s.status();
+      v1::GetShmRequest req;
+      SetRef(ns, req.mutable_ns());
+      SetChain(chain, req.mutable_chain());
+      req.set_max_pages(max_pages);
+      (*s)->SetRef(req.mutable_arena());
+      for (uint64_t off : offsets) {
+        auto* slot = req.add_slots();
+        slot->set_offset(off);
+        slot->set_length(page_bytes);
+      }
+      grpc::ClientContext ctx;
+      Prepare(&ctx);
+      v1::GetShmResponse resp;
+      if (auto st = stub_->GetShm(&ctx, req, &resp); !st.ok()) return FromGrpc(st);
+      SlotGetResult r;
+      r.pages = resp.done().pages_returned();
+      r.stop = resp.done().stop();
+      r.keys.assign(resp.keys().begin(), resp.keys().end());
+      if (r.pages > offsets.size() || static_cast<uint32_t>(resp.crc32c_size()) != r.pages) {
+        return absl::DataLossError("the daemon's get summary does not match its slots");
+      }
+      for (uint32_t i = 0; i < r.pages; ++i) {
+        std::string_view page(reinterpret_cast<const char*>((*s)->arena->data() + offsets[i]),
+                              page_bytes);
+        if (util::Crc32c(page) != resp.crc32c(static_cast<int>(i))) {
+          return absl::DataLossError(absl::StrCat("page ", i, " failed its checksum in the arena"));
+        }
+      }
+      return r;
+    });
+  }
+
   void Prepare(grpc::ClientContext* ctx) const {
     if (options_.rpc_timeout > absl::ZeroDuration()) {
       ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
@@ -268,6 +449,7 @@ class ClientImpl final : public Client {
   const ClientOptions options_;
   std::unique_ptr<v1::Prefixd::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::unique_ptr<ShmTransport> shm_;  // null: bytes over gRPC only
 };
 
 }  // namespace
@@ -277,6 +459,9 @@ absl::Status ClientOptions::Validate() const {
   if (max_attempts < 1) return absl::InvalidArgumentError("max_attempts must be at least 1");
   if (frame_bytes < 4096 || frame_bytes > (uint64_t{8} << 20)) {
     return absl::InvalidArgumentError("frame_bytes must be in [4 KiB, 8 MiB]");
+  }
+  if (!shm_socket.empty() && shm_arena_bytes < 4096) {
+    return absl::InvalidArgumentError("shm_arena_bytes must be at least 4 KiB");
   }
   return absl::OkStatus();
 }
@@ -303,7 +488,16 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   auto channel =
       grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
   if (!channel) return absl::InvalidArgumentError("cannot create a channel to " + options.target);
-  return std::unique_ptr<Client>(new ClientImpl(options, std::move(channel)));
+  std::unique_ptr<ShmTransport> shm;
+  if (!options.shm_socket.empty()) {
+    auto t = ShmTransport::Connect(options.shm_socket, options.shm_arena_bytes);
+    if (t.ok()) {
+      shm = *std::move(t);
+    } else if (options.shm_required) {
+      return t.status();
+    }
+  }
+  return std::unique_ptr<Client>(new ClientImpl(options, std::move(channel), std::move(shm)));
 }
 
 }  // namespace prefixd::client

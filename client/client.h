@@ -6,6 +6,12 @@
 //
 // Thread-safety: a Client may be used by any number of threads at once; each call is an
 // independent RPC on one shared channel.
+//
+// Shared memory: with ClientOptions::shm_socket set (the daemon's --shm-socket, same node),
+// page bytes move through a shared-memory arena per namespace instead of gRPC messages; only
+// descriptors travel over gRPC. The same Put and Get calls use it (copying pages into and out
+// of the arena); engines that lay pages out in the arena themselves use the slot calls
+// (ArenaOf, AllocateSlots, PutSlots, GetSlots) and copy nothing.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +40,15 @@ struct ClientOptions {
   uint64_t frame_bytes = uint64_t{2} << 20;
   // Deadline of each RPC attempt; zero for none. Default none.
   absl::Duration rpc_timeout = absl::ZeroDuration();
+
+  // The daemon's shared-memory side socket (its --shm-socket); empty: bytes over gRPC only.
+  std::string shm_socket;
+  // Bytes of each namespace's arena (reserved in memory when the namespace is first used).
+  // Put and Get calls larger than half of it use the byte path. Default 256 MiB.
+  uint64_t shm_arena_bytes = uint64_t{256} << 20;
+  // When the side socket cannot be reached: false (default) falls back to bytes over gRPC
+  // (shared_memory() then says so); true makes Connect fail.
+  bool shm_required = false;
 
   absl::Status Validate() const;
 };
@@ -74,6 +89,12 @@ struct GetResult {
   v1::GetDone::Stop stop = v1::GetDone::STOP_UNSPECIFIED;
 };
 
+struct SlotGetResult {
+  uint32_t pages = 0;  // slots 0..pages-1 hold the leading present pages, verified
+  v1::GetDone::Stop stop = v1::GetDone::STOP_UNSPECIFIED;
+  std::vector<std::string> keys;  // derived keys, for token chains
+};
+
 class Client {
  public:
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const ClientOptions& options);
@@ -108,6 +129,31 @@ class Client {
 
   // OK when the server reports SERVING on the standard gRPC health service.
   virtual absl::Status Health() = 0;
+
+  // True when page bytes move through shared memory (see ClientOptions::shm_socket).
+  virtual bool shared_memory() const = 0;
+
+  // ---- Slots: pages laid out in the namespace's arena by the caller (shared memory only;
+  // FAILED_PRECONDITION otherwise). The arena is created and registered on first use; it
+  // stays the same (and is registered again) if the daemon restarts.
+
+  // The arena of `ns`: its bytes are this process's to read and write.
+  virtual absl::StatusOr<std::span<uint8_t>> ArenaOf(const Namespace& ns) = 0;
+
+  // Reserves `bytes` of the arena (4 KiB aligned) and returns its offset; RESOURCE_EXHAUSTED
+  // when no free range is large enough. FreeSlots gives it back.
+  virtual absl::StatusOr<uint64_t> AllocateSlots(const Namespace& ns, uint64_t bytes) = 0;
+  virtual void FreeSlots(const Namespace& ns, uint64_t offset, uint64_t bytes) = 0;
+
+  // Puts the chain's pages from the arena: page i is the page_bytes at offsets[i].
+  virtual absl::StatusOr<PutResult> PutSlots(const Namespace& ns, const Chain& chain,
+                                             std::span<const uint64_t> offsets) = 0;
+
+  // Gets the chain's leading present pages into the arena, page i at offsets[i] (one offset
+  // per page wanted), each verified against its checksum.
+  virtual absl::StatusOr<SlotGetResult> GetSlots(const Namespace& ns, const Chain& chain,
+                                                 std::span<const uint64_t> offsets,
+                                                 uint32_t max_pages = 0) = 0;
 };
 
 }  // namespace prefixd::client

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "util/byte_size.h"
+
 namespace prefixd::server {
 
 ByteBudget::Lease& ByteBudget::Lease::operator=(Lease&& o) noexcept {
@@ -44,6 +47,13 @@ uint64_t ByteBudget::in_flight() const {
 uint64_t ByteBudget::rejected() const {
   absl::MutexLock l(&mu_);
   return rejected_;
+}
+
+absl::Status ByteBudget::Busy() const {
+  return absl::ResourceExhaustedError(absl::StrCat("server busy: ",
+                                                   util::FormatByteSize(in_flight()), " of ",
+                                                   util::FormatByteSize(limit()),
+                                                   " in flight; retry later"));
 }
 
 }  // namespace prefixd::server

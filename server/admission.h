@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -42,6 +43,10 @@ class ByteBudget {
   uint64_t in_flight() const;
   uint64_t rejected() const;
   uint64_t limit() const { return limit_; }
+
+  // RESOURCE_EXHAUSTED saying how much is in flight: the answer to a request that waited in
+  // vain.
+  absl::Status Busy() const;
 
  private:
   void Give(uint64_t bytes);

@@ -55,6 +55,13 @@ const std::vector<Setting>& Settings() {
        [](const ServerConfig& c) { return c.listen; }},
       {"unix", "unix-socket listener path; empty for none", Text(&ServerConfig::unix_path),
        [](const ServerConfig& c) { return c.unix_path; }},
+      {"shm-socket", "side socket for shared-memory arenas (co-located clients); empty: off",
+       Text(&ServerConfig::shm_socket), [](const ServerConfig& c) { return c.shm_socket; }},
+      {"shm-max-bytes", "bytes of client arenas mapped at once, all clients together",
+       Bytes(&ServerConfig::shm_max_bytes),
+       [](const ServerConfig& c) { return absl::StrCat(c.shm_max_bytes); }},
+      {"shm-max-arenas", "client arenas registered at once", Number(&ServerConfig::shm_max_arenas),
+       [](const ServerConfig& c) { return absl::StrCat(c.shm_max_arenas); }},
       {"data-dir", "directory of the store", Text(&ServerConfig::data_dir),
        [](const ServerConfig& c) { return c.data_dir; }},
       {"capacity", "disk budget (e.g. 512MiB, 10GiB); 0 = unlimited",
@@ -104,6 +111,10 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("--listen wants HOST:PORT, got '", listen, "'"));
   }
   if (data_dir.empty()) return absl::InvalidArgumentError("--data-dir is empty");
+  if (!shm_socket.empty() && (shm_max_arenas < 1 || shm_max_bytes < 4096)) {
+    return absl::InvalidArgumentError(
+        "--shm-max-arenas must be at least 1 and --shm-max-bytes at least 4KiB");
+  }
   if (batch_bytes < (uint64_t{64} << 10)) {
     return absl::InvalidArgumentError("--batch-bytes must be at least 64KiB");
   }

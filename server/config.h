@@ -21,6 +21,16 @@ struct ServerConfig {
   // Optional unix-socket listener path. Default: none.
   std::string unix_path;
 
+  // Side socket (AF_UNIX, SOCK_SEQPACKET) on which co-located clients register shared-memory
+  // arenas; created mode 0660. Default: none (shared memory off).
+  std::string shm_socket;
+
+  // Bytes of client arenas the daemon maps at once, all clients together. Default 64 GiB.
+  uint64_t shm_max_bytes = uint64_t{64} << 30;
+
+  // Client arenas registered at once. Default 256.
+  uint32_t shm_max_arenas = 256;
+
   // Directory of the store. Default ./var/prefixd. Created if missing.
   std::string data_dir = "./var/prefixd";
 

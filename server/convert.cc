@@ -1,5 +1,7 @@
 #include "server/convert.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "storage/page_key.h"
 
@@ -57,6 +59,22 @@ absl::StatusOr<std::vector<std::string>> ChainKeys(const v1::KeySource& chain,
                                                    " tokens: fewer than one page of ", pt));
   }
   return keys;
+}
+
+uint64_t GroupPages(uint64_t batch_bytes, uint64_t page_bytes, uint64_t pages) {
+  return std::clamp<uint64_t>(batch_bytes / page_bytes, 1, std::max<uint64_t>(pages, 1));
+}
+
+void SetGetDone(const storage::GetResult& r, v1::GetDone* done) {
+  done->set_pages_returned(r.returned);
+  using Stop = storage::GetResult::Stop;
+  switch (r.stop) {
+    case Stop::kComplete: done->set_stop(v1::GetDone::COMPLETE); break;
+    case Stop::kAbsent: done->set_stop(v1::GetDone::ABSENT); break;
+    case Stop::kCorrupt: done->set_stop(v1::GetDone::CORRUPT); break;
+    case Stop::kLimit: done->set_stop(v1::GetDone::LIMIT); break;
+    case Stop::kCancelled: break;
+  }
 }
 
 }  // namespace prefixd::server

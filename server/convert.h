@@ -30,6 +30,12 @@ inline storage::NamespaceRef RefOf(const v1::NamespaceRef& ns) {
   return storage::NamespaceRef{ns.name(), ns.id()};
 }
 
+// Pages per batch: about `batch_bytes`, at least one page, at most `pages` (at least 1).
+uint64_t GroupPages(uint64_t batch_bytes, uint64_t page_bytes, uint64_t pages);
+
+// The wire form of how a Get ended. kCancelled has none (the RPC itself is cancelled).
+void SetGetDone(const storage::GetResult& r, v1::GetDone* done);
+
 // Page requests must carry the id OpenNamespace returned: it proves the client checked its
 // fingerprint, and it changes when the namespace is recreated. INVALID_ARGUMENT when it is 0.
 absl::Status RequireOpened(const v1::NamespaceRef& ns);

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/service.h"
+#include "shm/side_channel.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
 #include "util/byte_size.h"
@@ -34,7 +36,10 @@ class ServerImpl final : public Server {
     auto store = storage::Store::Open(so);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
-    service_ = std::make_unique<PrefixdService>(store_.get(), config_);
+    if (!config_.shm_socket.empty()) {
+      if (auto s = StartSharedMemory(); !s.ok()) return s;
+    }
+    service_ = std::make_unique<PrefixdService>(store_.get(), config_, arenas_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -110,6 +115,8 @@ class ServerImpl final : public Server {
     if (!abandoned_) {
       server_.reset();
       service_.reset();
+      side_.reset();
+      arenas_.reset();
       store_.reset();
     }
     if (!config_.unix_path.empty()) {
@@ -121,11 +128,55 @@ class ServerImpl final : public Server {
 
   bool abandoned() const override { return abandoned_; }
 
+  // Listens on --shm-socket for client arenas: each is mapped once its namespace checks out,
+  // and released when the client's side socket closes.
+  absl::Status StartSharedMemory() {
+    arenas_ = std::make_unique<shm::ArenaRegistry>(
+        shm::RegistryLimits{config_.shm_max_arenas, config_.shm_max_bytes});
+    auto on_register = [this](int fd, const shm::Peer& peer, const std::string& name,
+                              uint64_t ns_id)
+        -> absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> {
+      auto ns = store_->LookupNamespace(storage::NamespaceRef{name, ns_id});
+      if (ns.ok() && ns_id == 0) {
+        ns = absl::InvalidArgumentError("register an arena with the namespace id OpenNamespace returned");
+      }
+      if (!ns.ok()) {
+        ::close(fd);
+        return ns.status();
+      }
+      auto arena = shm::Arena::Adopt(fd, config_.shm_max_bytes);
+      if (!arena.ok()) return arena.status();
+      auto r = arenas_->Add(*std::move(arena), ns_id, peer);
+      if (r.ok()) {
+        spdlog::info("shm: arena {} ({}) registered by pid {} uid {} for namespace {}", (*r)->id,
+                     util::FormatByteSize((*r)->arena->size()), peer.pid, peer.uid, name);
+      } else {
+        spdlog::warn("shm: refused an arena from pid {} uid {}: {}", peer.pid, peer.uid,
+                     r.status().ToString());
+      }
+      return r;
+    };
+    auto on_release = [this](uint64_t id) {
+      arenas_->Remove(id);
+      spdlog::info("shm: arena {} released (its client closed the side socket)", id);
+    };
+    auto side = shm::SideListener::Start(config_.shm_socket, on_register, on_release);
+    if (!side.ok()) {
+      return absl::Status(side.status().code(),
+                          absl::StrCat("--shm-socket: ", side.status().message()));
+    }
+    side_ = *std::move(side);
+    spdlog::info("shared-memory arenas accepted on {}", config_.shm_socket);
+    return absl::OkStatus();
+  }
+
   int port() const override { return port_; }
 
  private:
   const ServerConfig config_;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<shm::ArenaRegistry> arenas_;  // shared memory; null when off
+  std::unique_ptr<shm::SideListener> side_;
   std::unique_ptr<PrefixdService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

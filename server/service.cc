@@ -7,9 +7,11 @@
 
 namespace prefixd::server {
 
-PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config)
+PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config,
+                               const shm::ArenaRegistry* arenas)
     : store_(store),
       config_(config),
+      arenas_(arenas),
       budget_(config.max_inflight_bytes),
       watchdog_(std::chrono::seconds(config.stream_idle_timeout_seconds)) {}
 
@@ -143,6 +145,12 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_generation_bytes(s->generation_bytes);
   resp->set_evicted_generations(s->evicted_generations);
   resp->set_promoted_bytes(s->promoted_bytes);
+  if (arenas_ != nullptr) {
+    resp->set_shm_arenas(arenas_->arenas());
+    resp->set_shm_mapped_bytes(arenas_->mapped_bytes());
+  }
+  resp->set_shm_put_pages(shm_put_pages_.load());
+  resp->set_shm_get_pages(shm_get_pages_.load());
   if (auto proc = util::ReadProcessStats(); proc.ok()) {
     resp->set_process_read_bytes(proc->read_bytes);
     resp->set_process_write_bytes(proc->write_bytes - proc->cancelled_write_bytes);

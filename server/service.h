@@ -10,14 +10,17 @@
 #include "server/admission.h"
 #include "server/config.h"
 #include "server/stream_watchdog.h"
+#include "shm/registry.h"
 #include "storage/store.h"
 
 namespace prefixd::server {
 
 class PrefixdService final : public v1::Prefixd::Service {
  public:
-  // `store` must outlive the service.
-  PrefixdService(storage::Store* store, const ServerConfig& config);
+  // `store` must outlive the service, and so must `arenas` (the client arenas registered on
+  // the side socket; nullptr when shared memory is off).
+  PrefixdService(storage::Store* store, const ServerConfig& config,
+                 const shm::ArenaRegistry* arenas = nullptr);
 
   grpc::Status OpenNamespace(grpc::ServerContext* ctx, const v1::OpenNamespaceRequest* req,
                              v1::OpenNamespaceResponse* resp) override;
@@ -37,6 +40,11 @@ class PrefixdService final : public v1::Prefixd::Service {
                      v1::FlushResponse* resp) override;
   grpc::Status Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
                        v1::ExplainResponse* resp) override;
+  // Shared-memory page transfer (service_shm.cc).
+  grpc::Status PutShm(grpc::ServerContext* ctx, const v1::PutShmRequest* req,
+                      v1::PutResponse* resp) override;
+  grpc::Status GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,
+                      v1::GetShmResponse* resp) override;
 
   // Handlers running now. Lets shutdown know when the store is no longer in use.
   int active_calls() const { return active_calls_.load(); }
@@ -51,6 +59,7 @@ class PrefixdService final : public v1::Prefixd::Service {
  private:
   storage::Store* const store_;
   const ServerConfig config_;
+  const shm::ArenaRegistry* const arenas_;
   ByteBudget budget_;
   StreamWatchdog watchdog_;
   // Counts one running handler for its lifetime; admitted() is false once draining. The
@@ -82,6 +91,11 @@ class PrefixdService final : public v1::Prefixd::Service {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "prefixd is shutting down");
   }
 
+  // The arena a shared-memory request names, checked against its namespace.
+  absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> RequestArena(
+      const v1::NamespaceRef& ns, const v1::ShmArenaRef& ref) const;
+
+  std::atomic<uint64_t> shm_put_pages_{0}, shm_get_pages_{0};
   std::atomic<int> active_calls_{0};
   std::atomic<bool> draining_{false};
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -5,25 +5,12 @@
 #include "server/convert.h"
 #include "server/service.h"
 #include "spdlog/spdlog.h"
-#include "util/byte_size.h"
 
 namespace prefixd::server {
 namespace {
 
 grpc::Status Invalid(const std::string& msg) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-}
-
-// Pages per batch: about `batch_bytes`, at least one page, at most `pages`.
-uint64_t GroupPages(uint64_t batch_bytes, uint64_t page_bytes, uint64_t pages) {
-  return std::clamp<uint64_t>(batch_bytes / page_bytes, 1, std::max<uint64_t>(pages, 1));
-}
-
-grpc::Status Busy(const ByteBudget& budget) {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      absl::StrCat("server busy: ", util::FormatByteSize(budget.in_flight()),
-                                   " of ", util::FormatByteSize(budget.limit()),
-                                   " in flight; retry later"));
 }
 
 // Receives the pages of one put stream and writes them in batches.
@@ -142,7 +129,7 @@ grpc::Status PrefixdService::Put(grpc::ServerContext* ctx, grpc::ServerReader<v1
   // A batch is held twice while it is written: received, and copied into the WriteBatch.
   auto lease =
       budget_.Acquire(2 * group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
-  if (!lease.held()) return Busy(budget_);
+  if (!lease.held()) return ToGrpc(budget_.Busy());
 
   PutReceiver rx(store_, header.ns(), header.chain().parent_key(), page_bytes, group);
   uint32_t page = 0;
@@ -194,7 +181,7 @@ grpc::Status PrefixdService::Get(grpc::ServerContext* ctx, const v1::GetRequest*
   if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());
   const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, wanted);
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
-  if (!lease.held()) return Busy(budget_);
+  if (!lease.held()) return ToGrpc(budget_.Busy());
 
   StreamWatchdog::Watch watch(&watchdog_, ctx);
   const uint64_t frame_bytes = config_.frame_bytes;
@@ -221,16 +208,7 @@ grpc::Status PrefixdService::Get(grpc::ServerContext* ctx, const v1::GetRequest*
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client stopped reading");
   }
   out.Clear();
-  auto* done = out.mutable_done();
-  done->set_pages_returned(r->returned);
-  using Stop = storage::GetResult::Stop;
-  switch (r->stop) {
-    case Stop::kComplete: done->set_stop(v1::GetDone::COMPLETE); break;
-    case Stop::kAbsent: done->set_stop(v1::GetDone::ABSENT); break;
-    case Stop::kCorrupt: done->set_stop(v1::GetDone::CORRUPT); break;
-    case Stop::kLimit: done->set_stop(v1::GetDone::LIMIT); break;
-    case Stop::kCancelled: break;
-  }
+  SetGetDone(*r, out.mutable_done());
   writer->Write(out);
   return grpc::Status::OK;
 }

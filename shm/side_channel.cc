@@ -98,11 +98,22 @@ absl::StatusOr<std::unique_ptr<SideConnection>> SideConnection::Connect(const st
 
 SideConnection::~SideConnection() { ::close(fd_); }
 
-absl::StatusOr<Registration> SideConnection::Register(int memfd, uint64_t namespace_id) {
-  absl::MutexLock lock(&mu_);
+bool SideConnection::closed() const {
+  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) != 0;  // the daemon never sends unasked: anything here is a close
+}
+
+absl::StatusOr<Registration> SideConnection::Register(int memfd,
+                                                      const std::string& namespace_name,
+                                                      uint64_t namespace_id) {
   RegisterRequestWire req{};
+  if (namespace_name.empty() || namespace_name.size() >= sizeof(req.namespace_name) - 7) {
+    return absl::InvalidArgumentError("namespace name must be 1..128 bytes");
+  }
   std::memcpy(req.magic, kWireMagic, sizeof(req.magic));
   req.namespace_id = namespace_id;
+  std::memcpy(req.namespace_name, namespace_name.data(), namespace_name.size());
+  absl::MutexLock lock(&mu_);
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   iovec iov{&req, sizeof(req)};
   msghdr msg{};
@@ -151,7 +162,7 @@ class SideListener::Impl {
     uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof(one));
     thread_.join();
-    for (auto& [fd, ids] : conns_) Close(fd);
+    while (!conns_.empty()) Close(conns_.begin()->first);
     ::close(listen_fd_);
     ::close(wake_fd_);
     ::unlink(path_.c_str());
@@ -220,7 +231,9 @@ class SideListener::Impl {
       SendReply(fd, absl::InternalError("cannot read the peer's credentials"));
       return;
     }
-    auto r = register_(passed, Peer{cred.pid, cred.uid, cred.gid}, req.namespace_id);
+    req.namespace_name[sizeof(req.namespace_name) - 1] = '\0';
+    auto r = register_(passed, Peer{cred.pid, cred.uid, cred.gid},
+                       std::string(req.namespace_name), req.namespace_id);
     if (r.ok()) conns_[fd].push_back((*r)->id);
     SendReply(fd, r);
   }

@@ -24,7 +24,8 @@ inline constexpr char kWireMagic[8] = {'P', 'F', 'X', 'S', 'H', 'M', '0', '1'};
 
 struct RegisterRequestWire {
   char magic[8];
-  uint64_t namespace_id;
+  uint64_t namespace_id;     // as OpenNamespace returned it
+  char namespace_name[136];  // NUL-terminated, at most 128 bytes
 };
 
 struct RegisterReplyWire {
@@ -52,9 +53,15 @@ class SideConnection {
   static absl::StatusOr<std::unique_ptr<SideConnection>> Connect(const std::string& path);
   ~SideConnection();
 
-  // Sends `memfd` (not closed; the daemon receives its own copy) for `namespace_id`.
-  // The daemon's refusal comes back with its status code and message.
-  absl::StatusOr<Registration> Register(int memfd, uint64_t namespace_id);
+  // Sends `memfd` (not closed; the daemon receives its own copy) for the namespace
+  // `namespace_name` with id `namespace_id`. The daemon's refusal comes back with its status
+  // code and message.
+  absl::StatusOr<Registration> Register(int memfd, const std::string& namespace_name,
+                                        uint64_t namespace_id);
+
+  // True once the daemon closed its end (it exited or restarted): every arena registered
+  // through this connection is gone, and a new connection must register them again.
+  bool closed() const;
 
  private:
   explicit SideConnection(int fd) : fd_(fd) {}
@@ -69,7 +76,7 @@ class SideListener {
  public:
   // Maps and records an arena; takes ownership of `fd`. Its status goes back to the client.
   using RegisterFn = std::function<absl::StatusOr<std::shared_ptr<const RegisteredArena>>(
-      int fd, const Peer& peer, uint64_t namespace_id)>;
+      int fd, const Peer& peer, const std::string& namespace_name, uint64_t namespace_id)>;
   using ReleaseFn = std::function<void(uint64_t arena_id)>;
 
   // Listens on `path` (a stale socket there is replaced; anything else is refused), mode 0660.

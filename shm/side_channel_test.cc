@@ -22,7 +22,8 @@ class SideChannelTest : public ::testing::Test {
              ("prefixd-side-" + std::to_string(::getpid()) + ".sock")).string();
     auto l = SideListener::Start(
         path_,
-        [this](int fd, const Peer& peer, uint64_t ns) {
+        [this](int fd, const Peer& peer, const std::string& name, uint64_t ns) {
+          last_name_ = name;
           last_peer_ = peer;
           if (ns == 0) {
             ::close(fd);
@@ -50,6 +51,7 @@ class SideChannelTest : public ::testing::Test {
   std::string path_;
   ArenaRegistry registry_{RegistryLimits{}};
   Peer last_peer_;
+  std::string last_name_;
   std::unique_ptr<SideListener> listener_;
 };
 
@@ -58,8 +60,9 @@ TEST_F(SideChannelTest, RegistersAndReleasesOnClose) {
   ASSERT_TRUE(arena.ok());
   auto conn = SideConnection::Connect(path_);
   ASSERT_TRUE(conn.ok()) << conn.status();
-  auto r = (*conn)->Register((*arena)->fd(), 42);
+  auto r = (*conn)->Register((*arena)->fd(), "llama", 42);
   ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(last_name_, "llama");
   EXPECT_EQ(r->arena_bytes, (*arena)->size());
   EXPECT_EQ(last_peer_.pid, ::getpid());
   EXPECT_EQ(last_peer_.uid, ::getuid());
@@ -72,7 +75,7 @@ TEST_F(SideChannelTest, RegistersAndReleasesOnClose) {
   // A second arena on the same connection.
   auto arena2 = Arena::Create(4096, "client2");
   ASSERT_TRUE(arena2.ok());
-  ASSERT_TRUE((*conn)->Register((*arena2)->fd(), 42).ok());
+  ASSERT_TRUE((*conn)->Register((*arena2)->fd(), "ns", 42).ok());
   EXPECT_EQ(registry_.arenas(), 2u);
   conn->reset();  // closing the side socket releases both
   EXPECT_TRUE(WaitForArenas(0));
@@ -83,15 +86,17 @@ TEST_F(SideChannelTest, RefusalsComeBackWithTheirCode) {
   ASSERT_TRUE(conn.ok());
   auto arena = Arena::Create(4096, "client");
   ASSERT_TRUE(arena.ok());
-  auto r = (*conn)->Register((*arena)->fd(), 0);
+  auto r = (*conn)->Register((*arena)->fd(), "ns", 0);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(r.status().message(), "no namespace 0");
   // An unsealed memfd is refused by Adopt, and the connection stays usable.
   int raw = ::memfd_create("raw", MFD_CLOEXEC);
   ASSERT_EQ(::ftruncate(raw, 4096), 0);
-  EXPECT_EQ((*conn)->Register(raw, 5).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*conn)->Register(raw, "ns", 5).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*conn)->Register(raw, std::string(200, 'n'), 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
   ::close(raw);
-  EXPECT_TRUE((*conn)->Register((*arena)->fd(), 5).ok());
+  EXPECT_TRUE((*conn)->Register((*arena)->fd(), "ns", 5).ok());
 }
 
 TEST_F(SideChannelTest, GarbageAndMissingDescriptorsAreRefused) {

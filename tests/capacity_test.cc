@@ -68,7 +68,9 @@ TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
     auto e = c->Explain(*ns, client::Chain::FromKeys(ChainKeys(3, ch, 1)));
     ASSERT_TRUE(e.ok()) << e.status();
     evicted_chains += e->pages(0).state() == v1::PageState::EVICTED;
-    if (e->pages(0).state() != v1::PageState::PRESENT) EXPECT_EQ(e->prefix_pages(), 0u);
+    if (e->pages(0).state() != v1::PageState::PRESENT) {
+      EXPECT_EQ(e->prefix_pages(), 0u);
+    }
   }
   EXPECT_GT(evicted_chains, 0);
   auto keys = ChainKeys(3, kChains - 1, 2);

@@ -153,11 +153,15 @@ int Daemon::Wait() {
   return -1;
 }
 
-std::unique_ptr<client::Client> Daemon::Connect() const {
+client::ClientOptions Daemon::Options() const {
   client::ClientOptions o;
   o.target = target();
   o.initial_backoff = absl::Milliseconds(20);
-  auto c = client::Client::Connect(o);
+  return o;
+}
+
+std::unique_ptr<client::Client> Daemon::Connect() const {
+  auto c = client::Client::Connect(Options());
   return c.ok() ? *std::move(c) : nullptr;
 }
 

@@ -42,7 +42,9 @@ class Daemon {
 
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
-  // A client with fast retries, for tests.
+  // Client options with this daemon's target and fast retries, for tests.
+  client::ClientOptions Options() const;
+  // A client with Options().
   std::unique_ptr<client::Client> Connect() const;
   const std::string& log_path() const { return log_path_; }
 

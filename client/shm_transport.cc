@@ -1,0 +1,64 @@
+#include "client/shm_transport.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace prefixd::client {
+
+void ShmSession::SetRef(v1::ShmArenaRef* ref) const {
+  absl::MutexLock lock(&mu);
+  ref->set_arena_id(registration.arena_id);
+  ref->set_token(registration.token.data(), registration.token.size());
+}
+
+absl::StatusOr<std::unique_ptr<ShmTransport>> ShmTransport::Connect(const std::string& path,
+                                                                    uint64_t arena_bytes) {
+  auto conn = shm::SideConnection::Connect(path);
+  if (!conn.ok()) return conn.status();
+  return std::unique_ptr<ShmTransport>(new ShmTransport(path, arena_bytes, *std::move(conn)));
+}
+
+absl::StatusOr<std::shared_ptr<ShmSession>> ShmTransport::Session(const std::string& name,
+                                                                  uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  if (conn_ == nullptr || conn_->closed()) {
+    // The daemon went away, and its mappings with it. Reconnect; arenas register again.
+    conn_.reset();
+    auto conn = shm::SideConnection::Connect(path_);
+    if (!conn.ok()) return conn.status();
+    conn_ = *std::move(conn);
+    ++epoch_;
+  }
+  std::shared_ptr<ShmSession> s;
+  if (auto it = sessions_.find(id); it != sessions_.end()) {
+    s = it->second;
+  } else {
+    s = std::make_shared<ShmSession>();
+    auto arena = shm::Arena::Create(arena_bytes_, absl::StrCat("prefixd-", name));
+    if (!arena.ok()) return arena.status();
+    s->arena = *std::move(arena);
+    s->slots = std::make_unique<shm::SlotAllocator>(s->arena->size());
+  }
+  {
+    absl::MutexLock sl(&s->mu);
+    if (s->epoch != epoch_) {
+      auto reg = conn_->Register(s->arena->fd(), name, id);
+      if (!reg.ok()) return reg.status();
+      s->registration = *reg;
+      s->epoch = epoch_;
+    }
+  }
+  sessions_[id] = s;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<SlotLease>> ShmTransport::Lease(std::shared_ptr<ShmSession> s,
+                                                               uint64_t bytes) {
+  auto off = s->slots->Allocate(bytes);
+  if (!off) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no ", bytes, " free bytes in the shared-memory arena of ", s->arena->size(), " bytes"));
+  }
+  return std::make_unique<SlotLease>(std::move(s), *off, bytes);
+}
+
+}  // namespace prefixd::client

@@ -1,0 +1,81 @@
+// The client's shared-memory path to a co-located daemon: one arena per namespace, registered
+// on the daemon's side socket on first use, with a slot allocator so that concurrent requests
+// share it. Internal to prefixd::client.
+//
+// Thread-safety: every method may be called concurrently. Sessions are shared: one that is
+// replaced (the daemon restarted) stays valid for the requests still holding it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "prefixd/v1/prefixd.pb.h"
+#include "shm/allocator.h"
+#include "shm/arena.h"
+#include "shm/side_channel.h"
+
+namespace prefixd::client {
+
+// One namespace's arena. The arena and its slots live as long as the session; after a daemon
+// restart the same arena is registered again (new id and token), so offsets stay valid.
+struct ShmSession {
+  std::unique_ptr<shm::Arena> arena;
+  std::unique_ptr<shm::SlotAllocator> slots;
+
+  // The current registration, for a request.
+  void SetRef(v1::ShmArenaRef* ref) const;
+
+  mutable absl::Mutex mu;
+  shm::Registration registration ABSL_GUARDED_BY(mu);
+  uint64_t epoch ABSL_GUARDED_BY(mu) = 0;  // the side connection it was registered on
+};
+
+// A range of a session's arena, returned to its allocator when destroyed.
+class SlotLease {
+ public:
+  SlotLease(std::shared_ptr<ShmSession> s, uint64_t offset, uint64_t bytes)
+      : session_(std::move(s)), offset_(offset), bytes_(bytes) {}
+  ~SlotLease() { session_->slots->Free(offset_, bytes_); }
+  SlotLease(const SlotLease&) = delete;
+  SlotLease& operator=(const SlotLease&) = delete;
+  uint64_t offset() const { return offset_; }
+  uint8_t* data() const { return session_->arena->data() + offset_; }
+
+ private:
+  std::shared_ptr<ShmSession> session_;
+  uint64_t offset_, bytes_;
+};
+
+class ShmTransport {
+ public:
+  // Connects to the side socket at `path`; arenas will be `arena_bytes` each.
+  static absl::StatusOr<std::unique_ptr<ShmTransport>> Connect(const std::string& path,
+                                                               uint64_t arena_bytes);
+
+  // The session of namespace `name` / `id`: creates and registers its arena on first use, and
+  // registers it again after the daemon closed the side socket (a restart).
+  absl::StatusOr<std::shared_ptr<ShmSession>> Session(const std::string& name, uint64_t id);
+
+  // `bytes` of the session's arena, or RESOURCE_EXHAUSTED if no free range is large enough.
+  static absl::StatusOr<std::unique_ptr<SlotLease>> Lease(std::shared_ptr<ShmSession> s,
+                                                          uint64_t bytes);
+
+ private:
+  ShmTransport(std::string path, uint64_t arena_bytes,
+               std::unique_ptr<shm::SideConnection> conn)
+      : path_(std::move(path)), arena_bytes_(arena_bytes), conn_(std::move(conn)) {}
+
+  const std::string path_;
+  const uint64_t arena_bytes_;
+  absl::Mutex mu_;
+  std::unique_ptr<shm::SideConnection> conn_ ABSL_GUARDED_BY(mu_);
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;  // bumped on every reconnection
+  std::map<uint64_t, std::shared_ptr<ShmSession>> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace prefixd::client

@@ -1,0 +1,137 @@
+// PrefixdService: PutShm and GetShm, the page transfers through a client's shared-memory arena.
+//
+// The arena is shared with the client, which may change its bytes at any moment. A put hands
+// the arena bytes to the store, which checks them against the client's CRC32C and copies them
+// into its write batch; bytes changed between that check and that copy are stored with a
+// checksum they fail, so they are dropped as corrupt when read, never served. A get copies
+// verified bytes into the client's slots and returns their CRC32C for the client to check.
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "server/convert.h"
+#include "server/service.h"
+
+namespace prefixd::server {
+namespace {
+
+grpc::Status Invalid(const std::string& msg) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> PrefixdService::RequestArena(
+    const v1::NamespaceRef& ns, const v1::ShmArenaRef& ref) const {
+  if (arenas_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "shared memory is off in this daemon (start it with --shm-socket PATH)");
+  }
+  return arenas_->Find(ref.arena_id(), ref.token(), ns.id());
+}
+
+grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmRequest* req,
+                                    v1::PutResponse* resp) {
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  storage::NamespaceInfo ns;
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  auto arena = RequestArena(req->ns(), req->arena());
+  if (!arena.ok()) return ToGrpc(arena.status());
+  const size_t n = keys->size();
+  if (static_cast<size_t>(req->pages_size()) != n || static_cast<size_t>(req->crc32c_size()) != n) {
+    return Invalid(absl::StrCat("the chain names ", n, " pages but the request carries ",
+                                req->pages_size(), " slices and ", req->crc32c_size(),
+                                " checksums"));
+  }
+  const uint64_t page_bytes = ns.fingerprint.page_bytes;
+  // Check every descriptor before anything is written.
+  std::vector<storage::PageWrite> writes(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& slice = req->pages(static_cast<int>(i));
+    if (slice.length() != page_bytes) {
+      return Invalid(absl::StrCat("page ", i, " is ", slice.length(), " bytes; the namespace has "
+                                  "pages of ", page_bytes, " bytes"));
+    }
+    auto bytes = (*arena)->arena->Slice(slice.offset(), slice.length());
+    if (!bytes.ok()) return ToGrpc(absl::Status(bytes.status().code(),
+                                                absl::StrCat("page ", i, ": ", bytes.status().message())));
+    writes[i] = {(*keys)[i],
+                 std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                 req->crc32c(static_cast<int>(i))};
+  }
+  const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, n);
+  // The store copies a batch into its write batch: that copy is what this request holds.
+  auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
+  if (!lease.held()) return ToGrpc(budget_.Busy());
+  std::string parent = req->chain().parent_key();
+  uint32_t written = 0, existing = 0;
+  for (size_t at = 0; at < n; at += group) {
+    const size_t len = std::min<size_t>(group, n - at);
+    auto r = store_->Put(RefOf(req->ns()), parent,
+                         std::span<const storage::PageWrite>(writes).subspan(at, len));
+    if (!r.ok()) return ToGrpc(r.status());
+    written += r->written;
+    existing += r->existing;
+    parent = (*keys)[at + len - 1];
+  }
+  shm_put_pages_.fetch_add(n);
+  resp->set_pages_written(written);
+  resp->set_pages_existing(existing);
+  if (req->chain().token_ids_size() > 0) {
+    for (auto& k : *keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,
+                                    v1::GetShmResponse* resp) {
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  storage::NamespaceInfo ns;
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  auto arena = RequestArena(req->ns(), req->arena());
+  if (!arena.ok()) return ToGrpc(arena.status());
+  const uint64_t page_bytes = ns.fingerprint.page_bytes;
+  uint64_t wanted = keys->size();
+  if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());
+  if (static_cast<uint64_t>(req->slots_size()) < wanted) {
+    return Invalid(absl::StrCat("the request wants ", wanted, " pages but names ",
+                                req->slots_size(), " slots"));
+  }
+  std::vector<uint8_t*> slots(wanted);
+  for (uint64_t i = 0; i < wanted; ++i) {
+    const auto& slot = req->slots(static_cast<int>(i));
+    if (slot.length() < page_bytes) {
+      return Invalid(absl::StrCat("slot ", i, " is ", slot.length(), " bytes; pages are ",
+                                  page_bytes, " bytes"));
+    }
+    auto bytes = (*arena)->arena->Slice(slot.offset(), page_bytes);
+    if (!bytes.ok()) return ToGrpc(absl::Status(bytes.status().code(),
+                                                absl::StrCat("slot ", i, ": ", bytes.status().message())));
+    slots[i] = bytes->data();
+  }
+  const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, wanted);
+  auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
+  if (!lease.held()) return ToGrpc(budget_.Busy());
+  auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
+    if (ctx->IsCancelled()) return false;
+    std::memcpy(slots[i], bytes.data(), bytes.size());
+    resp->add_crc32c(crc);
+    return true;
+  };
+  auto r = store_->Get(RefOf(req->ns()), *keys, req->max_pages(), sink);
+  if (!r.ok()) return ToGrpc(r.status());
+  if (r->stop == storage::GetResult::Stop::kCancelled) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the get");
+  }
+  shm_get_pages_.fetch_add(r->returned);
+  SetGetDone(*r, resp->mutable_done());
+  if (req->chain().token_ids_size() > 0) {
+    for (auto& k : *keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace prefixd::server

@@ -1,0 +1,421 @@
+// End-to-end: the shared-memory path. The real daemon with --shm-socket; clients that
+// register memfd arenas on its side socket, hostile clients that forge descriptors, and a
+// client process killed with SIGKILL in the middle of its requests.
+//
+// `e2e_shm_test --child TARGET SHM_SOCKET` is that client process: it puts chains through its
+// arena until it is killed (see ChildMain).
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "prefixd/v1/prefixd.grpc.pb.h"
+#include "shm/arena.h"
+#include "shm/side_channel.h"
+#include "tests/daemon.h"
+#include "util/crc32c.h"
+
+extern char** environ;
+
+namespace prefixd::testing {
+namespace {
+
+constexpr uint64_t kPage = 64 << 10;
+constexpr uint64_t kChildSeed = 77;
+
+class ShmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>("shm");
+    socket_ = dir_->path() + "/shm.sock";
+    daemon_ = std::make_unique<Daemon>(dir_->path() + "/data",
+                                       std::vector<std::string>{"--shm-socket", socket_});
+    daemon_->Start();
+  }
+
+  std::unique_ptr<client::Client> ShmClient(uint64_t arena_bytes = 64 << 20) {
+    auto o = daemon_->Options();
+    o.shm_socket = socket_;
+    o.shm_arena_bytes = arena_bytes;
+    o.shm_required = true;
+    auto c = client::Client::Connect(o);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  }
+
+  v1::StatsResponse Stats() {
+    auto s = daemon_->Connect()->Stats();
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *s : v1::StatsResponse();
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string socket_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(ShmTest, PagesRoundTripByteExactThroughTheArena) {
+  auto c = ShmClient();
+  ASSERT_TRUE(c->shared_memory());
+  auto big = c->OpenNamespace("big", TestFingerprint(1 << 20));
+  auto small = c->OpenNamespace("small", TestFingerprint(kPage));
+  ASSERT_TRUE(big.ok() && small.ok());
+  for (int ch = 0; ch < 8; ++ch) {
+    ASSERT_TRUE(PutTestChain(*c, *big, 1, ch, 8).ok()) << ch;     // 64 x 1 MiB
+    ASSERT_TRUE(PutTestChain(*c, *small, 2, ch, 32).ok()) << ch;  // 256 x 64 KiB
+  }
+  auto bytes_client = daemon_->Connect();  // the gRPC byte path reads the same pages
+  for (int ch = 0; ch < 8; ++ch) {
+    for (auto* cl : {c.get(), bytes_client.get()}) {
+      int wrong = -1;
+      auto got = GetTestChain(*cl, *big, 1, ch, 8, &wrong);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(*got, 8);
+      EXPECT_EQ(wrong, 0);
+      got = GetTestChain(*cl, *small, 2, ch, 32, &wrong);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(*got, 32);
+      EXPECT_EQ(wrong, 0);
+    }
+  }
+  auto s = Stats();
+  EXPECT_EQ(s.shm_put_pages(), 64u + 256u);
+  EXPECT_EQ(s.shm_get_pages(), 64u + 256u);  // the byte client's gets are not counted
+  EXPECT_EQ(s.shm_arenas(), 2u);             // one per namespace
+  EXPECT_EQ(s.pages(), 64u + 256u);
+}
+
+TEST_F(ShmTest, SlotsAreReusedAcrossManyRequests) {
+  auto c = ShmClient(4 << 20);
+  auto ns = c->OpenNamespace("slots", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto arena = c->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok()) << arena.status();
+  constexpr int kPages = 8;
+  auto in = c->AllocateSlots(*ns, kPages * kPage);
+  auto out = c->AllocateSlots(*ns, kPages * kPage);
+  ASSERT_TRUE(in.ok() && out.ok());
+  std::vector<uint64_t> in_off, out_off;
+  for (int i = 0; i < kPages; ++i) {
+    in_off.push_back(*in + i * kPage);
+    out_off.push_back(*out + i * kPage);
+  }
+  for (int round = 0; round < 150; ++round) {
+    for (int i = 0; i < kPages; ++i) {
+      std::string p = PageContent(3, round * 100 + i, kPage);
+      std::memcpy(arena->data() + in_off[i], p.data(), p.size());
+    }
+    auto chain = client::Chain::FromKeys(ChainKeys(3, round, kPages));
+    auto put = c->PutSlots(*ns, chain, in_off);
+    ASSERT_TRUE(put.ok()) << put.status();
+    EXPECT_EQ(put->written, static_cast<uint32_t>(kPages));
+    std::memset(arena->data() + *out, 0, kPages * kPage);
+    auto got = c->GetSlots(*ns, chain, out_off);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->pages, static_cast<uint32_t>(kPages));
+    EXPECT_EQ(got->stop, v1::GetDone::COMPLETE);
+    for (int i = 0; i < kPages; ++i) {
+      ASSERT_EQ(std::memcmp(arena->data() + out_off[i], PageContent(3, round * 100 + i, kPage).data(),
+                            kPage),
+                0)
+          << "round " << round << " page " << i;
+    }
+  }
+  // A partial chain: the slots past the prefix are left alone.
+  auto keys = ChainKeys(3, 0, kPages);
+  keys.insert(keys.begin() + 2, "missing");
+  std::vector<uint64_t> nine = out_off;
+  nine.push_back(*in);
+  auto got = c->GetSlots(*ns, client::Chain::FromKeys(keys), nine);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->pages, 2u);
+  EXPECT_EQ(got->stop, v1::GetDone::ABSENT);
+  c->FreeSlots(*ns, *in, kPages * kPage);
+  c->FreeSlots(*ns, *out, kPages * kPage);
+  EXPECT_TRUE(c->AllocateSlots(*ns, 4 << 20).ok());  // everything came back
+}
+
+// A client that forges descriptors: raw gRPC and a raw side connection, no client library.
+class HostileTest : public ShmTest {
+ protected:
+  void SetUp() override {
+    ShmTest::SetUp();
+    auto c = daemon_->Connect();
+    auto a = c->OpenNamespace("a", TestFingerprint(kPage));
+    auto b = c->OpenNamespace("b", TestFingerprint(kPage));
+    ASSERT_TRUE(a.ok() && b.ok());
+    a_ = *a;
+    b_ = *b;
+    stub_ = v1::Prefixd::NewStub(
+        grpc::CreateChannel(daemon_->target(), grpc::InsecureChannelCredentials()));
+    auto arena = shm::Arena::Create(1 << 20, "hostile");
+    ASSERT_TRUE(arena.ok());
+    arena_ = *std::move(arena);
+    std::string page = PageContent(9, 0, kPage);
+    std::memcpy(arena_->data(), page.data(), kPage);
+    auto conn = shm::SideConnection::Connect(socket_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conn_ = *std::move(conn);
+    auto reg = conn_->Register(arena_->fd(), "a", a_.id);
+    ASSERT_TRUE(reg.ok()) << reg.status();
+    reg_ = *reg;
+  }
+
+  v1::PutShmRequest Put(uint64_t offset, uint64_t length) const {
+    v1::PutShmRequest req;
+    req.mutable_ns()->set_name(a_.name);
+    req.mutable_ns()->set_id(a_.id);
+    req.mutable_chain()->add_keys("k0");
+    req.mutable_arena()->set_arena_id(reg_.arena_id);
+    req.mutable_arena()->set_token(reg_.token.data(), reg_.token.size());
+    auto* s = req.add_pages();
+    s->set_offset(offset);
+    s->set_length(length);
+    req.add_crc32c(util::Crc32c(std::string_view(reinterpret_cast<char*>(arena_->data()), kPage)));
+    return req;
+  }
+
+  grpc::StatusCode Call(const v1::PutShmRequest& req) {
+    grpc::ClientContext ctx;
+    v1::PutResponse resp;
+    return stub_->PutShm(&ctx, req, &resp).error_code();
+  }
+
+  grpc::StatusCode Call(const v1::GetShmRequest& req) {
+    grpc::ClientContext ctx;
+    v1::GetShmResponse resp;
+    return stub_->GetShm(&ctx, req, &resp).error_code();
+  }
+
+  client::Namespace a_, b_;
+  std::unique_ptr<v1::Prefixd::Stub> stub_;
+  std::unique_ptr<shm::Arena> arena_;
+  std::unique_ptr<shm::SideConnection> conn_;
+  shm::Registration reg_;
+};
+
+TEST_F(HostileTest, DescriptorsOutsideTheArenaAreRefused) {
+  EXPECT_EQ(Call(Put(1 << 20, kPage)), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(Call(Put((1 << 20) - kPage + 1, kPage)), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(Call(Put(~uint64_t{0} - 10, kPage)), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(Call(Put(0, kPage + 1)), grpc::StatusCode::INVALID_ARGUMENT);
+  auto no_crc = Put(0, kPage);
+  no_crc.clear_crc32c();
+  EXPECT_EQ(Call(no_crc), grpc::StatusCode::INVALID_ARGUMENT);
+  auto bad_crc = Put(0, kPage);
+  bad_crc.set_crc32c(0, bad_crc.crc32c(0) ^ 1);
+  EXPECT_EQ(Call(bad_crc), grpc::StatusCode::DATA_LOSS);
+
+  v1::GetShmRequest get;
+  *get.mutable_ns() = Put(0, kPage).ns();
+  get.mutable_chain()->add_keys("k0");
+  *get.mutable_arena() = Put(0, kPage).arena();
+  EXPECT_EQ(Call(get), grpc::StatusCode::INVALID_ARGUMENT);  // no slot for the page
+  auto* slot = get.add_slots();
+  slot->set_offset((1 << 20) - 100);
+  slot->set_length(kPage);
+  EXPECT_EQ(Call(get), grpc::StatusCode::OUT_OF_RANGE);
+  slot->set_offset(0);
+  slot->set_length(kPage - 1);
+  EXPECT_EQ(Call(get), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Stats().pages(), 0u);  // nothing was written
+  EXPECT_EQ(Call(Put(0, kPage)), grpc::StatusCode::OK);  // the well-formed request works
+  EXPECT_EQ(Stats().pages(), 1u);
+}
+
+TEST_F(HostileTest, AnotherClientsArenaAndAnotherNamespaceAreOutOfReach) {
+  // A second client registers its own arena; the first cannot name it with its own token.
+  auto other = shm::Arena::Create(1 << 20, "victim");
+  ASSERT_TRUE(other.ok());
+  auto conn2 = shm::SideConnection::Connect(socket_);
+  ASSERT_TRUE(conn2.ok());
+  auto reg2 = (*conn2)->Register((*other)->fd(), "a", a_.id);
+  ASSERT_TRUE(reg2.ok());
+  auto req = Put(0, kPage);
+  req.mutable_arena()->set_arena_id(reg2->arena_id);
+  EXPECT_EQ(Call(req), grpc::StatusCode::PERMISSION_DENIED);
+  req = Put(0, kPage);
+  req.mutable_arena()->set_token("0123456789abcdef");
+  EXPECT_EQ(Call(req), grpc::StatusCode::PERMISSION_DENIED);
+  req.mutable_arena()->set_token("");
+  EXPECT_EQ(Call(req), grpc::StatusCode::PERMISSION_DENIED);
+  req = Put(0, kPage);
+  req.mutable_arena()->set_arena_id(999999);
+  EXPECT_EQ(Call(req), grpc::StatusCode::NOT_FOUND);
+  // The arena was registered for namespace a: not usable for b.
+  req = Put(0, kPage);
+  req.mutable_ns()->set_name(b_.name);
+  req.mutable_ns()->set_id(b_.id);
+  EXPECT_EQ(Call(req), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Stats().pages(), 0u);
+  // Registrations are checked too.
+  auto arena3 = shm::Arena::Create(4096, "x");
+  ASSERT_TRUE(arena3.ok());
+  EXPECT_EQ(conn_->Register((*arena3)->fd(), "nope", 5).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(conn_->Register((*arena3)->fd(), "a", 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(conn_->Register((*arena3)->fd(), "a", a_.id + 1000).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  int unsealed = ::memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_EQ(::ftruncate(unsealed, 4096), 0);
+  EXPECT_EQ(conn_->Register(unsealed, "a", a_.id).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ::close(unsealed);
+  // Closing the side socket releases the arena: its id stops working at once.
+  EXPECT_EQ(Stats().shm_arenas(), 2u);
+  conn_.reset();
+  for (int i = 0; i < 200 && Stats().shm_arenas() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Stats().shm_arenas(), 1u);
+  EXPECT_EQ(Call(Put(0, kPage)), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ShmTest, AKilledClientLeavesNothingBehind) {
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> args = {self, "--child", daemon_->target(), socket_};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = -1;
+  ASSERT_EQ(::posix_spawn(&child, self.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  // Let it run until it has put a few hundred pages through its arena, then kill it in the
+  // middle of whatever request it is making.
+  uint64_t put = 0;
+  for (int i = 0; i < 600 && put < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    put = Stats().shm_put_pages();
+  }
+  ASSERT_GE(put, 300u) << "the child client did not get going";
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  uint64_t arenas = 1;
+  for (int i = 0; i < 200 && arenas != 0; ++i) {
+    arenas = Stats().shm_arenas();
+    if (arenas != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(arenas, 0u);
+  EXPECT_EQ(Stats().shm_mapped_bytes(), 0u);
+  // Every page it managed to put is byte-exact; the daemon serves on.
+  auto c = daemon_->Connect();
+  auto ns = c->OpenNamespace("child", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  int chains_whole = 0;
+  for (int ch = 0; ch < 1000; ++ch) {
+    int wrong = -1;
+    auto got = GetTestChain(*c, *ns, kChildSeed, ch, 8, &wrong);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(wrong, 0) << "chain " << ch;
+    if (*got == 0) break;
+    chains_whole += *got == 8;
+  }
+  EXPECT_GE(chains_whole * 8, 300 - 8);
+  EXPECT_TRUE(c->Health().ok());
+}
+
+TEST_F(ShmTest, ARestartedDaemonGetsTheSameArenaAgain) {
+  auto c = ShmClient(4 << 20);
+  auto ns = c->OpenNamespace("restart", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto arena = c->ArenaOf(*ns);
+  auto slot = c->AllocateSlots(*ns, kPage);
+  ASSERT_TRUE(arena.ok() && slot.ok());
+  std::string p = PageContent(5, 0, kPage);
+  std::memcpy(arena->data() + *slot, p.data(), kPage);
+  uint64_t off = *slot;
+  ASSERT_TRUE(c->PutSlots(*ns, client::Chain::FromKeys({"r0"}), {&off, 1}).ok());
+  EXPECT_EQ(daemon_->Stop(SIGTERM), 0);
+  daemon_->Start();
+  std::memset(arena->data() + *slot, 0, kPage);
+  auto got = c->GetSlots(*ns, client::Chain::FromKeys({"r0"}), {&off, 1});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->pages, 1u);
+  EXPECT_EQ(std::memcmp(arena->data() + *slot, p.data(), kPage), 0);
+  EXPECT_EQ(Stats().shm_arenas(), 1u);
+}
+
+TEST_F(ShmTest, WithoutTheSideSocketClientsUseBytes) {
+  auto o = daemon_->Options();
+  o.shm_socket = dir_->path() + "/no-such.sock";
+  auto c = client::Client::Connect(o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE((*c)->shared_memory());
+  auto ns = (*c)->OpenNamespace("bytes", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  ASSERT_TRUE(PutTestChain(**c, *ns, 4, 0, 4).ok());
+  EXPECT_EQ((*c)->ArenaOf(*ns).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Stats().shm_put_pages(), 0u);
+  o.shm_required = true;
+  EXPECT_EQ(client::Client::Connect(o).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(ShmOff, RequestsAreRefusedWhenTheDaemonHasNoSideSocket) {
+  TempDir dir("shm-off");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("a", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto stub = v1::Prefixd::NewStub(
+      grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials()));
+  v1::PutShmRequest req;
+  req.mutable_ns()->set_name("a");
+  req.mutable_ns()->set_id(ns->id);
+  req.mutable_chain()->add_keys("k");
+  req.add_pages()->set_length(kPage);
+  req.add_crc32c(0);
+  grpc::ClientContext ctx;
+  v1::PutResponse resp;
+  auto s = stub->PutShm(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("--shm-socket"), std::string::npos) << s.error_message();
+}
+
+// The client process of AKilledClientLeavesNothingBehind: puts 8-page chains of 64 KiB pages
+// through its arena slots, forever.
+int ChildMain(const std::string& target, const std::string& socket) {
+  client::ClientOptions o;
+  o.target = target;
+  o.shm_socket = socket;
+  o.shm_required = true;
+  o.shm_arena_bytes = 8 << 20;
+  auto c = client::Client::Connect(o);
+  if (!c.ok()) return 2;
+  auto ns = (*c)->OpenNamespace("child", TestFingerprint(kPage));
+  if (!ns.ok()) return 3;
+  auto arena = (*c)->ArenaOf(*ns);
+  auto base = (*c)->AllocateSlots(*ns, 8 * kPage);
+  if (!arena.ok() || !base.ok()) return 4;
+  std::vector<uint64_t> offsets;
+  for (int i = 0; i < 8; ++i) offsets.push_back(*base + i * kPage);
+  for (int ch = 0;; ++ch) {
+    for (int i = 0; i < 8; ++i) {
+      std::string p = PageContent(kChildSeed, uint64_t(ch) * 100000 + i, kPage);
+      std::memcpy(arena->data() + offsets[i], p.data(), kPage);
+    }
+    auto r = (*c)->PutSlots(*ns, client::Chain::FromKeys(ChainKeys(kChildSeed, ch, 8)), offsets);
+    if (!r.ok()) return 5;
+  }
+}
+
+}  // namespace
+}  // namespace prefixd::testing
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--child") {
+    return prefixd::testing::ChildMain(argv[2], argv[3]);
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
