@@ -29,6 +29,13 @@ struct BackendOptions {
   std::string kind = "grpc";
   // grpc only: the daemon's address.
   std::string target;
+  // grpc only: how page bytes travel. "grpc" (in gRPC messages, TCP or unix target), "uds"
+  // (the same, and the target must be unix://), "shm" (through a shared-memory arena
+  // registered on the daemon's `shm_socket`; only descriptors travel over gRPC).
+  std::string transport = "grpc";
+  std::string shm_socket;
+  // shm only: bytes of the client's arena; calls larger than half of it travel as bytes.
+  uint64_t shm_arena_bytes = uint64_t{1} << 30;
   // Every other kind: the directory that holds its data (created if missing).
   std::string dir;
   // Namespace (grpc, inproc) or subdirectory (file tiers) name.
@@ -51,6 +58,8 @@ struct IoCounters {
   // (files deleted before writeback).
   uint64_t write_bytes = 0;
   uint64_t peak_rss_bytes = 0;
+  // grpc only: pages the daemon moved through shared memory (puts, gets) since it started.
+  uint64_t shm_put_pages = 0, shm_get_pages = 0;
 };
 
 class Backend {

@@ -26,6 +26,9 @@ constexpr char kUsage[] =
     "  --backend KIND        grpc (default; prefixd at --target HOST:PORT or unix:///PATH),\n"
     "                        inproc (prefixd's storage in this process), file, file-sharded,\n"
     "                        rocksdb-inline (all at --dir DIR)\n"
+    "  --transport T         grpc (default), uds (--target unix:///PATH), or shm: pages move\n"
+    "                        through a shared-memory arena registered on --shm-socket PATH\n"
+    "                        (the daemon's); --shm-arena-bytes SIZE (default 1GiB)\n"
     "  --namespace NAME      default bench\n"
     "  --capacity SIZE       the tier's budget: LRU cap of the file tiers, inproc's capacity\n"
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
@@ -75,6 +78,11 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   Common c;
   c.backend.kind = f.Str("backend", "grpc");
   c.backend.target = f.Str("target");
+  c.backend.transport = f.Str("transport", "grpc");
+  c.backend.shm_socket = f.Str("shm-socket");
+  auto arena = f.Bytes("shm-arena-bytes", uint64_t{1} << 30);
+  if (!arena.ok()) return arena.status();
+  c.backend.shm_arena_bytes = *arena;
   c.backend.dir = f.Str("dir");
   c.backend.ns_name = f.Str("namespace", "bench");
   auto cap = f.Bytes("capacity", 0);
@@ -92,6 +100,20 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   c.json = f.Str("json");
   if (c.backend.kind == "grpc" && c.backend.target.empty()) {
     return absl::InvalidArgumentError("--target is required with --backend grpc");
+  }
+  const std::string& t = c.backend.transport;
+  if (t != "grpc" && t != "uds" && t != "shm") {
+    return absl::InvalidArgumentError("--transport wants grpc, uds or shm");
+  }
+  if (t != "grpc" && c.backend.kind != "grpc") {
+    return absl::InvalidArgumentError("--transport uds|shm needs --backend grpc");
+  }
+  if (t == "uds" && c.backend.target.rfind("unix:", 0) != 0) {
+    return absl::InvalidArgumentError("--transport uds wants --target unix:///PATH");
+  }
+  if (t == "shm" && c.backend.shm_socket.empty()) {
+    return absl::InvalidArgumentError(
+        "--transport shm wants --shm-socket PATH (the daemon's --shm-socket)");
   }
   if (c.backend.kind != "grpc" && c.backend.dir.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--dir is required with --backend ",
@@ -123,6 +145,12 @@ int RunMicroWorkload(FlagSet& f, Common c) {
   IoCounters before = backend->Io().value_or(IoCounters{});
   ASSIGN_OR_FAIL(report, RunMicro(m, backend.get()));
   Footprint fp = MeasureFootprint(before, *backend);
+  if (c.backend.transport == "shm") {
+    auto after = backend->Io().value_or(IoCounters{});
+    report.shm_put_pages = after.shm_put_pages - before.shm_put_pages;
+    report.shm_get_pages = after.shm_get_pages - before.shm_get_pages;
+    report.memcpy_ceiling_mbps = MemcpyCeilingMBps(m.page_bytes, m.pages * m.page_bytes);
+  }
   PrintMicroSummary(c.backend, m, report);
   if (auto s = WriteFile(c.json, MicroToJson(c.backend, m, report, fp)); !s.ok()) return Fail(s);
   bool ok = report.errors == 0 && report.corrupt_pages == 0 && !report.aborted &&

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bench/page_content.h"
 #include "bench/progress.h"
+#include "shm/arena.h"
 
 namespace prefixd::bench {
 namespace {
@@ -258,6 +260,22 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
   report.first_error = run.errors().first();
   report.aborted = run.errors().TooMany();
   return report;
+}
+
+std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes) {
+  const uint64_t slots = std::max<uint64_t>(1, (uint64_t{256} << 20) / page_bytes);
+  auto arena = shm::Arena::Create(slots * page_bytes, "prefixd-bench-ceiling");
+  if (!arena.ok()) return std::nullopt;
+  std::string page(page_bytes, '\0');
+  FillPage(1, 0, page.data(), page.size());
+  bytes = std::max(bytes, uint64_t{1} << 30);
+  auto start = std::chrono::steady_clock::now();
+  uint64_t copied = 0;
+  for (uint64_t i = 0; copied < bytes; ++i, copied += page_bytes) {
+    std::memcpy((*arena)->data() + (i % slots) * page_bytes, page.data(), page_bytes);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return secs > 0 ? std::optional(copied / 1e6 / secs) : std::nullopt;
 }
 
 }  // namespace prefixd::bench

@@ -67,10 +67,19 @@ struct MicroReport {
   bool aborted = false;            // stopped early: 100 errors, or 10 in a row
   double fill_seconds = 0;         // thread-seconds generating page bytes (inside put seconds)
   double verify_seconds = 0;       // thread-seconds comparing page bytes (inside get seconds)
+  // --transport shm: pages the daemon moved through shared memory (the rest went as bytes),
+  // and the ceiling: a plain memcpy of page_bytes pages into a shared memfd arena.
+  uint64_t shm_put_pages = 0, shm_get_pages = 0;
+  std::optional<double> memcpy_ceiling_mbps;
 };
 
 // Runs the phases against `backend`. A non-OK status means the options are invalid; per-call
 // failures are counted in the report instead.
 absl::StatusOr<MicroReport> RunMicro(const MicroOptions& options, Backend* backend);
+
+// MB/s of memcpy of `page_bytes` pages into a shared-memory arena (a sealed memfd, as the shm
+// transport uses), over at least `bytes` (at least 1 GiB) in an arena of at most 256 MiB;
+// nullopt if the arena cannot be made.
+std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes);
 
 }  // namespace prefixd::bench

@@ -38,6 +38,7 @@ std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroRep
   j.Str("workload", "micro");
   j.Str("backend", b.kind);
   j.Str("target", b.kind == "grpc" ? b.target : b.dir);
+  if (b.kind == "grpc") j.Str("transport", b.transport);
   j.Str("namespace", b.ns_name);
   j.Int("capacity_bytes", b.capacity_bytes);
   j.Str("phase", PhaseName(m.phase));
@@ -65,6 +66,11 @@ std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroRep
   j.Num("get_chain_p50_us", r.get_chain_us.Percentile(0.5), 1);
   j.Num("get_chain_p99_us", r.get_chain_us.Percentile(0.99), 1);
   j.Num("get_verify_thread_seconds", r.get.ran ? std::optional(r.verify_seconds) : std::nullopt, 6);
+  if (b.kind == "grpc" && b.transport == "shm") {
+    j.Int("shm_put_pages", r.shm_put_pages);
+    j.Int("shm_get_pages", r.shm_get_pages);
+    j.Num("memcpy_ceiling_MBps", r.memcpy_ceiling_mbps, 1);
+  }
   j.Int("exists_present_pages", r.exists_present_pages);
   j.Int("exists_get_mismatches", r.exists_get_mismatches);
   j.Int("verified_pages", r.verified_pages);

@@ -48,7 +48,8 @@ class GrpcBackend final : public Backend {
   absl::StatusOr<IoCounters> Io() override {
     auto s = client_->Stats();
     if (!s.ok()) return s.status();
-    return IoCounters{s->process_read_bytes(), s->process_write_bytes(), s->peak_rss_bytes()};
+    return IoCounters{s->process_read_bytes(), s->process_write_bytes(), s->peak_rss_bytes(),
+                      s->shm_put_pages(), s->shm_get_pages()};
   }
 
  private:
@@ -144,10 +145,19 @@ absl::StatusOr<std::unique_ptr<Backend>> NewGrpcBackend(const BackendOptions& o)
   client::ClientOptions co;
   co.target = o.target;
   co.rpc_timeout = absl::Seconds(120);
+  if (o.transport == "shm") {
+    co.shm_socket = o.shm_socket;
+    co.shm_arena_bytes = o.shm_arena_bytes;
+    co.shm_required = true;
+  }
   auto c = client::Client::Connect(co);
   if (!c.ok()) return c.status();
   auto ns = (*c)->OpenNamespace(o.ns_name, BenchFingerprint(o.page_bytes, o.page_tokens));
   if (!ns.ok()) return ns.status();
+  if (o.transport == "shm") {
+    // Register the arena now, as an engine does at start-up, not inside a timed phase.
+    if (auto a = (*c)->ArenaOf(*ns); !a.ok()) return a.status();
+  }
   return std::unique_ptr<Backend>(new GrpcBackend(*std::move(c), *std::move(ns)));
 }
 

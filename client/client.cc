@@ -214,7 +214,64 @@ class ClientImpl final : public Client {
     return GetShmCall(ns, chain, offsets, max_pages);
   }
 
+  absl::StatusOr<PutResult> PutFromDevice(const Namespace& ns, const Chain& chain,
+                                          std::span<const void* const> device_pages) override {
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    auto dev = DeviceLease(ns, device_pages.size() * page_bytes);
+    if (!dev.ok()) return dev.status();
+    auto& [lease, stream] = *dev;
+    std::vector<gpu::Copy> copies;
+    std::vector<uint64_t> offsets;
+    for (size_t i = 0; i < device_pages.size(); ++i) {
+      copies.push_back({lease->data() + i * page_bytes, device_pages[i], page_bytes});
+      offsets.push_back(lease->offset() + i * page_bytes);
+    }
+    if (auto s = stream->DeviceToHost(copies); !s.ok()) return s;
+    std::vector<uint32_t> crcs;
+    for (size_t i = 0; i < device_pages.size(); ++i) {
+      crcs.push_back(util::Crc32c(std::string_view(
+          reinterpret_cast<const char*>(lease->data() + i * page_bytes), page_bytes)));
+    }
+    return PutShmCall(ns, chain, offsets, page_bytes, crcs);
+  }
+
+  absl::StatusOr<SlotGetResult> GetToDevice(const Namespace& ns, const Chain& chain,
+                                            std::span<void* const> device_pages,
+                                            uint32_t max_pages) override {
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    auto dev = DeviceLease(ns, device_pages.size() * page_bytes);
+    if (!dev.ok()) return dev.status();
+    auto& [lease, stream] = *dev;
+    std::vector<uint64_t> offsets;
+    for (size_t i = 0; i < device_pages.size(); ++i) {
+      offsets.push_back(lease->offset() + i * page_bytes);
+    }
+    auto r = GetShmCall(ns, chain, offsets, max_pages);
+    if (!r.ok()) return r.status();
+    std::vector<gpu::Copy> copies;
+    for (uint32_t i = 0; i < r->pages; ++i) {
+      copies.push_back({device_pages[i], lease->data() + i * page_bytes, page_bytes});
+    }
+    if (auto s = stream->HostToDevice(copies); !s.ok()) return s;
+    return r;
+  }
+
  private:
+  // Slots of `bytes` in the namespace's pinned arena, and a stream for a device request.
+  absl::StatusOr<std::pair<std::unique_ptr<SlotLease>, std::unique_ptr<gpu::CopyStream>>>
+  DeviceLease(const Namespace& ns, uint64_t bytes) {
+    if (bytes == 0) return absl::InvalidArgumentError("no device pages");
+    auto s = SessionOf(ns);
+    if (!s.ok()) return s.status();
+    if (auto st = gpu::Available(); !st.ok()) return st;
+    if (auto st = (*s)->EnsurePinned(); !st.ok()) return st;
+    auto lease = ShmTransport::Lease(*s, bytes);
+    if (!lease.ok()) return lease.status();
+    auto stream = gpu::CopyStream::Create();
+    if (!stream.ok()) return stream.status();
+    return std::make_pair(*std::move(lease), *std::move(stream));
+  }
+
   // Pages the chain names (token chains: full pages only).
   static uint64_t ChainPages(const Namespace& ns, const Chain& c) {
     if (!c.keys.empty()) return c.keys.size();

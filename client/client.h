@@ -154,6 +154,20 @@ class Client {
   virtual absl::StatusOr<SlotGetResult> GetSlots(const Namespace& ns, const Chain& chain,
                                                  std::span<const uint64_t> offsets,
                                                  uint32_t max_pages = 0) = 0;
+
+  // ---- GPU: pages in device memory (shared memory and a CUDA build with a usable GPU;
+  // otherwise FAILED_PRECONDITION or UNAVAILABLE saying why). The namespace's arena is pinned
+  // for DMA (cudaHostRegister) on first use; a request's copies are queued on one CUDA stream.
+
+  // Copies device_pages[i] (page_bytes each) into arena slots by DMA, then puts them.
+  virtual absl::StatusOr<PutResult> PutFromDevice(const Namespace& ns, const Chain& chain,
+                                                  std::span<const void* const> device_pages) = 0;
+
+  // Gets the leading present pages into arena slots, verified, then copies page i to
+  // device_pages[i] by DMA.
+  virtual absl::StatusOr<SlotGetResult> GetToDevice(const Namespace& ns, const Chain& chain,
+                                                    std::span<void* const> device_pages,
+                                                    uint32_t max_pages = 0) = 0;
 };
 
 }  // namespace prefixd::client

@@ -10,6 +10,16 @@ void ShmSession::SetRef(v1::ShmArenaRef* ref) const {
   ref->set_token(registration.token.data(), registration.token.size());
 }
 
+absl::Status ShmSession::EnsurePinned() {
+  absl::MutexLock lock(&mu);
+  if (!pin_status) {
+    auto p = gpu::PinnedRegion::Pin(arena->data(), arena->size());
+    pin_status = p.status();
+    if (p.ok()) pinned = *std::move(p);
+  }
+  return *pin_status;
+}
+
 absl::StatusOr<std::unique_ptr<ShmTransport>> ShmTransport::Connect(const std::string& path,
                                                                     uint64_t arena_bytes) {
   auto conn = shm::SideConnection::Connect(path);

@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "gpu/gpu.h"
 #include "prefixd/v1/prefixd.pb.h"
 #include "shm/allocator.h"
 #include "shm/arena.h"
@@ -30,9 +32,14 @@ struct ShmSession {
   // The current registration, for a request.
   void SetRef(v1::ShmArenaRef* ref) const;
 
+  // Pins the arena for GPU DMA, once; later calls return the first call's result.
+  absl::Status EnsurePinned();
+
   mutable absl::Mutex mu;
   shm::Registration registration ABSL_GUARDED_BY(mu);
   uint64_t epoch ABSL_GUARDED_BY(mu) = 0;  // the side connection it was registered on
+  std::unique_ptr<gpu::PinnedRegion> pinned ABSL_GUARDED_BY(mu);
+  std::optional<absl::Status> pin_status ABSL_GUARDED_BY(mu);
 };
 
 // A range of a session's arena, returned to its allocator when destroyed.

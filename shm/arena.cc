@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Create(uint64_t bytes, const std::
   if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     return Errno("sealing the arena");
   }
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) return Errno("mmap of the arena");
   return std::unique_ptr<Arena>(new Arena(guard.release(), static_cast<uint8_t*>(p), bytes));
 }
@@ -83,7 +83,7 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Adopt(int fd, uint64_t max_bytes) 
     return absl::InvalidArgumentError(
         absl::StrCat("the arena is ", size, " bytes; allowed 1..", max_bytes));
   }
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) return Errno("mmap of a client arena");
   // The mapping keeps the memory alive; the descriptor is not needed any more.
   return std::unique_ptr<Arena>(new Arena(-1, static_cast<uint8_t*>(p), size));

@@ -23,11 +23,13 @@ namespace prefixd::shm {
 class Arena {
  public:
   // Creates a memfd of `bytes` (rounded up to the page size), reserves its memory
-  // (fallocate), seals it against shrinking and growing, and maps it read-write.
+  // (fallocate), seals it against shrinking and growing, and maps it read-write, populated
+  // (no page faults on first use: they would cost more than the copies).
   // INVALID_ARGUMENT for 0 bytes; RESOURCE_EXHAUSTED if the memory cannot be reserved.
   static absl::StatusOr<std::unique_ptr<Arena>> Create(uint64_t bytes, const std::string& name);
 
-  // Maps a descriptor received from a peer; takes ownership of `fd` (closed on every path).
+  // Maps a descriptor received from a peer, populated; takes ownership of `fd` (closed on
+  // every path).
   // INVALID_ARGUMENT unless it is a memfd sealed with F_SEAL_SHRINK and F_SEAL_GROW, of
   // 1..`max_bytes` bytes, and not sealed against writing.
   static absl::StatusOr<std::unique_ptr<Arena>> Adopt(int fd, uint64_t max_bytes);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "gpu/gpu.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "prefixd/v1/prefixd.grpc.pb.h"
@@ -358,6 +359,50 @@ TEST_F(ShmTest, WithoutTheSideSocketClientsUseBytes) {
   EXPECT_EQ(Stats().shm_put_pages(), 0u);
   o.shm_required = true;
   EXPECT_EQ(client::Client::Connect(o).status().code(), absl::StatusCode::kUnavailable);
+}
+
+// Device memory -> pinned arena -> daemon -> disk, and back into device memory.
+TEST_F(ShmTest, DevicePagesRoundTripThroughThePinnedArena) {
+  auto c = ShmClient(64 << 20);
+  auto ns = c->OpenNamespace("gpu", TestFingerprint(1 << 20));
+  ASSERT_TRUE(ns.ok());
+  if (auto s = gpu::Available(); !s.ok()) {
+    // Without a GPU the device calls refuse with the reason, and nothing is written.
+    const void* none[1] = {nullptr};
+    auto r = c->PutFromDevice(*ns, client::Chain::FromKeys({"g0"}), none);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(r.status().message(), s.message());
+    EXPECT_EQ(Stats().pages(), 0u);
+    GTEST_SKIP() << "no GPU here: " << s.message();
+  }
+  constexpr int kPages = 8;
+  auto src = gpu::DeviceBuffer::Allocate(kPages << 20);
+  auto dst = gpu::DeviceBuffer::Allocate(kPages << 20);
+  ASSERT_TRUE(src.ok() && dst.ok());
+  auto stream = gpu::CopyStream::Create();
+  ASSERT_TRUE(stream.ok());
+  std::string host;
+  std::vector<gpu::Copy> fill;
+  for (int i = 0; i < kPages; ++i) host += PageContent(6, i, 1 << 20);
+  fill.push_back({(*src)->data(), host.data(), host.size()});
+  ASSERT_TRUE((*stream)->HostToDevice(fill).ok());
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  for (int i = 0; i < kPages; ++i) {
+    in.push_back(static_cast<char*>((*src)->data()) + (uint64_t(i) << 20));
+    out.push_back(static_cast<char*>((*dst)->data()) + (uint64_t(i) << 20));
+  }
+  auto chain = client::Chain::FromKeys(ChainKeys(6, 0, kPages));
+  auto put = c->PutFromDevice(*ns, chain, in);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->written, static_cast<uint32_t>(kPages));
+  auto got = c->GetToDevice(*ns, chain, out);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->pages, static_cast<uint32_t>(kPages));
+  std::string back(host.size(), '\0');
+  std::vector<gpu::Copy> drain = {{back.data(), (*dst)->data(), back.size()}};
+  ASSERT_TRUE((*stream)->DeviceToHost(drain).ok());
+  EXPECT_TRUE(back == host);
 }
 
 TEST(ShmOff, RequestsAreRefusedWhenTheDaemonHasNoSideSocket) {

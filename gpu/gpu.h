@@ -1,0 +1,81 @@
+// prefixd::gpu — the CUDA pieces of the co-located data plane: detecting a usable GPU, pinning
+// a shared-memory arena for DMA (cudaHostRegister), and batched copies between device memory
+// and the arena on one stream.
+//
+// Built with CUDA when CMake finds the toolkit (CUDA::cudart only; the driver library is never
+// linked, so the binaries start on machines without a driver). Without the toolkit every call
+// returns UNAVAILABLE "built without CUDA". With the toolkit but no driver or no device
+// (cudaErrorInsufficientDriver, cudaErrorNoDevice, zero devices) Available() says so.
+//
+// Thread-safety: Available() may be called from any thread (detection runs once). A
+// PinnedRegion or CopyStream is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace prefixd::gpu {
+
+// OK when a CUDA device can be used; otherwise UNAVAILABLE with the reason.
+absl::Status Available();
+
+// Host memory registered with CUDA (page-locked, mapped for DMA) until destroyed.
+class PinnedRegion {
+ public:
+  // Registers [data, data + bytes): an arena's mapping. Slow (it locks every page): do it once
+  // per arena, not per request.
+  static absl::StatusOr<std::unique_ptr<PinnedRegion>> Pin(void* data, uint64_t bytes);
+  ~PinnedRegion();
+  PinnedRegion(const PinnedRegion&) = delete;
+  PinnedRegion& operator=(const PinnedRegion&) = delete;
+
+ private:
+  explicit PinnedRegion(void* data) : data_(data) {}
+  void* data_;
+};
+
+// One copy of `bytes` from `src` to `dst`.
+struct Copy {
+  void* dst = nullptr;
+  const void* src = nullptr;
+  uint64_t bytes = 0;
+};
+
+// A CUDA stream on which a request's copies are queued together and waited for once.
+class CopyStream {
+ public:
+  static absl::StatusOr<std::unique_ptr<CopyStream>> Create();
+  ~CopyStream();
+  CopyStream(const CopyStream&) = delete;
+  CopyStream& operator=(const CopyStream&) = delete;
+
+  // Queues device -> host (pinned arena) copies, or host -> device copies, then waits for all.
+  absl::Status DeviceToHost(std::span<const Copy> copies);
+  absl::Status HostToDevice(std::span<const Copy> copies);
+
+ private:
+  explicit CopyStream(void* stream) : stream_(stream) {}
+  void* stream_;  // cudaStream_t
+};
+
+// Device memory for tests and benchmarks (cudaMalloc / cudaFree).
+class DeviceBuffer {
+ public:
+  static absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(uint64_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* data() const { return data_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  DeviceBuffer(void* d, uint64_t n) : data_(d), size_(n) {}
+  void* data_;
+  uint64_t size_;
+};
+
+}  // namespace prefixd::gpu
