@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all deps configure build test run bench bench-micro clean
+.PHONY: all deps configure build test run bench bench-micro bench-transport clean
 
 all: build
 
@@ -36,6 +36,10 @@ bench: build
 # The first benchmark alone: a throwaway daemon, 1 MiB pages, and the disk's ceiling beside it.
 bench-micro: build
 	bash bench/run_micro.sh
+
+# gRPC over TCP and a unix socket against shared memory, by page size (~5 min).
+bench-transport: build
+	bash bench/run_transport.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The co-located data plane against the byte path (`make bench-transport`): one throwaway
+# prefixd with a TCP listener, a unix socket and a shared-memory side socket; prefixd-bench's
+# micro workload over each transport (grpc = TCP, uds, shm) for 64 KiB, 1 MiB and 8 MiB pages;
+# the in-process file-per-page tier on the same file system (its reads come from the page
+# cache, as SGLang's HiCacheFile's do); and a plain memcpy into a shared arena as the ceiling.
+#
+# Writes build/bench/transport/*.json and build/bench/transport.md. Environment (optional):
+#   MIB=512          MiB of pages per run     CONCURRENCY="1 4"   worker counts
+#   SIZES="64KiB 1MiB 8MiB"                   BUILD=build         BENCH_DIR=./var
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+MIB=${MIB:-512}
+CONCURRENCY=${CONCURRENCY:-1 4}
+SIZES=${SIZES:-64KiB 1MiB 8MiB}
+BENCH_DIR=${BENCH_DIR:-$(pwd)/var}
+OUT=$BUILD/bench/transport
+mkdir -p "$OUT" "$BENCH_DIR"
+WORK=$(mktemp -d "$BENCH_DIR/prefixd-transport.XXXXXX")
+PID=""
+cleanup() {
+  [[ -z $PID ]] || { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+PORT=$((20000 + RANDOM % 20000))
+"$BUILD/bin/prefixd" --listen "127.0.0.1:$PORT" --unix "$WORK/p.sock" --shm-socket "$WORK/shm.sock" \
+  --data-dir "$WORK/data" --log-level warn >"$WORK/prefixd.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do
+  "$BUILD/bin/prefixctl" --target "127.0.0.1:$PORT" health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+pages_for() {  # MiB of pages -> page count for a size
+  case $1 in 64KiB) echo $((MIB * 16)) ;; 1MiB) echo "$MIB" ;; 8MiB) echo $((MIB / 8)) ;; *) echo "$MIB" ;; esac
+}
+jget() { sed -n "s/^  \"$2\": \(.*\)\$/\1/p" "$1" | sed 's/,$//; s/^"//; s/"$//'; }
+rows=()
+for size in $SIZES; do
+  pages=$(pages_for "$size")
+  for k in $CONCURRENCY; do
+    for t in grpc uds shm file; do
+      json=$OUT/$t-$size-c$k.json
+      case $t in
+        grpc) args=(--target "127.0.0.1:$PORT") ;;
+        uds) args=(--target "unix://$WORK/p.sock" --transport uds) ;;
+        shm) args=(--target "unix://$WORK/p.sock" --transport shm --shm-socket "$WORK/shm.sock") ;;
+        file) args=(--backend file --dir "$WORK/file-$size-c$k") ;;
+      esac
+      echo "transport: $t $size x $pages, concurrency $k" >&2
+      "$BUILD/bin/prefixd-bench" --workload micro "${args[@]}" --namespace "$t-$size-c$k" \
+        --pages "$pages" --page-bytes "$size" --concurrency "$k" --no-progress --json "$json" \
+        >/dev/null
+      rows+=("| $size | $k | $t | $(jget "$json" put_MBps) | $(jget "$json" get_MBps) | $(jget "$json" get_chain_p99_us) | $(jget "$json" verified_pages)/$pages | $(jget "$json" memcpy_ceiling_MBps) |")
+    done
+  done
+done
+{
+  echo "# Transports: gRPC (TCP, unix socket) against shared memory"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $(nproc) CPUs."
+  echo "Rerun: \`MIB=$MIB CONCURRENCY=\"$CONCURRENCY\" SIZES=\"$SIZES\" bash bench/run_transport.sh\`."
+  echo "Chains of 16 pages; every page verified byte for byte by prefixd-bench. \`file\` is the"
+  echo "in-process file-per-page tier; its gets read the page cache it just filled."
+  echo "\`memcpy\` is a plain copy of the same pages into a shared memfd arena (the ceiling)."
+  echo
+  echo "| page | workers | transport | put MB/s | get MB/s | get p99 per chain (µs) | verified | memcpy MB/s |"
+  echo "|---|---:|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${rows[@]}"
+} >"$BUILD/bench/transport.md"
+cat "$BUILD/bench/transport.md"
