@@ -32,6 +32,32 @@ TEST(Crc32c, ExtendEqualsWholeAtEverySplit) {
   }
 }
 
+// A bit-at-a-time CRC32C, the definition itself.
+uint32_t Reference(const std::string& d) {
+  uint32_t c = ~0u;
+  for (unsigned char ch : d) {
+    c ^= ch;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+  }
+  return ~c;
+}
+
+TEST(Crc32c, LongBuffersMatchTheDefinitionAtEveryLengthAndAlignment) {
+  // Long enough for the three-stream path (12 KiB blocks), with odd lengths and offsets.
+  std::string data;
+  for (int i = 0; i < 70000; ++i) data.push_back(char((i * 2654435761u) >> 13));
+  for (size_t len : {12287, 12288, 12289, 24576, 40000, 65536, 69990}) {
+    for (size_t off : {0, 1, 3, 7}) {
+      std::string part = data.substr(off, len);
+      EXPECT_EQ(Crc32c(part), Reference(part)) << "len " << len << " offset " << off;
+    }
+  }
+  // Extending across the block boundaries gives the same answer as one call.
+  uint32_t c = Crc32cExtend(0, data.data(), 5000);
+  c = Crc32cExtend(c, data.data() + 5000, 60000);
+  EXPECT_EQ(c, Reference(data.substr(0, 65000)));
+}
+
 TEST(Crc32c, DetectsASingleBitFlip) {
   std::string data(4096, 'x');
   uint32_t before = Crc32c(data);
