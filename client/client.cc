@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -102,14 +103,13 @@ class ClientImpl final : public Client {
     if (auto lease = LeaseForCopy(ns, wanted * page_bytes)) {
       std::vector<uint64_t> offsets;
       for (uint64_t i = 0; i < wanted; ++i) offsets.push_back(lease->offset() + i * page_bytes);
-      auto r = GetShmCall(ns, chain, offsets, max_pages);
-      if (!r.ok()) return r.status();
       GetResult out;
+      auto r = GetShmCall(ns, chain, offsets, max_pages, [&](uint32_t i, std::string_view p) {
+        if (i == 0) out.pages.clear();  // a retry starts over
+        out.pages.emplace_back(p);
+      });
+      if (!r.ok()) return r.status();
       out.stop = r->stop;
-      for (uint32_t i = 0; i < r->pages; ++i) {
-        out.pages.emplace_back(reinterpret_cast<const char*>(lease->data()) + i * page_bytes,
-                               page_bytes);
-      }
       return out;
     }
     v1::GetRequest req;
@@ -334,9 +334,12 @@ class ClientImpl final : public Client {
     });
   }
 
-  absl::StatusOr<SlotGetResult> GetShmCall(const Namespace& ns, const Chain& chain,
-                                           std::span<const uint64_t> offsets,
-                                           uint32_t max_pages) {
+  // `on_page(i, bytes)` (optional) sees page i as soon as it is verified in the arena. A
+  // retried attempt starts over, calling it again from page 0.
+  absl::StatusOr<SlotGetResult> GetShmCall(
+      const Namespace& ns, const Chain& chain, std::span<const uint64_t> offsets,
+      uint32_t max_pages,
+      const std::function<void(uint32_t, std::string_view)>& on_page = nullptr) {
     const uint64_t page_bytes = ns.fingerprint.page_bytes();
     return Retry([&]() -> absl::StatusOr<SlotGetResult> {
       auto s = SessionOf(ns);
@@ -353,21 +356,45 @@ class ClientImpl final : public Client {
       }
       grpc::ClientContext ctx;
       Prepare(&ctx);
-      v1::GetShmResponse resp;
-      if (auto st = stub_->GetShm(&ctx, req, &resp); !st.ok()) return FromGrpc(st);
+      auto reader = stub_->GetShm(&ctx, req);
+      v1::GetShmResponse m;
       SlotGetResult r;
-      r.pages = resp.done().pages_returned();
-      r.stop = resp.done().stop();
-      r.keys.assign(resp.keys().begin(), resp.keys().end());
-      if (r.pages > offsets.size() || static_cast<uint32_t>(resp.crc32c_size()) != r.pages) {
-        return absl::DataLossError("the daemon's get summary does not match its slots");
-      }
-      for (uint32_t i = 0; i < r.pages; ++i) {
-        std::string_view page(reinterpret_cast<const char*>((*s)->arena->data() + offsets[i]),
-                              page_bytes);
-        if (util::Crc32c(page) != resp.crc32c(static_cast<int>(i))) {
-          return absl::DataLossError(absl::StrCat("page ", i, " failed its checksum in the arena"));
+      uint32_t checked = 0;
+      bool done = false;
+      absl::Status bad;
+      // Pages are checked (and handed to `on_page`) as the daemon reports them filled.
+      while (bad.ok() && reader->Read(&m)) {
+        for (uint32_t crc : m.crc32c()) {
+          if (checked >= offsets.size()) {
+            bad = absl::DataLossError("the daemon reported more pages than slots");
+            break;
+          }
+          std::string_view page(
+              reinterpret_cast<const char*>((*s)->arena->data() + offsets[checked]), page_bytes);
+          if (util::Crc32c(page) != crc) {
+            bad = absl::DataLossError(
+                absl::StrCat("page ", checked, " failed its checksum in the arena"));
+            break;
+          }
+          if (on_page) on_page(checked, page);
+          ++checked;
         }
+        if (m.has_done()) {
+          done = true;
+          r.pages = m.done().pages_returned();
+          r.stop = m.done().stop();
+          r.keys.assign(m.keys().begin(), m.keys().end());
+        }
+      }
+      if (!bad.ok()) {
+        ctx.TryCancel();
+        reader->Finish();
+        return bad;
+      }
+      if (auto st = reader->Finish(); !st.ok()) return FromGrpc(st);
+      if (!done) return absl::UnavailableError("the get stream ended without its summary");
+      if (r.pages != checked) {
+        return absl::DataLossError("the daemon's get summary does not match the pages it reported");
       }
       return r;
     });

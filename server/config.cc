@@ -76,9 +76,12 @@ const std::vector<Setting>& Settings() {
       {"admission-wait-ms", "how long a request waits for in-flight budget",
        Number(&ServerConfig::admission_wait_ms),
        [](const ServerConfig& c) { return absl::StrCat(c.admission_wait_ms); }},
-      {"batch-bytes", "bytes a put writes per batch / a get reads per group",
+      {"batch-bytes", "bytes a put writes per batch",
        Bytes(&ServerConfig::batch_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.batch_bytes); }},
+      {"read-group-bytes", "bytes a get reads per group (one MultiGet) before sending them",
+       Bytes(&ServerConfig::read_group_bytes),
+       [](const ServerConfig& c) { return absl::StrCat(c.read_group_bytes); }},
       {"frame-bytes", "page bytes per streamed get frame", Bytes(&ServerConfig::frame_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.frame_bytes); }},
       {"max-threads", "threads serving RPCs", Number(&ServerConfig::max_threads),
@@ -117,6 +120,9 @@ absl::Status ServerConfig::Validate() const {
   }
   if (batch_bytes < (uint64_t{64} << 10)) {
     return absl::InvalidArgumentError("--batch-bytes must be at least 64KiB");
+  }
+  if (read_group_bytes < 4096) {
+    return absl::InvalidArgumentError("--read-group-bytes must be at least 4KiB");
   }
   if (frame_bytes < 4096 || frame_bytes > (uint64_t{8} << 20)) {
     return absl::InvalidArgumentError("--frame-bytes must be in [4KiB, 8MiB]");

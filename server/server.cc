@@ -31,7 +31,7 @@ class ServerImpl final : public Server {
     so.capacity_bytes = config_.capacity_bytes;
     so.max_background_jobs = config_.background_jobs;
     so.write_buffer_size = config_.write_buffer_bytes;
-    so.read_group_bytes = config_.batch_bytes;
+    so.read_group_bytes = config_.read_group_bytes;
     so.generation_bytes = config_.generation_bytes;
     auto store = storage::Store::Open(so);
     if (!store.ok()) return store.status();

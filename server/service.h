@@ -44,7 +44,7 @@ class PrefixdService final : public v1::Prefixd::Service {
   grpc::Status PutShm(grpc::ServerContext* ctx, const v1::PutShmRequest* req,
                       v1::PutResponse* resp) override;
   grpc::Status GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,
-                      v1::GetShmResponse* resp) override;
+                      grpc::ServerWriter<v1::GetShmResponse>* writer) override;
 
   // Handlers running now. Lets shutdown know when the store is no longer in use.
   int active_calls() const { return active_calls_.load(); }

@@ -85,7 +85,7 @@ grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmReques
 }
 
 grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,
-                                    v1::GetShmResponse* resp) {
+                                    grpc::ServerWriter<v1::GetShmResponse>* writer) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
   storage::NamespaceInfo ns;
@@ -112,13 +112,22 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
                                                 absl::StrCat("slot ", i, ": ", bytes.status().message())));
     slots[i] = bytes->data();
   }
-  const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, wanted);
+  const uint64_t group = GroupPages(config_.read_group_bytes, page_bytes, wanted);
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return ToGrpc(budget_.Busy());
+  // Report filled slots about every MiB, so the client checks them while later ones fill.
+  v1::GetShmResponse out;
+  uint64_t unreported = 0;
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (ctx->IsCancelled()) return false;
     std::memcpy(slots[i], bytes.data(), bytes.size());
-    resp->add_crc32c(crc);
+    out.add_crc32c(crc);
+    unreported += bytes.size();
+    if (unreported >= (uint64_t{1} << 20)) {
+      if (!writer->Write(out)) return false;
+      out.Clear();
+      unreported = 0;
+    }
     return true;
   };
   auto r = store_->Get(RefOf(req->ns()), *keys, req->max_pages(), sink);
@@ -127,10 +136,11 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the get");
   }
   shm_get_pages_.fetch_add(r->returned);
-  SetGetDone(*r, resp->mutable_done());
+  SetGetDone(*r, out.mutable_done());
   if (req->chain().token_ids_size() > 0) {
-    for (auto& k : *keys) resp->add_keys(std::move(k));
+    for (auto& k : *keys) out.add_keys(std::move(k));
   }
+  writer->Write(out);
   return grpc::Status::OK;
 }
 

@@ -179,7 +179,7 @@ grpc::Status PrefixdService::Get(grpc::ServerContext* ctx, const v1::GetRequest*
   const uint64_t page_bytes = ns.fingerprint.page_bytes;
   uint64_t wanted = keys->size();
   if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());
-  const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, wanted);
+  const uint64_t group = GroupPages(config_.read_group_bytes, page_bytes, wanted);
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return ToGrpc(budget_.Busy());
 

@@ -192,8 +192,11 @@ class HostileTest : public ShmTest {
 
   grpc::StatusCode Call(const v1::GetShmRequest& req) {
     grpc::ClientContext ctx;
+    auto reader = stub_->GetShm(&ctx, req);
     v1::GetShmResponse resp;
-    return stub_->GetShm(&ctx, req, &resp).error_code();
+    while (reader->Read(&resp)) {
+    }
+    return reader->Finish().error_code();
   }
 
   client::Namespace a_, b_;
