@@ -8,10 +8,13 @@
 # Writes build/bench/transport/*.json and build/bench/transport.md. Environment (optional):
 #   MIB=512          MiB of pages per run     CONCURRENCY="1 4"   worker counts
 #   SIZES="64KiB 1MiB 8MiB"                   BUILD=build         BENCH_DIR=./var
+#   CACHE=2GiB       the daemon's --memory-cache (0: every get reads the store's blob files,
+#                    which the kernel's page cache holds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 MIB=${MIB:-512}
+CACHE=${CACHE:-2GiB}
 CONCURRENCY=${CONCURRENCY:-1 4}
 SIZES=${SIZES:-64KiB 1MiB 8MiB}
 BENCH_DIR=${BENCH_DIR:-$(pwd)/var}
@@ -26,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 PORT=$((20000 + RANDOM % 20000))
 "$BUILD/bin/prefixd" --listen "127.0.0.1:$PORT" --unix "$WORK/p.sock" --shm-socket "$WORK/shm.sock" \
-  --data-dir "$WORK/data" --log-level warn >"$WORK/prefixd.log" 2>&1 &
+  --data-dir "$WORK/data" --memory-cache "$CACHE" --log-level warn >"$WORK/prefixd.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do
   "$BUILD/bin/prefixctl" --target "127.0.0.1:$PORT" health >/dev/null 2>&1 && break
@@ -60,7 +63,8 @@ done
   echo "# Transports: gRPC (TCP, unix socket) against shared memory"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $(nproc) CPUs."
-  echo "Rerun: \`MIB=$MIB CONCURRENCY=\"$CONCURRENCY\" SIZES=\"$SIZES\" bash bench/run_transport.sh\`."
+  echo "Rerun: \`MIB=$MIB CACHE=$CACHE CONCURRENCY=\"$CONCURRENCY\" SIZES=\"$SIZES\" bash bench/run_transport.sh\`."
+  echo "The daemon ran with \`--memory-cache $CACHE\`: gets of pages it has served once come from memory."
   echo "Chains of 16 pages; every page verified byte for byte by prefixd-bench. \`file\` is the"
   echo "in-process file-per-page tier; its gets read the page cache it just filled."
   echo "\`memcpy\` is a plain copy of the same pages into a shared memfd arena (the ceiling)."

@@ -37,7 +37,14 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       s.peak_rss_bytes(), ",\n  \"generations\": ", s.generations(),
       ",\n  \"generation_bytes\": ", s.generation_bytes(), ",\n  \"evicted_generations\": ",
       s.evicted_generations(), ",\n  \"promoted_bytes\": ", s.promoted_bytes(),
-      ",\n  \"namespaces\": [");
+      ",\n  \"shm_arenas\": ", s.shm_arenas(), ",\n  \"shm_mapped_bytes\": ",
+      s.shm_mapped_bytes(), ",\n  \"shm_put_pages\": ", s.shm_put_pages(),
+      ",\n  \"shm_get_pages\": ", s.shm_get_pages());
+  absl::StrAppend(&out, ",\n  \"memory_cache_capacity\": ", s.memory_cache_capacity(),
+                  ",\n  \"memory_cache_bytes\": ", s.memory_cache_bytes(),
+                  ",\n  \"memory_cache_hits\": ", s.memory_cache_hits(),
+                  ",\n  \"memory_cache_misses\": ", s.memory_cache_misses(),
+                  ",\n  \"namespaces\": [");
   for (int i = 0; i < s.namespaces_size(); ++i) {
     const auto& n = s.namespaces(i);
     const auto& f = n.fingerprint();

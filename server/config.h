@@ -38,6 +38,10 @@ struct ServerConfig {
   // Default 0. At least 16 MiB. Pages are evicted a generation at a time to stay within it.
   uint64_t capacity_bytes = 0;
 
+  // Bytes of verified pages kept in the daemon's memory, so that hot pages are served without
+  // a disk read or a second checksum (accepts 4GiB). 0 = off. Default 0.
+  uint64_t memory_cache_bytes = 0;
+
   // Page bytes per generation (the unit of eviction); 0 = capacity / 32. Default 0.
   uint64_t generation_bytes = 0;
 

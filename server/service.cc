@@ -149,6 +149,10 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     resp->set_shm_arenas(arenas_->arenas());
     resp->set_shm_mapped_bytes(arenas_->mapped_bytes());
   }
+  resp->set_memory_cache_capacity(s->memory_cache_capacity);
+  resp->set_memory_cache_bytes(s->memory_cache_bytes);
+  resp->set_memory_cache_hits(s->memory_cache_hits);
+  resp->set_memory_cache_misses(s->memory_cache_misses);
   resp->set_shm_put_pages(shm_put_pages_.load());
   resp->set_shm_get_pages(shm_get_pages_.load());
   if (auto proc = util::ReadProcessStats(); proc.ok()) {

@@ -110,6 +110,10 @@ struct StoreStats {
   uint64_t generation_bytes = 0;       // the size at which a new generation starts
   uint64_t evicted_generations = 0;    // dropped since the store opened
   uint64_t promoted_bytes = 0;         // copied forward since the store opened
+  uint64_t memory_cache_capacity = 0;  // the memory cache (StoreOptions::memory_cache_bytes)
+  uint64_t memory_cache_bytes = 0;     // page bytes it holds now
+  uint64_t memory_cache_hits = 0;      // pages served from it
+  uint64_t memory_cache_misses = 0;    // pages read from disk while it was on
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "storage/generations.h"
+#include "storage/page_cache.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -118,6 +119,7 @@ class StoreImpl final : public Store {
                const std::vector<std::string_view>& bytes) ABSL_LOCKS_EXCLUDED(write_mu_);
 
   const StoreOptions options_;
+  PageCache cache_{options_.memory_cache_bytes};  // verified hot pages
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_
   uint64_t generation_bytes_ = 0;    // resolved from options_
   rocksdb::ColumnFamilyOptions page_family_options_;

@@ -389,6 +389,11 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.generation_bytes = generation_bytes_;
   out.evicted_generations = evicted_generations_.load(std::memory_order_relaxed);
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
+  const PageCacheStats cache = cache_.Stats();
+  out.memory_cache_capacity = cache.capacity_bytes;
+  out.memory_cache_bytes = cache.bytes;
+  out.memory_cache_hits = cache.hits;
+  out.memory_cache_misses = cache.misses;
   {
     absl::MutexLock l(&gen_mu_);
     out.generations = gens_.size();

@@ -45,6 +45,10 @@ struct StoreOptions {
   // Block cache for the index and key blocks (bytes). Default 64 MiB. Not changeable online.
   uint64_t block_cache_bytes = uint64_t{64} << 20;
 
+  // Bytes of verified pages kept in memory (PageCache): hot pages are served without a blob
+  // read or a second checksum. 0 disables it. Default 0. Not changeable online.
+  uint64_t memory_cache_bytes = 0;
+
   // Reads of one Get are issued in MultiGet groups of at most this many bytes of pages.
   // Bounds the memory one Get pins. Default 64 MiB.
   uint64_t read_group_bytes = uint64_t{64} << 20;

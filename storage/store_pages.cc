@@ -200,6 +200,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   PutResult result;
   uint64_t new_bytes = 0;
   uint64_t now = NowUnix();
+  std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
   for (size_t i = 0; i < pages.size(); ++i) {
     const auto& existing = (*recs)[first + i];
@@ -215,6 +216,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     IndexRecord rec{gen->number, root, static_cast<uint32_t>(depth), pages[i].data.size(),
                     pages[i].crc32c, now, std::string(pages[i].key)};
     AddPage(&batch, *gen, ns.info.id, rec, pages[i].data);
+    if (cache_.enabled()) added.emplace_back(i, rec);
     ++result.written;
     new_bytes += rec.size;
   }
@@ -226,6 +228,12 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       gen->Add(ns.info.id, pages[i].data.size());
       in_batch.erase(pages[i].key);  // a key repeated in the batch was written once
     }
+  }
+  // Pages just written are the likeliest to be read next (a conversation's next turn). The
+  // caller's bytes may be shared memory another process can change: the cache checks its own
+  // copy against the checksum before keeping it.
+  for (const auto& [i, rec] : added) {
+    cache_.InsertChecked(PageKeyOf(ns.info.id, rec), rec.generation, rec.crc32c, pages[i].data);
   }
   written_since_scan_ += new_bytes;
   ns.pages.fetch_add(result.written, std::memory_order_relaxed);
@@ -323,45 +331,69 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     std::vector<std::string> pkeys;
     pkeys.reserve(count);
     for (size_t i = begin; i < end; ++i) pkeys.push_back(PageKeyOf(ns.info.id, *(*recs)[i]));
-    std::vector<rocksdb::Slice> slices(pkeys.begin(), pkeys.end());
-    std::vector<rocksdb::PinnableSlice> values(count);
-    std::vector<rocksdb::Status> statuses(count);
-    std::vector<rocksdb::ColumnFamilyHandle*> families(count);
-    for (size_t j = 0; j < count; ++j) families[j] = gens[begin + j]->handle;
+    // Pages in the memory cache were verified when they entered it; the rest are read.
+    std::vector<std::shared_ptr<const std::string>> cached(count);
+    std::vector<size_t> to_read;  // positions in the group
+    for (size_t j = 0; j < count; ++j) {
+      const IndexRecord& rec = *(*recs)[begin + j];
+      cached[j] = cache_.Lookup(pkeys[j], rec.generation, rec.crc32c);
+      if (!cached[j]) to_read.push_back(j);
+    }
+    const size_t reads = to_read.size();
+    std::vector<rocksdb::Slice> slices;
+    std::vector<rocksdb::ColumnFamilyHandle*> families;
+    for (size_t j : to_read) {
+      slices.emplace_back(pkeys[j]);
+      families.push_back(gens[begin + j]->handle);
+    }
+    std::vector<rocksdb::PinnableSlice> values(reads);
+    std::vector<rocksdb::Status> statuses(reads);
     std::vector<const IndexRecord*> promote;
     std::vector<std::string_view> promote_bytes;
-    // RocksDB's own blob checksum is skipped: every page is verified below against the CRC32C
-    // the client computed, which covers the same bytes (and is hardware-accelerated here).
-    rocksdb::ReadOptions ro;
-    ro.verify_checksums = false;
-    ro.snapshot = snap;
-    db_->MultiGet(ro, count, families.data(), slices.data(), values.data(), statuses.data());
-    for (size_t j = 0; j < count; ++j) {
+    if (reads > 0) {
+      // RocksDB's own blob checksum is skipped: every page is verified below against the
+      // CRC32C the client computed, which covers the same bytes (hardware-accelerated here).
+      rocksdb::ReadOptions ro;
+      ro.verify_checksums = false;
+      ro.snapshot = snap;
+      db_->MultiGet(ro, reads, families.data(), slices.data(), values.data(), statuses.data());
+    }
+    for (size_t j = 0, r = 0; j < count; ++j) {
       size_t i = begin + j;
       const IndexRecord& rec = *(*recs)[i];
-      if (statuses[j].IsNotFound()) {
-        // The index and the pages disagree (e.g. a concurrent delete): not served.
-        result.stop = GetResult::Stop::kAbsent;
-        return finish(result);
+      std::string_view bytes;
+      if (cached[j]) {
+        bytes = *cached[j];
+      } else {
+        const rocksdb::Status& st = statuses[r];
+        const rocksdb::PinnableSlice& value = values[r];
+        ++r;
+        if (st.IsNotFound()) {
+          // The index and the pages disagree (e.g. a concurrent delete): not served.
+          result.stop = GetResult::Stop::kAbsent;
+          return finish(result);
+        }
+        bool corrupt = st.IsCorruption();
+        if (!corrupt && !st.ok()) return FromRocks(st, "reading a page");
+        std::optional<PageView> v;
+        if (!corrupt) v = DecodePageValue(std::string_view(value.data(), value.size()));
+        if (corrupt || !v || v->key != keys[i] || v->crc32c != rec.crc32c ||
+            v->bytes.size() != rec.size || Crc32c(v->bytes) != rec.crc32c) {
+          DropCorrupt(ns, keys[i], rec);
+          result.stop = GetResult::Stop::kCorrupt;
+          return finish(result);
+        }
+        bytes = v->bytes;
+        cache_.Insert(pkeys[j], rec.generation, rec.crc32c, bytes);
       }
-      bool corrupt = statuses[j].IsCorruption();
-      if (!corrupt && !statuses[j].ok()) return FromRocks(statuses[j], "reading a page");
-      std::optional<PageView> v;
-      if (!corrupt) v = DecodePageValue(std::string_view(values[j].data(), values[j].size()));
-      if (corrupt || !v || v->key != keys[i] || v->crc32c != rec.crc32c ||
-          v->bytes.size() != rec.size || Crc32c(v->bytes) != rec.crc32c) {
-        DropCorrupt(ns, keys[i], rec);
-        result.stop = GetResult::Stop::kCorrupt;
-        return finish(result);
-      }
-      if (!sink(i, keys[i], v->bytes, rec.crc32c)) {
+      if (!sink(i, keys[i], bytes, rec.crc32c)) {
         result.stop = GetResult::Stop::kCancelled;
         return finish(result);
       }
       ++result.returned;
       if (rec.generation < promote_below && rec.generation < newest->number) {
         promote.push_back(&rec);
-        promote_bytes.push_back(v->bytes);
+        promote_bytes.push_back(bytes);
       }
     }
     Promote(ns, promote, promote_bytes);

@@ -37,10 +37,11 @@ class StoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Reopen() {
+  void Reopen(uint64_t memory_cache_bytes = 0) {
     store_.reset();
     StoreOptions o;
     o.path = dir_.string();
+    o.memory_cache_bytes = memory_cache_bytes;
     o.read_group_bytes = 3 * kPageBytes;  // several MultiGet groups per Get
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok()) << s.status();
@@ -183,6 +184,48 @@ TEST_F(StoreTest, ChainContinuedFromParentAndDelete) {
   EXPECT_EQ(store_->Stats()->pages, 2u);
   std::vector<std::string> empty;
   EXPECT_EQ(store_->Exists({"ns"}, empty).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Returned pages, concatenated, with the number returned.
+std::pair<std::string, uint32_t> ReadAll(Store& s, std::span<const std::string> keys) {
+  std::string out;
+  auto g = s.Get({"ns"}, keys, 0, [&](size_t, auto, std::string_view b, auto) {
+    out.append(b);
+    return true;
+  });
+  EXPECT_TRUE(g.ok()) << g.status();
+  return {out, g.ok() ? g->returned : 0};
+}
+
+TEST_F(StoreTest, MemoryCacheServesTheSameBytesAndNeverAStaleWrite) {
+  Reopen(64 << 20);
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  PutChain("k", 6, 10);
+  auto keys = Keys("k", 6);
+  std::string want;
+  for (int i = 0; i < 6; ++i) want += PageBytes(10 + i);
+  auto s = store_->Stats();
+  EXPECT_EQ(s->memory_cache_bytes, 6 * PageBytes(0).size());  // kept when written
+  auto first = ReadAll(*store_, keys);  // from memory
+  EXPECT_EQ(first.first, want);
+  EXPECT_EQ(store_->Stats()->memory_cache_hits, 6u);
+  EXPECT_EQ(store_->Stats()->memory_cache_misses, 0u);
+  Reopen(64 << 20);  // an empty cache: read from disk, and kept
+  EXPECT_EQ(ReadAll(*store_, keys).first, want);
+  EXPECT_EQ(store_->Stats()->memory_cache_misses, 6u);
+  auto second = ReadAll(*store_, keys);
+  EXPECT_EQ(second.first, want);
+  EXPECT_EQ(store_->Stats()->memory_cache_hits, 6u);
+  // Deleted, then written again with other bytes: the cached write is never served.
+  std::vector<std::string> k2 = {"k2"};
+  ASSERT_EQ(*store_->Delete({"ns"}, k2), 1u);
+  EXPECT_EQ(ReadAll(*store_, keys).second, 2u);
+  std::string other = PageBytes(99);
+  PageWrite w{"k2", other, Crc32c(other)};
+  ASSERT_TRUE(store_->Put({"ns"}, "k1", std::span(&w, 1)).ok());
+  auto third = ReadAll(*store_, keys);
+  EXPECT_EQ(third.second, 6u);
+  EXPECT_EQ(third.first.substr(2 * other.size(), other.size()), other);
 }
 
 }  // namespace
