@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "storage/fingerprint.h"
 #include "storage/store_options.h"
+#include "storage/tuning.h"
 
 namespace prefixd::storage {
 
@@ -165,6 +166,15 @@ class Store {
 
   // Makes every acknowledged page durable (flushes memtables, waits).
   virtual absl::Status Flush() = 0;
+
+  // What the controller watches: cheap (counters and RocksDB properties, no I/O).
+  virtual StoreSignals Signals() = 0;
+
+  // The settings in force, and a change of them, applied online (SetOptions on every page
+  // family, present and future; SetDBOptions; the background rate limiter). INVALID_ARGUMENT
+  // for out-of-range values; RocksDB's refusal otherwise (settings already applied stay).
+  virtual Tuning CurrentTuning() = 0;
+  virtual absl::Status ApplyTuning(const Tuning& tuning) = 0;
 };
 
 // OK if `name` is a valid namespace name: 1..128 bytes of [A-Za-z0-9._:/-].

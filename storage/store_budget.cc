@@ -44,7 +44,12 @@ StoreImpl::GenerationPtr StoreImpl::Newest() {
 
 absl::StatusOr<StoreImpl::GenerationPtr> StoreImpl::CreateGeneration(uint64_t number) {
   rocksdb::ColumnFamilyHandle* handle = nullptr;
-  auto s = db_->CreateColumnFamily(page_family_options_, GenerationFamilyName(number), &handle);
+  rocksdb::ColumnFamilyOptions cf_options;
+  {
+    absl::MutexLock l(&tuning_mu_);  // the controller may have changed the template
+    cf_options = page_family_options_;
+  }
+  auto s = db_->CreateColumnFamily(cf_options, GenerationFamilyName(number), &handle);
   // RocksDB 7.8 records the family in the MANIFEST before it writes the OPTIONS file: with a
   // handle, the family exists even if that last write failed. Keep it, or the next rotation
   // would try the same name forever.
@@ -114,9 +119,14 @@ uint64_t StoreImpl::Budget(bool opening) {
   if (::statvfs(options_.path.c_str(), &fs) == 0) {
     const uint64_t total = uint64_t{fs.f_blocks} * fs.f_frsize;
     const uint64_t free = uint64_t{fs.f_bavail} * fs.f_frsize;
-    const uint64_t reserve = std::max<uint64_t>(
-        std::min<uint64_t>(uint64_t{64} << 20, total / 20),
-        page_family_options_.write_buffer_size * page_family_options_.max_write_buffer_number);
+    uint64_t memtables;
+    {
+      absl::MutexLock l(&tuning_mu_);
+      memtables =
+          page_family_options_.write_buffer_size * page_family_options_.max_write_buffer_number;
+    }
+    const uint64_t reserve =
+        std::max<uint64_t>(std::min<uint64_t>(uint64_t{64} << 20, total / 20), memtables);
     budget = std::min(budget, scanned_bytes_ + (free > reserve ? free - reserve : 0));
   }
   return budget;

@@ -14,6 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "rocksdb/rate_limiter.h"
+#include "rocksdb/statistics.h"
 #include "storage/generations.h"
 #include "storage/page_cache.h"
 #include "storage/records.h"
@@ -25,6 +27,9 @@ namespace prefixd::storage {
 uint64_t DirectoryBytes(const std::string& path);
 
 // Counters of one namespace. Updated with relaxed atomics; pages/bytes only under write_mu_.
+// The background rate limiter's "unlimited": 1 TB/s.
+inline constexpr int64_t kUnlimitedRate = int64_t{1} << 40;
+
 struct NamespaceState {
   NamespaceInfo info;
   std::atomic<uint64_t> pages{0}, bytes{0}, puts{0}, put_existing{0}, hits{0}, misses{0},
@@ -55,6 +60,9 @@ class StoreImpl final : public Store {
   absl::StatusOr<uint64_t> DeleteNamespace(NamespaceRef ns) override;
   absl::StatusOr<StoreStats> Stats() override;
   absl::Status Flush() override;
+  StoreSignals Signals() override;
+  Tuning CurrentTuning() override;
+  absl::Status ApplyTuning(const Tuning& tuning) override;
 
  private:
   using GenerationPtr = std::shared_ptr<Generation>;
@@ -119,10 +127,17 @@ class StoreImpl final : public Store {
                const std::vector<std::string_view>& bytes) ABSL_LOCKS_EXCLUDED(write_mu_);
 
   const StoreOptions options_;
+  // Tuning (store_tuning.cc). The page family options template is guarded by gen_mu_ (new
+  // generations are created from it).
+  mutable absl::Mutex tuning_mu_;
+  Tuning tuning_ ABSL_GUARDED_BY(tuning_mu_);
+  std::atomic<double> promote_fraction_{0};
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+  std::shared_ptr<rocksdb::RateLimiter> rate_limiter_;
   PageCache cache_{options_.memory_cache_bytes};  // verified hot pages
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_
   uint64_t generation_bytes_ = 0;    // resolved from options_
-  rocksdb::ColumnFamilyOptions page_family_options_;
+  rocksdb::ColumnFamilyOptions page_family_options_ ABSL_GUARDED_BY(tuning_mu_);
   // Declared before db_ so that it outlives the DB that calls it.
   std::atomic<uint64_t> oldest_live_{0};
   std::unique_ptr<StaleIndexFilter> index_filter_;

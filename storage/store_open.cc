@@ -111,6 +111,15 @@ absl::Status StoreImpl::Init() {
   db_opts.keep_log_file_num = 4;
   db_opts.stats_dump_period_sec = 0;
   db_opts.manifest_preallocation_size = 1 << 20;
+  // Tickers only (flush, compaction and stall counters for the controller): no timers.
+  statistics_ = rocksdb::CreateDBStatistics();
+  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  db_opts.statistics = statistics_;
+  // Flush and compaction writes pass a rate limiter the controller may tighten; it starts
+  // unlimited (1 TB/s).
+  rate_limiter_.reset(rocksdb::NewGenericRateLimiter(kUnlimitedRate, 100 * 1000, 10,
+                                                     rocksdb::RateLimiter::Mode::kWritesOnly));
+  db_opts.rate_limiter = rate_limiter_;
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
@@ -128,7 +137,7 @@ absl::Status StoreImpl::Init() {
   index_filter_ = std::make_unique<StaleIndexFilter>(&oldest_live_);
   index_cf.compaction_filter = index_filter_.get();
 
-  rocksdb::ColumnFamilyOptions& pages_cf = page_family_options_;
+  rocksdb::ColumnFamilyOptions pages_cf;
   pages_cf.write_buffer_size = write_buffer_bytes_;
   pages_cf.max_write_buffer_number = options_.max_write_buffer_number;
   pages_cf.enable_blob_files = true;
@@ -139,6 +148,17 @@ absl::Status StoreImpl::Init() {
   // CPU while writing 1 GiB). Space comes back by dropping whole generations.
   pages_cf.enable_blob_garbage_collection = false;
   pages_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  {
+    absl::MutexLock l(&tuning_mu_);
+    page_family_options_ = pages_cf;
+    tuning_.write_buffer_bytes = pages_cf.write_buffer_size;
+    tuning_.l0_slowdown_trigger = pages_cf.level0_slowdown_writes_trigger;
+    tuning_.l0_stop_trigger = pages_cf.level0_stop_writes_trigger;
+    tuning_.max_background_jobs = db_opts.max_background_jobs;
+    tuning_.background_rate_bytes = 0;
+    tuning_.promote_fraction = options_.promote_fraction;
+  }
+  promote_fraction_ = options_.promote_fraction;
 
   // The generations that exist, from the last run.
   std::vector<std::string> existing;

@@ -306,10 +306,11 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   // Pages read from the oldest generations get a second chance: they are copied forward.
   uint64_t promote_below = 0;  // generations below this number are promoted from
   // Without a capacity nothing is ever evicted: copying pages forward would only cost writes.
-  if (options_.promote_fraction > 0 && options_.capacity_bytes != 0) {
+  const double promote_fraction = promote_fraction_.load(std::memory_order_relaxed);
+  if (promote_fraction > 0 && options_.capacity_bytes != 0) {
     absl::MutexLock l(&gen_mu_);
     promote_below = gens_.begin()->first +
-                    std::max<uint64_t>(2, uint64_t(options_.promote_fraction * gens_.size()));
+                    std::max<uint64_t>(2, uint64_t(promote_fraction * gens_.size()));
   }
   const GenerationPtr newest = Newest();
 

@@ -1,0 +1,50 @@
+#include "controller/decider.h"
+
+#include "absl/strings/str_format.h"
+
+namespace prefixd::controller {
+
+std::string DescribeRates(const EpochRates& e) {
+  return absl::StrFormat(
+      "put %.1f MB/s, get %.1f MB/s, exists %.0f keys/s, flush %.1f MB/s, compaction w %.1f "
+      "MB/s, promote %.1f MB/s, stall %.1f%%, L0 %u, hit ratio %.2f",
+      e.put_bytes / 1e6, e.get_bytes / 1e6, e.exists_keys, e.flush_bytes / 1e6,
+      e.compaction_write_bytes / 1e6, e.promoted_bytes / 1e6, 100 * e.stall_fraction,
+      static_cast<unsigned>(e.l0_files), e.hit_ratio);
+}
+
+std::optional<Decision> Decider::Step(uint64_t epoch_number, const EpochRates& epoch,
+                                      const CostModel& model, Profile current,
+                                      const storage::Tuning& base) {
+  const double bw = model.device_bandwidth();
+  const storage::Tuning now = ProfileTuning(current, base, bw);
+  const Cost cost_now = model.Predict(epoch, now, now);
+  Profile best = current;
+  Cost cost_best = cost_now;
+  for (Profile p : AllProfiles()) {
+    if (p == current) continue;
+    Cost c = model.Predict(epoch, now, ProfileTuning(p, base, bw));
+    if (c.total() < cost_best.total()) {
+      best = p;
+      cost_best = c;
+    }
+  }
+  const double gain = cost_now.total() > options_.idle_cost
+                          ? (cost_now.total() - cost_best.total()) / cost_now.total()
+                          : 0.0;
+  if (best == current || gain <= options_.threshold) {
+    candidate_.reset();
+    streak_ = 0;
+    return std::nullopt;
+  }
+  if (candidate_ != best) {
+    candidate_ = best;
+    streak_ = 0;
+  }
+  if (++streak_ < options_.patience) return std::nullopt;
+  candidate_.reset();
+  streak_ = 0;
+  return Decision{epoch_number, current, best, gain, cost_now, cost_best, DescribeRates(epoch)};
+}
+
+}  // namespace prefixd::controller
