@@ -43,8 +43,27 @@ std::string StatsToJson(const v1::StatsResponse& s) {
   absl::StrAppend(&out, ",\n  \"memory_cache_capacity\": ", s.memory_cache_capacity(),
                   ",\n  \"memory_cache_bytes\": ", s.memory_cache_bytes(),
                   ",\n  \"memory_cache_hits\": ", s.memory_cache_hits(),
-                  ",\n  \"memory_cache_misses\": ", s.memory_cache_misses(),
-                  ",\n  \"namespaces\": [");
+                  ",\n  \"memory_cache_misses\": ", s.memory_cache_misses());
+  const auto& c = s.controller();
+  absl::StrAppend(
+      &out, ",\n  \"controller\": {\"mode\": ", Quote(c.mode()), ", \"profile\": ",
+      Quote(c.profile()), ", \"write_buffer_bytes\": ", c.write_buffer_bytes(),
+      ", \"l0_slowdown_trigger\": ", c.l0_slowdown_trigger(), ", \"l0_stop_trigger\": ",
+      c.l0_stop_trigger(), ", \"max_background_jobs\": ", c.max_background_jobs(),
+      ", \"background_rate_bytes\": ", c.background_rate_bytes(), ", \"promote_fraction\": ",
+      c.promote_fraction(), ",\n    \"epochs\": ", c.epochs(), ", \"cpu_seconds\": ",
+      c.cpu_seconds(), ", \"device_bandwidth\": ", c.device_bandwidth(),
+      ", \"write_amplification\": ", c.write_amplification(), ",\n    \"last_epoch\": ",
+      Quote(c.last_epoch()), ",\n    \"decisions\": [");
+  for (int i = 0; i < c.decisions_size(); ++i) {
+    const auto& d = c.decisions(i);
+    absl::StrAppend(&out, i ? "," : "", "\n      {\"epoch\": ", d.epoch(), ", \"from\": ",
+                    Quote(d.from()), ", \"to\": ", Quote(d.to()), ", \"predicted_gain\": ",
+                    d.predicted_gain(), ", \"cost_from\": ", Quote(d.cost_from()),
+                    ", \"cost_to\": ", Quote(d.cost_to()), ", \"signals\": ",
+                    Quote(d.signals()), "}");
+  }
+  absl::StrAppend(&out, c.decisions_size() ? "\n    ]}" : "]}", ",\n  \"namespaces\": [");
   for (int i = 0; i < s.namespaces_size(); ++i) {
     const auto& n = s.namespaces(i);
     const auto& f = n.fingerprint();

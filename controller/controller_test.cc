@@ -128,6 +128,18 @@ TEST(Decider, PopulationMovesToWriteHeavy) {
   EXPECT_EQ(dec->to, Profile::kWriteHeavy);
 }
 
+TEST(CostModel, MeasuredFlushStallsShrinkWithLargerMemtablesAndMoreJobs) {
+  CostModel m;
+  EpochRates e = Population(0);
+  e.stall_fraction = 0.2;  // memtables full, L0 empty
+  for (int i = 0; i < 3; ++i) m.Calibrate(e, Base());
+  const auto base = Base();
+  Cost now = m.Predict(e, base, base);
+  Cost bigger = m.Predict(e, base, ProfileTuning(Profile::kWriteHeavy, base, 1e9));
+  EXPECT_GT(now.stall_seconds, 0);
+  EXPECT_LT(bigger.stall_seconds, now.stall_seconds / 2);
+}
+
 TEST(Decider, OneNoisyEpochChangesNothing) {
   CostModel m;
   for (int i = 0; i < 5; ++i) m.Calibrate(Serving(), Base());

@@ -43,7 +43,11 @@ void CostModel::Calibrate(const EpochRates& e, const storage::Tuning& tuning) {
   if (have_l0_ && e.seconds > 0 && tuning.write_buffer_bytes > 0) {
     const double made = e.put_bytes / static_cast<double>(tuning.write_buffer_bytes);
     const double grew = (static_cast<double>(e.l0_files) - static_cast<double>(last_l0_)) / e.seconds;
-    if (made > 0) l0_clear_rate_ = Ewma(l0_clear_rate_, std::max(0.0, made - grew), options_.smoothing);
+    if (made > 0) {
+      const double sample = std::max(0.0, made - grew);
+      l0_clear_rate_ = have_clear_ ? Ewma(l0_clear_rate_, sample, options_.smoothing) : sample;
+      have_clear_ = true;
+    }
   }
   last_l0_ = e.l0_files;
   have_l0_ = true;
@@ -82,6 +86,17 @@ Cost CostModel::Predict(const EpochRates& e, const storage::Tuning& current,
       sigma = 0.5 * (l0 - slow) / (stop - slow);
     }
     wait += sigma / (1.0 - sigma);
+    // Stalls the epoch measured with L0 below its trigger come from flushes falling behind
+    // (too many full memtables): they scale with flushes per second (1 / memtable size) and
+    // inversely with the background jobs that run them.
+    if (static_cast<double>(e.l0_files) <= current.l0_slowdown_trigger && e.stall_fraction > 0 &&
+        current.write_buffer_bytes > 0) {
+      const double scale = static_cast<double>(current.write_buffer_bytes) /
+                           static_cast<double>(candidate.write_buffer_bytes) /
+                           std::min(jobs, 2.0);
+      const double m = std::min(0.95, e.stall_fraction * scale);
+      wait += m / (1.0 - m);
+    }
   }
   c.stall_seconds = options_.stall_weight * put_seconds * wait;
   return c;

@@ -59,6 +59,7 @@ class CostModel {
   double l0_clear_rate_ = 0;
   uint64_t last_l0_ = 0;
   bool have_l0_ = false;
+  bool have_clear_ = false;
 };
 
 }  // namespace prefixd::controller

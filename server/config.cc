@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "util/byte_size.h"
 
 namespace prefixd::server {
@@ -101,6 +102,11 @@ const std::vector<Setting>& Settings() {
       {"write-buffer-size", "memtable size of the page store (unflushed pages: ~4x this)",
        Bytes(&ServerConfig::write_buffer_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.write_buffer_bytes); }},
+      {"controller", "adaptive controller: off, on, pin:balanced|write-heavy|read-heavy",
+       Text(&ServerConfig::controller), [](const ServerConfig& c) { return c.controller; }},
+      {"controller-epoch", "controller epoch length, e.g. 5s or 500ms",
+       Text(&ServerConfig::controller_epoch),
+       [](const ServerConfig& c) { return c.controller_epoch; }},
       {"log-level", "trace, debug, info, warn or error", Text(&ServerConfig::log_level),
        [](const ServerConfig& c) { return c.log_level; }},
   };
@@ -139,6 +145,16 @@ absl::Status ServerConfig::Validate() const {
   }
   if (background_jobs < 1 || background_jobs > 64) {
     return absl::InvalidArgumentError("--background-jobs must be in [1, 64]");
+  }
+  absl::Duration epoch;
+  if (!absl::ParseDuration(controller_epoch, &epoch) || epoch < absl::Milliseconds(50)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--controller-epoch wants a duration of at least 50ms (e.g. 5s), got '",
+        controller_epoch, "'"));
+  }
+  if (controller != "off" && controller != "on" && controller.rfind("pin:", 0) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--controller wants off, on or pin:<profile>, got '", controller, "'"));
   }
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (std::find(kLevels.begin(), kLevels.end(), log_level) == kLevels.end()) {

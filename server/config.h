@@ -82,6 +82,13 @@ struct ServerConfig {
   // at most about 4x this. Default 64 MiB; at least 1 MiB.
   uint64_t write_buffer_bytes = uint64_t{64} << 20;
 
+  // The adaptive controller: off (start-up settings), on, or pin:<profile> (balanced,
+  // write-heavy, read-heavy). Default off.
+  std::string controller = "off";
+
+  // Length of a controller epoch, e.g. 5s or 500ms. Default 5 s; at least 50 ms.
+  std::string controller_epoch = "5s";
+
   // trace, debug, info, warn, error. Default info.
   std::string log_level = "info";
 

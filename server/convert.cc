@@ -77,4 +77,30 @@ void SetGetDone(const storage::GetResult& r, v1::GetDone* done) {
   }
 }
 
+void ToProto(const controller::ControllerStatus& s, v1::ControllerStats* out) {
+  out->set_mode(s.mode);
+  out->set_profile(std::string(controller::ProfileName(s.profile)));
+  out->set_write_buffer_bytes(s.tuning.write_buffer_bytes);
+  out->set_l0_slowdown_trigger(s.tuning.l0_slowdown_trigger);
+  out->set_l0_stop_trigger(s.tuning.l0_stop_trigger);
+  out->set_max_background_jobs(s.tuning.max_background_jobs);
+  out->set_background_rate_bytes(s.tuning.background_rate_bytes);
+  out->set_promote_fraction(s.tuning.promote_fraction);
+  out->set_epochs(s.epochs);
+  out->set_cpu_seconds(s.cpu_seconds);
+  out->set_device_bandwidth(s.device_bandwidth);
+  out->set_write_amplification(s.write_amplification);
+  out->set_last_epoch(controller::DescribeRates(s.last));
+  for (const auto& d : s.decisions) {
+    auto* o = out->add_decisions();
+    o->set_epoch(d.epoch);
+    o->set_from(std::string(controller::ProfileName(d.from)));
+    o->set_to(std::string(controller::ProfileName(d.to)));
+    o->set_predicted_gain(d.predicted_gain);
+    o->set_cost_from(d.cost_from.ToString());
+    o->set_cost_to(d.cost_to.ToString());
+    o->set_signals(d.signals);
+  }
+}
+
 }  // namespace prefixd::server

@@ -10,12 +10,15 @@
 #include "grpcpp/support/status.h"
 #include "prefixd/v1/prefixd.pb.h"
 #include "storage/fingerprint.h"
+#include "controller/controller.h"
 #include "storage/store.h"
 
 namespace prefixd::server {
 
 storage::Fingerprint FromProto(const v1::Fingerprint& p);
 v1::Fingerprint ToProto(const storage::Fingerprint& f);
+
+void ToProto(const controller::ControllerStatus& s, v1::ControllerStats* out);
 
 // absl and gRPC share their codes: the conversion is a cast.
 grpc::Status ToGrpc(const absl::Status& s);

@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "server/service.h"
 #include "shm/side_channel.h"
+#include "controller/controller.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
 #include "util/byte_size.h"
@@ -40,7 +41,16 @@ class ServerImpl final : public Server {
     if (!config_.shm_socket.empty()) {
       if (auto s = StartSharedMemory(); !s.ok()) return s;
     }
-    service_ = std::make_unique<PrefixdService>(store_.get(), config_, arenas_.get());
+    auto co = controller::ControllerOptions::Parse(config_.controller);
+    if (!co.ok()) return co.status();
+    if (!absl::ParseDuration(config_.controller_epoch, &co->epoch)) {
+      return absl::InvalidArgumentError("bad --controller-epoch");
+    }
+    auto ctl = controller::Controller::Start(store_.get(), *co);
+    if (!ctl.ok()) return ctl.status();
+    controller_ = *std::move(ctl);
+    service_ = std::make_unique<PrefixdService>(store_.get(), config_, arenas_.get(),
+                                                controller_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -118,6 +128,7 @@ class ServerImpl final : public Server {
       service_.reset();
       side_.reset();
       arenas_.reset();
+      controller_.reset();
       store_.reset();
     }
     if (!config_.unix_path.empty()) {
@@ -178,6 +189,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<shm::ArenaRegistry> arenas_;  // shared memory; null when off
   std::unique_ptr<shm::SideListener> side_;
+  std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<PrefixdService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

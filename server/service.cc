@@ -8,10 +8,12 @@
 namespace prefixd::server {
 
 PrefixdService::PrefixdService(storage::Store* store, const ServerConfig& config,
-                               const shm::ArenaRegistry* arenas)
+                               const shm::ArenaRegistry* arenas,
+                               const controller::Controller* controller)
     : store_(store),
       config_(config),
       arenas_(arenas),
+      controller_(controller),
       budget_(config.max_inflight_bytes),
       watchdog_(std::chrono::seconds(config.stream_idle_timeout_seconds)) {}
 
@@ -149,6 +151,7 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     resp->set_shm_arenas(arenas_->arenas());
     resp->set_shm_mapped_bytes(arenas_->mapped_bytes());
   }
+  if (controller_ != nullptr) ToProto(controller_->Status(), resp->mutable_controller());
   resp->set_memory_cache_capacity(s->memory_cache_capacity);
   resp->set_memory_cache_bytes(s->memory_cache_bytes);
   resp->set_memory_cache_hits(s->memory_cache_hits);

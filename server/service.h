@@ -10,6 +10,7 @@
 #include "server/admission.h"
 #include "server/config.h"
 #include "server/stream_watchdog.h"
+#include "controller/controller.h"
 #include "shm/registry.h"
 #include "storage/store.h"
 
@@ -20,7 +21,8 @@ class PrefixdService final : public v1::Prefixd::Service {
   // `store` must outlive the service, and so must `arenas` (the client arenas registered on
   // the side socket; nullptr when shared memory is off).
   PrefixdService(storage::Store* store, const ServerConfig& config,
-                 const shm::ArenaRegistry* arenas = nullptr);
+                 const shm::ArenaRegistry* arenas = nullptr,
+                 const controller::Controller* controller = nullptr);
 
   grpc::Status OpenNamespace(grpc::ServerContext* ctx, const v1::OpenNamespaceRequest* req,
                              v1::OpenNamespaceResponse* resp) override;
@@ -60,6 +62,7 @@ class PrefixdService final : public v1::Prefixd::Service {
   storage::Store* const store_;
   const ServerConfig config_;
   const shm::ArenaRegistry* const arenas_;
+  const controller::Controller* const controller_;
   ByteBudget budget_;
   StreamWatchdog watchdog_;
   // Counts one running handler for its lifetime; admitted() is false once draining. The

@@ -41,6 +41,8 @@ TEST(Prefixctl, HealthAndStatsJson) {
   EXPECT_NE(out.find("\"pages\": 3"), std::string::npos) << out;
   EXPECT_NE(out.find("\"name\": \"cli-ns\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"hits\": 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"controller\": {\"mode\": \"off\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"memory_cache_capacity\": 0"), std::string::npos) << out;
   EXPECT_EQ(RunCommand(ctl + " no-such-command", &out), 2);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
   EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
