@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all deps configure build test run bench bench-micro bench-transport clean
+.PHONY: all deps configure build test run bench bench-micro bench-transport bench-phases clean
 
 all: build
 
@@ -40,6 +40,11 @@ bench-micro: build
 # gRPC over TCP and a unix socket against shared memory, by page size (~5 min).
 bench-transport: build
 	bash bench/run_transport.sh
+
+# The controller off, on and pinned to each profile on the phases workload (~6 min).
+bench-phases: build
+	@bash scripts/install-deps.sh bench
+	bash bench/run_phases.sh
 
 clean:
 	rm -rf $(BUILD)

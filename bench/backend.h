@@ -60,6 +60,8 @@ struct IoCounters {
   uint64_t peak_rss_bytes = 0;
   // grpc only: pages the daemon moved through shared memory (puts, gets) since it started.
   uint64_t shm_put_pages = 0, shm_get_pages = 0;
+  // grpc only: microseconds RocksDB held writers back (stalls) since the daemon started.
+  uint64_t stall_micros = 0;
 };
 
 class Backend {

@@ -9,10 +9,12 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bench/backend.h"
 #include "bench/flags.h"
 #include "bench/micro.h"
 #include "bench/micro_report.h"
+#include "bench/phases.h"
 #include "bench/replay.h"
 #include "bench/scale.h"
 #include "bench/trace.h"
@@ -21,7 +23,7 @@ namespace prefixd::bench {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: prefixd-bench --workload micro|scale|trace|multiturn [tier] [workload flags]\n"
+    "usage: prefixd-bench --workload micro|scale|trace|multiturn|phases [tier] [workload flags]\n"
     "tier:\n"
     "  --backend KIND        grpc (default; prefixd at --target HOST:PORT or unix:///PATH),\n"
     "                        inproc (prefixd's storage in this process), file, file-sharded,\n"
@@ -42,6 +44,8 @@ constexpr char kUsage[] =
     "           --output-tokens 64] | [--users 10 --rounds 5 --system-tokens 1000\n"
     "           --user-context-tokens 2000 --answer-tokens 100] [--bytes-per-token 256]\n"
     "           [--capacity-fraction F] [--speed S]\n"
+    "phases:    [--phases population,serving,mixed,population] [--phase-seconds 20]\n"
+    "           [--page-bytes 256KiB] [--chain-pages 16]\n"
     "--csv FILE (trace, multiturn) writes one line per request. --print-capacity prints the\n"
     "budget a --capacity-fraction means and exits (for a daemon's --capacity);\n"
     "--daemon-capacity-set says the grpc daemon was started with it.\n";
@@ -156,6 +160,41 @@ int RunMicroWorkload(FlagSet& f, Common c) {
   bool ok = report.errors == 0 && report.corrupt_pages == 0 && !report.aborted &&
             (m.phase == Phase::kPut || (report.missing_pages == 0 && report.unverified_pages == 0));
   return ok ? 0 : 1;
+}
+
+int RunPhasesWorkload(FlagSet& f, Common c) {
+  PhasesOptions o;
+  ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 256 << 10));
+  ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", 16));
+  ASSIGN_OR_FAIL(seconds, f.Uint("phase-seconds", 20));
+  std::string phases = f.Str("phases", "population,serving,mixed,population");
+  if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
+  o.phases = absl::StrSplit(phases, ',', absl::SkipEmpty());
+  o.page_bytes = page_bytes;
+  o.chain_pages = static_cast<uint32_t>(std::min<uint64_t>(chain_pages, 1 << 20));
+  o.phase_seconds = static_cast<double>(seconds);
+  o.concurrency = c.concurrency;
+  o.seed = c.seed;
+  o.progress = c.progress;
+  if (auto s = o.Validate(); !s.ok()) return Fail(s);
+  c.backend.page_bytes = o.page_bytes;
+  ASSIGN_OR_FAIL(backend, MakeBackend(c.backend));
+  ASSIGN_OR_FAIL(results, RunPhases(o, backend.get()));
+  uint64_t wrong = 0, errors = 0;
+  for (auto& r : results) {
+    std::printf("%-10s %6.1f s  put %7.1f MB/s (p99 %8.0f us)  get %7.1f MB/s (p50 %7.0f, p99 "
+                "%8.0f us)  exists p99 %6.0f us  hit %.3f  stall %.2f s  device writes %.0f MB\n",
+                r.name.c_str(), r.seconds, r.put_bytes / 1e6 / r.seconds,
+                r.put_us.Percentile(0.99).value_or(0), r.get_bytes / 1e6 / r.seconds,
+                r.get_us.Percentile(0.5).value_or(0), r.get_us.Percentile(0.99).value_or(0),
+                r.exists_us.Percentile(0.99).value_or(0),
+                r.pages_asked ? double(r.pages_returned) / r.pages_asked : 0.0,
+                r.stall_micros / 1e6, r.device_write_bytes / 1e6);
+    wrong += r.wrong_pages;
+    errors += r.errors;
+  }
+  if (auto s = WriteFile(c.json, PhasesToJson(c.backend, o, results)); !s.ok()) return Fail(s);
+  return wrong == 0 && errors == 0 ? 0 : 1;
 }
 
 int RunScaleWorkload(FlagSet& f, Common c) {
@@ -338,12 +377,14 @@ int Main(int argc, char** argv) {
   auto common = ParseCommon(*flags);
   if (!common.ok()) return Fail(common.status());
   if (workload == "micro") return RunMicroWorkload(*flags, *common);
+  if (workload == "phases") return RunPhasesWorkload(*flags, *common);
   if (workload == "scale") return RunScaleWorkload(*flags, *common);
   if (workload == "trace" || workload == "multiturn") {
     return RunReplayWorkload(*flags, *common, workload);
   }
   return Fail(absl::InvalidArgumentError(
-      absl::StrCat("--workload: unknown '", workload, "' (micro, scale, trace, multiturn)")));
+      absl::StrCat("--workload: unknown '", workload,
+                   "' (micro, scale, trace, multiturn, phases)")));
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ class GrpcBackend final : public Backend {
     auto s = client_->Stats();
     if (!s.ok()) return s.status();
     return IoCounters{s->process_read_bytes(), s->process_write_bytes(), s->peak_rss_bytes(),
-                      s->shm_put_pages(), s->shm_get_pages()};
+                      s->shm_put_pages(),      s->shm_get_pages(),       s->stall_micros()};
   }
 
  private:

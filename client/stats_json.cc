@@ -43,7 +43,10 @@ std::string StatsToJson(const v1::StatsResponse& s) {
   absl::StrAppend(&out, ",\n  \"memory_cache_capacity\": ", s.memory_cache_capacity(),
                   ",\n  \"memory_cache_bytes\": ", s.memory_cache_bytes(),
                   ",\n  \"memory_cache_hits\": ", s.memory_cache_hits(),
-                  ",\n  \"memory_cache_misses\": ", s.memory_cache_misses());
+                  ",\n  \"memory_cache_misses\": ", s.memory_cache_misses(),
+                  ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
+                  s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
+                  s.compaction_write_bytes());
   const auto& c = s.controller();
   absl::StrAppend(
       &out, ",\n  \"controller\": {\"mode\": ", Quote(c.mode()), ", \"profile\": ",

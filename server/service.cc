@@ -152,6 +152,10 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     resp->set_shm_mapped_bytes(arenas_->mapped_bytes());
   }
   if (controller_ != nullptr) ToProto(controller_->Status(), resp->mutable_controller());
+  const storage::StoreSignals sig = store_->Signals();
+  resp->set_stall_micros(sig.stall_micros);
+  resp->set_flush_write_bytes(sig.flush_write_bytes);
+  resp->set_compaction_write_bytes(sig.compaction_write_bytes);
   resp->set_memory_cache_capacity(s->memory_cache_capacity);
   resp->set_memory_cache_bytes(s->memory_cache_bytes);
   resp->set_memory_cache_hits(s->memory_cache_hits);
