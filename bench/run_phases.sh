@@ -26,7 +26,8 @@ stop() {
   PID=""
 }
 trap 'stop; rm -rf "$WORK"' EXIT
-jnum() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1" 2>/dev/null || echo n/a; }
+# jq-like: evaluates a Python expression over the JSON file's object `d`.
+jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2" 2>/dev/null || echo n/a; }
 rows=() decisions=()
 for mode in $MODES; do
   rm -rf "$WORK/data"
@@ -45,14 +46,13 @@ for mode in $MODES; do
     --json "$OUT/$name.json" --no-progress >&2
   "$BUILD/bin/prefixctl" --target "127.0.0.1:$PORT" stats --json >"$OUT/$name-stats.json"
   stop
-  cpu=$(jnum "$OUT/$name-stats.json" "['controller']['cpu_seconds']")
-  uptime=$(jnum "$OUT/$name-stats.json" "['uptime_seconds']")
-  n=$(jnum "$OUT/$name.json" "['phases'].__len__()")
+  s=$OUT/$name-stats.json j=$OUT/$name.json
+  n=$(jget "$j" "len(d['phases'])")
   for ((i = 0; i < n; i++)); do
-    p="['phases'][$i]"
-    rows+=("| $mode | $((i + 1)) $(jnum "$OUT/$name.json" "$p['phase']") | $(jnum "$OUT/$name.json" "$p['put_MBps']") | $(jnum "$OUT/$name.json" "$p['get_MBps']") | $(jnum "$OUT/$name.json" "$p['get_p50_us']") | $(jnum "$OUT/$name.json" "$p['get_p99_us']") | $(jnum "$OUT/$name.json" "$p['exists_p99_us']") | $(jnum "$OUT/$name.json" "$p['stall_seconds']") | $(jnum "$OUT/$name.json" "round($p['device_write_bytes']/1e6)") | $(jnum "$OUT/$name.json" "$p['get_hit_ratio']") |")
+    row=$(jget "$j" "' | '.join('-' if v is None else str(v) for v in [d['phases'][$i][k] for k in ('put_MBps', 'put_p99_us', 'get_MBps', 'get_p50_us', 'get_p99_us', 'exists_p99_us', 'stall_seconds')] + [round(d['phases'][$i]['device_write_bytes'] / 1e6), d['phases'][$i]['get_hit_ratio']])")
+    rows+=("| $mode | $((i + 1)) $(jget "$j" "d['phases'][$i]['phase']") | $row |")
   done
-  decisions+=("- \`$mode\`: controller CPU ${cpu} s over ${uptime} s; decisions: $(jnum "$OUT/$name-stats.json" "'; '.join('epoch %d %s -> %s (predicted gain %.0f%%)' % (x['epoch'], x['from'], x['to'], 100*x['predicted_gain']) for x in d['controller']['decisions']) or 'none'")")
+  decisions+=("- \`$mode\`: controller CPU $(jget "$s" "'%.3f' % d['controller']['cpu_seconds']") s over $(jget "$s" "d['uptime_seconds']") s ($(jget "$s" "'%.2f' % (100 * d['controller']['cpu_seconds'] / max(1, d['uptime_seconds']))") % of one core); decisions: $(jget "$s" "'; '.join('epoch %d %s -> %s (predicted gain %.0f%%)' % (x['epoch'], x['from'], x['to'], 100 * x['predicted_gain']) for x in d['controller']['decisions']) or 'none'")")
 done
 {
   echo "# The controller on the phases workload"
@@ -62,8 +62,8 @@ done
   echo "(daemon: \`prefixd --capacity $CAPACITY --controller MODE --controller-epoch $EPOCH\`; client:"
   echo "\`prefixd-bench --workload phases --phase-seconds $PHASE_S --concurrency $CONCURRENCY --page-bytes $PAGE_BYTES\`)."
   echo
-  echo "| controller | phase | put MB/s | get MB/s | get p50 µs | get p99 µs | exists p99 µs | stall s | device MB written | get hit ratio |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| controller | phase | put MB/s | put p99 µs | get MB/s | get p50 µs | get p99 µs | exists p99 µs | stall s | device MB written | get hit ratio |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
   printf '%s\n' "${decisions[@]}"
