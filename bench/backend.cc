@@ -24,4 +24,14 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendOptions& optio
       "unknown backend '", k, "' (grpc, inproc, file, file-sharded, rocksdb-inline)"));
 }
 
+absl::StatusOr<PageViews> Backend::GetViews(std::span<const std::string> keys) {
+  // Reused per thread, as callers of Get reuse their vector: no fresh allocation per call.
+  thread_local std::vector<std::string> pages;
+  auto n = Get(keys, &pages);
+  if (!n.ok()) return n.status();
+  PageViews v;
+  v.pages.assign(pages.begin(), pages.end());
+  return v;
+}
+
 }  // namespace prefixd::bench

@@ -64,6 +64,13 @@ struct IoCounters {
   uint64_t stall_micros = 0;
 };
 
+// Pages a Get returned, as views, and whatever keeps their bytes alive (when null, the views
+// are valid until the same thread's next GetViews).
+struct PageViews {
+  std::vector<std::string_view> pages;
+  std::shared_ptr<const void> keep;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -84,6 +91,11 @@ class Backend {
   // the first absent one; returns how many were read.
   virtual absl::StatusOr<size_t> Get(std::span<const std::string> keys,
                                      std::vector<std::string>* pages) = 0;
+
+  // As Get, but the pages may stay where the tier put them (the shared-memory transport
+  // leaves them in its arena, as an engine would consume them): no copy into strings.
+  // Default: Get into a vector this thread reuses, then views of its strings.
+  virtual absl::StatusOr<PageViews> GetViews(std::span<const std::string> keys);
 
   // Makes what was written durable (flushes memtables, or the page cache), so that Io() then
   // counts every byte the writes cost the device.

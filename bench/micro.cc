@@ -146,9 +146,8 @@ class MicroRun {
     } else {
       errors_.Record(absl::StrCat("exists chain ", c, ": ", e.status().ToString()));
     }
-    thread_local std::vector<std::string> pages;
     t0 = Clock::now();
-    auto g = backend_->Get(keys, &pages);
+    auto g = backend_->GetViews(keys);
     us = MicrosSince(t0);
     if (!g.ok()) {
       if (g.status().code() == absl::StatusCode::kDataLoss) ++out->data_loss_errors;
@@ -158,6 +157,7 @@ class MicroRun {
     }
     errors_.Success();
     out->get_chain_us.Add(us);
+    const std::vector<std::string_view>& pages = g->pages;
     const uint64_t got = pages.size();
     auto v0 = Clock::now();
     uint64_t verified = 0;

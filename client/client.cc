@@ -109,6 +109,7 @@ class ClientImpl final : public Client {
         out.pages.emplace_back(p);
       });
       if (!r.ok()) return r.status();
+      out.pages.resize(r->pages);  // a retry that found fewer pages leaves none behind
       out.stop = r->stop;
       return out;
     }
