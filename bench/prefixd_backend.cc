@@ -52,7 +52,8 @@ class GrpcBackend final : public Backend {
       uint64_t base, bytes;
       ~Slots() { c->FreeSlots(ns, base, bytes); }
     };
-    auto keep = std::make_shared<Slots>(Slots{client_.get(), ns_, *base, keys.size() * page});
+    // Built in place: a temporary Slots would give the range back as it is destroyed.
+    std::shared_ptr<Slots> keep(new Slots{client_.get(), ns_, *base, keys.size() * page});
     std::vector<uint64_t> offsets;
     for (size_t i = 0; i < keys.size(); ++i) offsets.push_back(*base + i * page);
     auto r = client_->GetSlots(ns_, Chain(keys), offsets);
