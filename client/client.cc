@@ -215,6 +215,45 @@ class ClientImpl final : public Client {
     return GetShmCall(ns, chain, offsets, max_pages);
   }
 
+  absl::StatusOr<PutResult> PutFromDeviceIpc(const Namespace& ns, const Chain& chain,
+                                             std::span<const void* const> device_pages) override {
+    auto ex = ExportPages(ns, device_pages);
+    if (!ex.ok()) return ex.status();
+    v1::PutDeviceRequest req;
+    SetRef(ns, req.mutable_ns());
+    SetChain(chain, req.mutable_chain());
+    req.set_ipc_handle(ex->first.handle);
+    for (uint64_t off : ex->second) req.add_offsets(off);
+    return Unary<PutResult>(&Stub::PutDevice, req, [](const v1::PutResponse& resp) {
+      PutResult r;
+      r.written = resp.pages_written();
+      r.existing = resp.pages_existing();
+      r.keys.assign(resp.keys().begin(), resp.keys().end());
+      return r;
+    });
+  }
+
+  absl::StatusOr<SlotGetResult> GetToDeviceIpc(const Namespace& ns, const Chain& chain,
+                                                std::span<void* const> device_pages,
+                                                uint32_t max_pages) override {
+    std::vector<const void*> pages(device_pages.begin(), device_pages.end());
+    auto ex = ExportPages(ns, pages);
+    if (!ex.ok()) return ex.status();
+    v1::GetDeviceRequest req;
+    SetRef(ns, req.mutable_ns());
+    SetChain(chain, req.mutable_chain());
+    req.set_max_pages(max_pages);
+    req.set_ipc_handle(ex->first.handle);
+    for (uint64_t off : ex->second) req.add_offsets(off);
+    return Unary<SlotGetResult>(&Stub::GetDevice, req, [](const v1::GetDeviceResponse& resp) {
+      SlotGetResult r;
+      r.pages = resp.done().pages_returned();
+      r.stop = resp.done().stop();
+      r.keys.assign(resp.keys().begin(), resp.keys().end());
+      return r;
+    });
+  }
+
   absl::StatusOr<PutResult> PutFromDevice(const Namespace& ns, const Chain& chain,
                                           std::span<const void* const> device_pages) override {
     const uint64_t page_bytes = ns.fingerprint.page_bytes();
@@ -258,6 +297,26 @@ class ClientImpl final : public Client {
   }
 
  private:
+  // The allocation holding every page, exported, and each page's offset in it.
+  static absl::StatusOr<std::pair<gpu::IpcExport, std::vector<uint64_t>>> ExportPages(
+      const Namespace& ns, std::span<const void* const> pages) {
+    if (pages.empty()) return absl::InvalidArgumentError("no device pages");
+    auto ex = gpu::ExportIpc(pages[0]);
+    if (!ex.ok()) return ex.status();
+    const auto* base = static_cast<const char*>(ex->base);
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    std::vector<uint64_t> offsets;
+    for (const void* p : pages) {
+      const auto* c = static_cast<const char*>(p);
+      if (c < base || static_cast<uint64_t>(c - base) + page_bytes > ex->size) {
+        return absl::InvalidArgumentError(
+            "every device page must lie in the same cudaMalloc allocation");
+      }
+      offsets.push_back(static_cast<uint64_t>(c - base));
+    }
+    return std::make_pair(*std::move(ex), std::move(offsets));
+  }
+
   // Slots of `bytes` in the namespace's pinned arena, and a stream for a device request.
   absl::StatusOr<std::pair<std::unique_ptr<SlotLease>, std::unique_ptr<gpu::CopyStream>>>
   DeviceLease(const Namespace& ns, uint64_t bytes) {

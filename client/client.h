@@ -168,6 +168,15 @@ class Client {
   virtual absl::StatusOr<SlotGetResult> GetToDevice(const Namespace& ns, const Chain& chain,
                                                     std::span<void* const> device_pages,
                                                     uint32_t max_pages = 0) = 0;
+
+  // The same through CUDA IPC, no arena: the pages must lie in one cudaMalloc allocation,
+  // which is exported (cudaIpcGetMemHandle) and copied by the daemon itself (same node and
+  // GPU; the daemon built with CUDA). Page i's device bytes are checksummed by the daemon.
+  virtual absl::StatusOr<PutResult> PutFromDeviceIpc(
+      const Namespace& ns, const Chain& chain, std::span<const void* const> device_pages) = 0;
+  virtual absl::StatusOr<SlotGetResult> GetToDeviceIpc(const Namespace& ns, const Chain& chain,
+                                                       std::span<void* const> device_pages,
+                                                       uint32_t max_pages = 0) = 0;
 };
 
 }  // namespace prefixd::client

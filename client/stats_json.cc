@@ -84,7 +84,10 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                     n.exists_hits(), ", \"corrupt_dropped\": ", n.corrupt_dropped(),
                     ", \"deleted\": ", n.deleted(), ", \"evicted_pages\": ", n.evicted_pages(),
                     ", \"evicted_bytes\": ", n.evicted_bytes(), ", \"promoted_pages\": ",
-                    n.promoted_pages(), ", \"miss_evicted\": ", n.miss_evicted(), "}");
+                    n.promoted_pages(), ", \"miss_evicted\": ", n.miss_evicted(),
+                    ", \"miss_not_stored\": ", n.miss_not_stored(), ", \"miss_stranded\": ",
+                    n.miss_stranded(), ", \"miss_corrupt\": ", n.miss_corrupt(),
+                    ", \"refused_opens\": ", n.refused_opens(), "}");
   }
   absl::StrAppend(&out, s.namespaces_size() ? "\n  ]\n}\n" : "]\n}\n");
   return out;

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -61,6 +63,41 @@ class CopyStream {
   explicit CopyStream(void* stream) : stream_(stream) {}
   void* stream_;  // cudaStream_t
 };
+
+// ---- CUDA IPC: device memory one process shares with another on the same node ----
+
+inline constexpr size_t kIpcHandleBytes = 64;  // sizeof(cudaIpcMemHandle_t)
+
+// The cudaMalloc allocation that holds `device_ptr`, exported for another process.
+struct IpcExport {
+  std::string handle;  // kIpcHandleBytes bytes (cudaIpcGetMemHandle of the allocation's base)
+  const void* base = nullptr;
+  uint64_t size = 0;
+};
+absl::StatusOr<IpcExport> ExportIpc(const void* device_ptr);
+
+// A peer's allocation opened in this process (cudaIpcOpenMemHandle); closed when destroyed.
+// size() is the allocation's size as the driver reports it (cuMemGetAddressRange), so that
+// every access can be checked against it.
+class IpcMapping {
+ public:
+  // INVALID_ARGUMENT for a handle of the wrong size; the CUDA error otherwise.
+  static absl::StatusOr<std::unique_ptr<IpcMapping>> Open(std::string_view handle);
+  ~IpcMapping();
+  IpcMapping(const IpcMapping&) = delete;
+  IpcMapping& operator=(const IpcMapping&) = delete;
+  char* base() const { return base_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  IpcMapping(char* base, uint64_t size) : base_(base), size_(size) {}
+  char* base_;
+  uint64_t size_;
+};
+
+// Synchronous copies between host and device memory (pageable host memory is fine).
+absl::Status CopyToHost(void* host_dst, const void* device_src, uint64_t bytes);
+absl::Status CopyToDevice(void* device_dst, const void* host_src, uint64_t bytes);
 
 // Device memory for tests and benchmarks (cudaMalloc / cudaFree).
 class DeviceBuffer {

@@ -1,6 +1,8 @@
 // prefixd::gpu with the CUDA runtime (CUDA::cudart; never the driver library).
 #include <cuda_runtime_api.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "gpu/gpu.h"
 
@@ -81,6 +83,83 @@ absl::Status CopyStream::DeviceToHost(std::span<const Copy> copies) {
 
 absl::Status CopyStream::HostToDevice(std::span<const Copy> copies) {
   return CopyAll(static_cast<cudaStream_t>(stream_), copies, cudaMemcpyHostToDevice);
+}
+
+namespace {
+
+// cuMemGetAddressRange through the runtime's entry point (never by linking libcuda).
+using GetAddressRangeFn = int (*)(unsigned long long* base, size_t* size, unsigned long long ptr);
+
+absl::StatusOr<std::pair<char*, uint64_t>> AddressRange(const void* ptr) {
+  static GetAddressRangeFn fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &f, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      f = nullptr;
+    }
+    return reinterpret_cast<GetAddressRangeFn>(f);
+  }();
+  if (fn == nullptr) return absl::UnavailableError("cuMemGetAddressRange is not available");
+  unsigned long long base = 0;
+  size_t size = 0;
+  if (int r = fn(&base, &size, reinterpret_cast<unsigned long long>(ptr)); r != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not device memory of a cudaMalloc allocation (CUresult ", r, ")"));
+  }
+  return std::make_pair(reinterpret_cast<char*>(base), static_cast<uint64_t>(size));
+}
+
+}  // namespace
+
+absl::StatusOr<IpcExport> ExportIpc(const void* device_ptr) {
+  if (auto s = Available(); !s.ok()) return s;
+  auto range = AddressRange(device_ptr);
+  if (!range.ok()) return range.status();
+  cudaIpcMemHandle_t h;
+  if (auto s = FromCuda(cudaIpcGetMemHandle(&h, range->first), "cudaIpcGetMemHandle");
+      !s.ok()) {
+    return s;
+  }
+  IpcExport e;
+  e.handle.assign(reinterpret_cast<const char*>(&h), sizeof(h));
+  e.base = range->first;
+  e.size = range->second;
+  return e;
+}
+
+absl::StatusOr<std::unique_ptr<IpcMapping>> IpcMapping::Open(std::string_view handle) {
+  if (auto s = Available(); !s.ok()) return s;
+  if (handle.size() != sizeof(cudaIpcMemHandle_t)) {
+    return absl::InvalidArgumentError(absl::StrCat("a CUDA IPC handle is ",
+                                                   sizeof(cudaIpcMemHandle_t), " bytes, got ",
+                                                   handle.size()));
+  }
+  cudaIpcMemHandle_t h;
+  std::memcpy(&h, handle.data(), sizeof(h));
+  void* p = nullptr;
+  if (auto s = FromCuda(cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess),
+                        "cudaIpcOpenMemHandle");
+      !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
+  auto range = AddressRange(p);
+  if (!range.ok()) {
+    cudaIpcCloseMemHandle(p);
+    return range.status();
+  }
+  return std::unique_ptr<IpcMapping>(new IpcMapping(static_cast<char*>(p), range->second));
+}
+
+IpcMapping::~IpcMapping() { cudaIpcCloseMemHandle(base_); }
+
+absl::Status CopyToHost(void* host_dst, const void* device_src, uint64_t bytes) {
+  return FromCuda(cudaMemcpy(host_dst, device_src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
+}
+
+absl::Status CopyToDevice(void* device_dst, const void* host_src, uint64_t bytes) {
+  return FromCuda(cudaMemcpy(device_dst, host_src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
 }
 
 absl::StatusOr<std::unique_ptr<DeviceBuffer>> DeviceBuffer::Allocate(uint64_t bytes) {

@@ -22,6 +22,14 @@ CopyStream::~CopyStream() = default;
 absl::Status CopyStream::DeviceToHost(std::span<const Copy>) { return NoCuda(); }
 absl::Status CopyStream::HostToDevice(std::span<const Copy>) { return NoCuda(); }
 
+absl::StatusOr<IpcExport> ExportIpc(const void*) { return NoCuda(); }
+absl::StatusOr<std::unique_ptr<IpcMapping>> IpcMapping::Open(std::string_view) {
+  return NoCuda();
+}
+IpcMapping::~IpcMapping() = default;
+absl::Status CopyToHost(void*, const void*, uint64_t) { return NoCuda(); }
+absl::Status CopyToDevice(void*, const void*, uint64_t) { return NoCuda(); }
+
 absl::StatusOr<std::unique_ptr<DeviceBuffer>> DeviceBuffer::Allocate(uint64_t) {
   return NoCuda();
 }

@@ -14,6 +14,7 @@
 #include "server/service.h"
 #include "shm/side_channel.h"
 #include "controller/controller.h"
+#include "gpu/gpu.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
 #include "util/byte_size.h"
@@ -81,6 +82,11 @@ class ServerImpl final : public Server {
           " (address in use, or not permitted)"));
     }
     server_->GetHealthCheckService()->SetServingStatus(true);
+    if (auto g = gpu::Available(); g.ok()) {
+      spdlog::info("GPU path on: PutDevice/GetDevice copy through CUDA IPC handles");
+    } else {
+      spdlog::info("GPU path off: {}", std::string(g.message()));
+    }
     spdlog::info("prefixd {} serving on {}{}{} (data {}, capacity {})", PREFIXD_VERSION,
                  config_.listen.empty() ? "" : config_.listen,
                  config_.listen.empty() || config_.unix_path.empty() ? "" : " and ",

@@ -187,6 +187,10 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_evicted_bytes(c.evicted_bytes);
     out->set_promoted_pages(c.promoted_pages);
     out->set_miss_evicted(c.miss_evicted);
+    out->set_miss_not_stored(c.miss_not_stored);
+    out->set_miss_stranded(c.miss_stranded);
+    out->set_miss_corrupt(c.miss_corrupt);
+    out->set_refused_opens(c.refused_opens);
   }
   return grpc::Status::OK;
 }

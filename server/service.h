@@ -42,6 +42,11 @@ class PrefixdService final : public v1::Prefixd::Service {
                      v1::FlushResponse* resp) override;
   grpc::Status Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
                        v1::ExplainResponse* resp) override;
+  // CUDA IPC page transfer (service_device.cc).
+  grpc::Status PutDevice(grpc::ServerContext* ctx, const v1::PutDeviceRequest* req,
+                         v1::PutResponse* resp) override;
+  grpc::Status GetDevice(grpc::ServerContext* ctx, const v1::GetDeviceRequest* req,
+                         v1::GetDeviceResponse* resp) override;
   // Shared-memory page transfer (service_shm.cc).
   grpc::Status PutShm(grpc::ServerContext* ctx, const v1::PutShmRequest* req,
                       v1::PutResponse* resp) override;

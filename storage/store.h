@@ -95,6 +95,13 @@ struct NamespaceCounters {
   uint64_t evicted_bytes = 0;
   uint64_t promoted_pages = 0;  // copied forward out of an old generation on a read
   uint64_t miss_evicted = 0;    // pages asked (exists or get) that were evicted
+  // Get misses by cause (each page a Get asked for and did not return has one): evicted is
+  // above; never written (or deleted, or evicted long ago); stranded (stored, but a page
+  // before it in the chain is not); dropped as corrupt by this Get.
+  uint64_t miss_not_stored = 0;
+  uint64_t miss_stranded = 0;
+  uint64_t miss_corrupt = 0;
+  uint64_t refused_opens = 0;   // OpenNamespace calls refused for a different fingerprint
 };
 
 struct NamespaceStatsEntry {

@@ -34,7 +34,8 @@ struct NamespaceState {
   NamespaceInfo info;
   std::atomic<uint64_t> pages{0}, bytes{0}, puts{0}, put_existing{0}, hits{0}, misses{0},
       exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0}, evicted_pages{0},
-      evicted_bytes{0}, promoted_pages{0}, miss_evicted{0};
+      evicted_bytes{0}, promoted_pages{0}, miss_evicted{0}, miss_not_stored{0},
+      miss_stranded{0}, miss_corrupt{0}, refused_opens{0};
 
   NamespaceCounters Snapshot() const;
 };

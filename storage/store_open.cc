@@ -31,7 +31,8 @@ NamespaceCounters NamespaceState::Snapshot() const {
                            r(put_existing), r(hits),           r(misses),
                            r(exists_queries), r(exists_hits),  r(corrupt_dropped),
                            r(deleted),      r(evicted_pages),  r(evicted_bytes),
-                           r(promoted_pages), r(miss_evicted)};
+                           r(promoted_pages), r(miss_evicted), r(miss_not_stored),
+                           r(miss_stranded), r(miss_corrupt), r(refused_opens)};
 }
 
 absl::Status ValidateNamespaceName(std::string_view name) {
@@ -303,6 +304,7 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
   if (auto it = namespaces_.find(std::string(name)); it != namespaces_.end()) {
     auto diff = DiffFingerprints(it->second->info.fingerprint, fp);
     if (!diff.empty()) {
+      it->second->refused_opens.fetch_add(1, std::memory_order_relaxed);
       return absl::FailedPreconditionError(
           absl::StrCat("namespace '", std::string(name), "' exists with a different fingerprint; fields "
                        "that differ: ", absl::StrJoin(diff, ", ")));

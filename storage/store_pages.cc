@@ -295,10 +295,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   size_t present = 0;
   while (present < n && (*recs)[present]) {
     GenerationPtr g = Find((*recs)[present]->generation);
-    if (!g) {
-      ns.miss_evicted.fetch_add(1, std::memory_order_relaxed);
-      break;
-    }
+    if (!g) break;
     gens.push_back(std::move(g));
     ++present;
   }
@@ -314,9 +311,28 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   }
   const GenerationPtr newest = Newest();
 
+  // Every page asked and not returned is a miss with one cause.
   auto finish = [&](GetResult r) {
     ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
     ns.misses.fetch_add(n - r.returned, std::memory_order_relaxed);
+    if (r.stop == GetResult::Stop::kCancelled) return r;
+    uint64_t evicted = 0, not_stored = 0, stranded = 0, corrupt = 0;
+    for (size_t i = r.returned; i < n; ++i) {
+      const auto& rec = (*recs)[i];
+      if (i == r.returned && r.stop == GetResult::Stop::kCorrupt) {
+        ++corrupt;
+      } else if (!rec) {
+        ++not_stored;
+      } else if (!Live(rec->generation)) {
+        ++evicted;
+      } else {
+        ++stranded;  // stored, behind a page that was not returned
+      }
+    }
+    ns.miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
+    ns.miss_not_stored.fetch_add(not_stored, std::memory_order_relaxed);
+    ns.miss_stranded.fetch_add(stranded, std::memory_order_relaxed);
+    ns.miss_corrupt.fetch_add(corrupt, std::memory_order_relaxed);
     return r;
   };
   for (size_t begin = 0; begin < present;) {

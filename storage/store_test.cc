@@ -197,6 +197,30 @@ std::pair<std::string, uint32_t> ReadAll(Store& s, std::span<const std::string> 
   return {out, g.ok() ? g->returned : 0};
 }
 
+TEST_F(StoreTest, EveryGetMissHasOneCause) {
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  PutChain("k", 5, 1);
+  std::vector<std::string> k1 = {"k1"};
+  ASSERT_EQ(*store_->Delete({"ns"}, k1), 1u);
+  auto keys = Keys("k", 5);
+  keys.push_back("never");
+  auto g = store_->Get({"ns"}, keys, 0, [](size_t, auto, auto, auto) { return true; });
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->returned, 1u);
+  const auto c = store_->Stats()->namespaces[0].counters;
+  EXPECT_EQ(c.misses, 5u);
+  EXPECT_EQ(c.miss_not_stored, 2u);  // k1 (deleted) and "never"
+  EXPECT_EQ(c.miss_stranded, 3u);    // k2..k4, stored behind k1
+  EXPECT_EQ(c.miss_evicted + c.miss_corrupt, 0u);
+  EXPECT_EQ(c.misses, c.miss_not_stored + c.miss_stranded + c.miss_evicted + c.miss_corrupt);
+  // A different fingerprint is refused and counted.
+  Fingerprint other = TestFingerprint();
+  other.dtype = "fp8";
+  EXPECT_EQ(store_->OpenNamespace("ns", other).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Stats()->namespaces[0].counters.refused_opens, 1u);
+}
+
 TEST_F(StoreTest, MemoryCacheServesTheSameBytesAndNeverAStaleWrite) {
   Reopen(64 << 20);
   ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());

@@ -214,6 +214,13 @@ TEST(Restart, CorruptBlobBytesAreNeverServed) {
   auto stats = c->Stats();
   EXPECT_GT(stats->namespaces(0).corrupt_dropped(), 0u);
   EXPECT_EQ(stats->pages(), 40u - stats->namespaces(0).corrupt_dropped());
+  // Each page not served has its cause: a corrupt page ends its chain's get, the pages
+  // behind it are stranded.
+  const auto& n = stats->namespaces(0);
+  EXPECT_EQ(n.miss_corrupt(), n.corrupt_dropped());
+  EXPECT_EQ(n.misses(), n.miss_corrupt() + n.miss_stranded() + n.miss_not_stored() +
+                            n.miss_evicted());
+  EXPECT_EQ(n.misses(), 40u - served);
 }
 
 }  // namespace

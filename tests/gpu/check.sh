@@ -14,10 +14,11 @@ nvidia-smi -L || { echo "check.sh: no GPU visible (nvidia-smi)" >&2; exit 2; }
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFIXD_CUDA=ON \
   | grep -E "prefixd:" || true
 grep -q "gpu_cuda" "$BUILD/build.ninja" || { echo "check.sh: CMake did not find CUDA" >&2; exit 1; }
-ninja -C "$BUILD" gpu_test e2e_shm_test prefixd prefixd-gpu-bandwidth
+ninja -C "$BUILD" gpu_test e2e_shm_test e2e_device_test prefixd prefixd-gpu-bandwidth
 # A skip means no usable GPU: a failure here.
 "$BUILD/tests/gpu_test" | tee "$BUILD/gpu_test.log"
 "$BUILD/tests/e2e_shm_test" --gtest_filter='*Device*' | tee "$BUILD/gpu_e2e.log"
+"$BUILD/tests/e2e_device_test" --gtest_filter='*RoundTrip*' | tee -a "$BUILD/gpu_e2e.log"
 if grep -q SKIPPED "$BUILD/gpu_test.log" "$BUILD/gpu_e2e.log"; then
   echo "check.sh: GPU tests skipped: $(grep -h -A1 Skipped "$BUILD"/gpu_*.log | head -2)" >&2
   exit 1

@@ -1,0 +1,133 @@
+// PrefixdService: PutDevice and GetDevice, pages in a client's GPU memory that the daemon
+// reaches through a CUDA IPC handle. The daemon copies device <-> host itself, computes each
+// put page's CRC32C from the bytes it copied (the client cannot cheaply checksum device
+// memory), and writes gets only after the store verified them.
+#include "absl/strings/str_cat.h"
+#include "gpu/gpu.h"
+#include "server/convert.h"
+#include "server/service.h"
+#include "util/crc32c.h"
+
+namespace prefixd::server {
+namespace {
+
+grpc::Status Invalid(const std::string& msg) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+}
+
+// The client's allocation, opened; FAILED_PRECONDITION when this daemon has no usable GPU.
+absl::StatusOr<std::unique_ptr<gpu::IpcMapping>> OpenDevice(const std::string& handle) {
+  if (auto s = gpu::Available(); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this daemon cannot copy device memory: ", s.message()));
+  }
+  return gpu::IpcMapping::Open(handle);
+}
+
+// OUT_OF_RANGE unless [offset, offset + bytes) lies in the allocation.
+absl::Status InAllocation(const gpu::IpcMapping& m, uint64_t offset, uint64_t bytes, size_t i) {
+  if (offset > m.size() || bytes > m.size() - offset) {
+    return absl::OutOfRangeError(absl::StrCat("page ", i, " at offset ", offset,
+                                              " lies outside the device allocation of ",
+                                              m.size(), " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status PrefixdService::PutDevice(grpc::ServerContext*, const v1::PutDeviceRequest* req,
+                                       v1::PutResponse* resp) {
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  storage::NamespaceInfo ns;
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  if (static_cast<size_t>(req->offsets_size()) != keys->size()) {
+    return Invalid(absl::StrCat("the chain names ", keys->size(), " pages but the request carries ",
+                                req->offsets_size(), " offsets"));
+  }
+  auto dev = OpenDevice(req->ipc_handle());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  const uint64_t page_bytes = ns.fingerprint.page_bytes;
+  for (int i = 0; i < req->offsets_size(); ++i) {
+    if (auto s = InAllocation(**dev, req->offsets(i), page_bytes, i); !s.ok()) return ToGrpc(s);
+  }
+  const size_t n = keys->size();
+  const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, n);
+  auto lease = budget_.Acquire(2 * group * page_bytes,
+                               absl::Milliseconds(config_.admission_wait_ms));
+  if (!lease.held()) return ToGrpc(budget_.Busy());
+  std::vector<std::string> bufs(group);
+  std::string parent = req->chain().parent_key();
+  uint32_t written = 0, existing = 0;
+  for (size_t at = 0; at < n; at += group) {
+    const size_t len = std::min<size_t>(group, n - at);
+    std::vector<storage::PageWrite> writes(len);
+    for (size_t j = 0; j < len; ++j) {
+      bufs[j].resize(page_bytes);
+      if (auto s = gpu::CopyToHost(bufs[j].data(), (*dev)->base() + req->offsets(at + j),
+                                   page_bytes);
+          !s.ok()) {
+        return ToGrpc(s);
+      }
+      writes[j] = {(*keys)[at + j], bufs[j], util::Crc32c(bufs[j])};
+    }
+    auto r = store_->Put(RefOf(req->ns()), parent, writes);
+    if (!r.ok()) return ToGrpc(r.status());
+    written += r->written;
+    existing += r->existing;
+    parent = (*keys)[at + len - 1];
+  }
+  resp->set_pages_written(written);
+  resp->set_pages_existing(existing);
+  if (req->chain().token_ids_size() > 0) {
+    for (auto& k : *keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDeviceRequest* req,
+                                       v1::GetDeviceResponse* resp) {
+  CallGuard guard(this);
+  if (!guard.admitted()) return ShuttingDown();
+  storage::NamespaceInfo ns;
+  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  uint64_t wanted = keys->size();
+  if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());
+  if (static_cast<uint64_t>(req->offsets_size()) < wanted) {
+    return Invalid(absl::StrCat("the request wants ", wanted, " pages but names ",
+                                req->offsets_size(), " offsets"));
+  }
+  auto dev = OpenDevice(req->ipc_handle());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  const uint64_t page_bytes = ns.fingerprint.page_bytes;
+  for (uint64_t i = 0; i < wanted; ++i) {
+    if (auto s = InAllocation(**dev, req->offsets(i), page_bytes, i); !s.ok()) return ToGrpc(s);
+  }
+  const uint64_t group = GroupPages(config_.read_group_bytes, page_bytes, wanted);
+  auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
+  if (!lease.held()) return ToGrpc(budget_.Busy());
+  absl::Status copy_error;
+  auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
+    if (ctx->IsCancelled()) return false;
+    copy_error = gpu::CopyToDevice((*dev)->base() + req->offsets(i), bytes.data(), bytes.size());
+    if (!copy_error.ok()) return false;
+    resp->add_crc32c(crc);
+    return true;
+  };
+  auto r = store_->Get(RefOf(req->ns()), *keys, req->max_pages(), sink);
+  if (!r.ok()) return ToGrpc(r.status());
+  if (!copy_error.ok()) return ToGrpc(copy_error);
+  if (r->stop == storage::GetResult::Stop::kCancelled) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the get");
+  }
+  SetGetDone(*r, resp->mutable_done());
+  if (req->chain().token_ids_size() > 0) {
+    for (auto& k : *keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace prefixd::server

@@ -1,0 +1,106 @@
+// End-to-end: pages in GPU memory through CUDA IPC (PutDevice / GetDevice) against the real
+// daemon. Without a GPU the daemon refuses with the reason and writes nothing; with one (see
+// tests/gpu/check.sh) pages round-trip byte-exact and offsets outside the allocation are
+// refused.
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "gpu/gpu.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "prefixd/v1/prefixd.grpc.pb.h"
+#include "tests/daemon.h"
+
+namespace prefixd::testing {
+namespace {
+
+constexpr uint64_t kPage = 1 << 20;
+
+grpc::Status RawPut(const Daemon& d, const client::Namespace& ns, const std::string& handle,
+                    uint64_t offset) {
+  auto stub = v1::Prefixd::NewStub(
+      grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials()));
+  v1::PutDeviceRequest req;
+  req.mutable_ns()->set_name(ns.name);
+  req.mutable_ns()->set_id(ns.id);
+  req.mutable_chain()->add_keys("d0");
+  req.set_ipc_handle(handle);
+  req.add_offsets(offset);
+  grpc::ClientContext ctx;
+  v1::PutResponse resp;
+  return stub->PutDevice(&ctx, req, &resp);
+}
+
+TEST(DeviceIpc, WithoutAGpuTheDaemonRefusesWithTheReason) {
+  if (gpu::Available().ok()) GTEST_SKIP() << "a GPU is here: the round-trip test covers it";
+  TempDir dir("device-off");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto s = RawPut(d, *ns, std::string(gpu::kIpcHandleBytes, 'h'), 0);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("cannot copy device memory"), std::string::npos)
+      << s.error_message();
+  const void* none[1] = {nullptr};
+  auto r = c->PutFromDeviceIpc(*ns, client::Chain::FromKeys({"d0"}), none);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(c->Stats()->pages(), 0u);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+TEST(DeviceIpc, PagesRoundTripAndOffsetsAreBounded) {
+  if (auto s = gpu::Available(); !s.ok()) GTEST_SKIP() << "no GPU here: " << s.message();
+  TempDir dir("device-on");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  constexpr int kPages = 8;
+  auto src = gpu::DeviceBuffer::Allocate(kPages * kPage);
+  auto dst = gpu::DeviceBuffer::Allocate(kPages * kPage);
+  ASSERT_TRUE(src.ok() && dst.ok());
+  std::string host;
+  for (int i = 0; i < kPages; ++i) host += PageContent(8, i, kPage);
+  ASSERT_TRUE(gpu::CopyToDevice((*src)->data(), host.data(), host.size()).ok());
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  for (int i = 0; i < kPages; ++i) {
+    in.push_back(static_cast<char*>((*src)->data()) + i * kPage);
+    out.push_back(static_cast<char*>((*dst)->data()) + i * kPage);
+  }
+  auto chain = client::Chain::FromKeys(ChainKeys(8, 0, kPages));
+  auto put = c->PutFromDeviceIpc(*ns, chain, in);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->written, static_cast<uint32_t>(kPages));
+  auto got = c->GetToDeviceIpc(*ns, chain, out);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->pages, static_cast<uint32_t>(kPages));
+  std::string back(host.size(), '\0');
+  ASSERT_TRUE(gpu::CopyToHost(back.data(), (*dst)->data(), back.size()).ok());
+  EXPECT_TRUE(back == host);
+  // The byte path reads what the daemon copied from the device.
+  int wrong = -1;
+  auto bytes = GetTestChain(*c, *ns, 8, 0, kPages, &wrong);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, kPages);
+  EXPECT_EQ(wrong, 0);
+  // Offsets past the allocation and handles that open nothing are refused.
+  auto ex = gpu::ExportIpc((*src)->data());
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  EXPECT_EQ(RawPut(d, *ns, ex->handle, ex->size - kPage + 1).error_code(),
+            grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(RawPut(d, *ns, ex->handle, ~uint64_t{0} - 10).error_code(),
+            grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(RawPut(d, *ns, std::string(gpu::kIpcHandleBytes, 'x'), 0).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(RawPut(d, *ns, "short", 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace prefixd::testing
