@@ -43,13 +43,14 @@ class ClientImpl final : public Client {
       : options_(o), stub_(v1::Prefixd::NewStub(ch)),
         health_(grpc::health::v1::Health::NewStub(ch)), shm_(std::move(shm)) {}
 
-  absl::StatusOr<Namespace> OpenNamespace(const std::string& name,
-                                          const v1::Fingerprint& fp) override {
+  absl::StatusOr<Namespace> OpenNamespace(const std::string& name, const v1::Fingerprint& fp,
+                                          const NamespaceOptions& options) override {
     v1::OpenNamespaceRequest req;
     req.set_name(name);
     *req.mutable_fingerprint() = fp;
+    if (options.ttl_seconds) req.set_ttl_seconds(*options.ttl_seconds);
     return Unary<Namespace>(&Stub::OpenNamespace, req, [&](const v1::OpenNamespaceResponse& r) {
-      return Namespace{name, r.namespace_id(), r.fingerprint(), r.created()};
+      return Namespace{name, r.namespace_id(), r.fingerprint(), r.created(), r.ttl_seconds()};
     });
   }
 

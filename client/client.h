@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -70,6 +71,14 @@ struct Namespace {
   uint64_t id = 0;
   v1::Fingerprint fingerprint;
   bool created = false;
+  uint64_t ttl_seconds = 0;  // the TTL in force (0: none)
+};
+
+// Settings given when a namespace is opened.
+struct NamespaceOptions {
+  // Pages written longer ago are never served (EXPIRED in Explain). nullopt keeps the
+  // namespace's setting (none for a new one); 0 removes it.
+  std::optional<uint64_t> ttl_seconds;
 };
 
 struct ExistsResult {
@@ -102,7 +111,8 @@ class Client {
 
   // Opens (creating on first use) a namespace; FAILED_PRECONDITION names differing fields.
   virtual absl::StatusOr<Namespace> OpenNamespace(const std::string& name,
-                                                  const v1::Fingerprint& fingerprint) = 0;
+                                                  const v1::Fingerprint& fingerprint,
+                                                  const NamespaceOptions& options = {}) = 0;
 
   virtual absl::StatusOr<ExistsResult> Exists(const Namespace& ns, const Chain& chain) = 0;
 

@@ -150,6 +150,8 @@ int main(int argc, char** argv) {
         why += " (stored, but an earlier page is not)";
       } else if (p.state() == prefixd::v1::PageState::NOT_STORED) {
         why += " (never written, deleted, corrupt, or evicted long ago)";
+      } else if (p.state() == prefixd::v1::PageState::EXPIRED) {
+        why += " (stored, but older than the namespace's TTL)";
       }
       std::printf("page %d: %s\n", i, why.c_str());
       if (i == static_cast<int>(r->prefix_pages()) && p.state() != prefixd::v1::PageState::PRESENT) {

@@ -87,7 +87,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                     n.promoted_pages(), ", \"miss_evicted\": ", n.miss_evicted(),
                     ", \"miss_not_stored\": ", n.miss_not_stored(), ", \"miss_stranded\": ",
                     n.miss_stranded(), ", \"miss_corrupt\": ", n.miss_corrupt(),
-                    ", \"refused_opens\": ", n.refused_opens(), "}");
+                    ", \"refused_opens\": ", n.refused_opens(), ", \"miss_expired\": ",
+                    n.miss_expired(), ", \"ttl_seconds\": ", n.ttl_seconds(), "}");
   }
   absl::StrAppend(&out, s.namespaces_size() ? "\n  ]\n}\n" : "]\n}\n");
   return out;

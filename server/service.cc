@@ -34,7 +34,9 @@ grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
                                            v1::OpenNamespaceResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
-  auto r = store_->OpenNamespace(req->name(), FromProto(req->fingerprint()));
+  storage::NamespaceOptions options;
+  if (req->has_ttl_seconds()) options.ttl_seconds = req->ttl_seconds();
+  auto r = store_->OpenNamespace(req->name(), FromProto(req->fingerprint()), options);
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
       spdlog::warn("refused to open namespace: {}", r.status().ToString());
@@ -43,6 +45,7 @@ grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
   }
   resp->set_created(r->created);
   resp->set_namespace_id(r->info.id);
+  resp->set_ttl_seconds(r->info.ttl_seconds);
   *resp->mutable_fingerprint() = ToProto(r->info.fingerprint);
   return grpc::Status::OK;
 }
@@ -105,6 +108,7 @@ grpc::Status PrefixdService::Explain(grpc::ServerContext*, const v1::ExplainRequ
       case S::kStranded: out->set_state(v1::PageState::STRANDED); break;
       case S::kEvicted: out->set_state(v1::PageState::EVICTED); break;
       case S::kNotStored: out->set_state(v1::PageState::NOT_STORED); break;
+      case S::kExpired: out->set_state(v1::PageState::EXPIRED); break;
     }
     out->set_generation(p.generation);
     out->set_depth(p.depth);
@@ -191,6 +195,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_miss_stranded(c.miss_stranded);
     out->set_miss_corrupt(c.miss_corrupt);
     out->set_refused_opens(c.refused_opens);
+    out->set_miss_expired(c.miss_expired);
+    out->set_ttl_seconds(n.info.ttl_seconds);
   }
   return grpc::Status::OK;
 }

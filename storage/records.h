@@ -55,5 +55,7 @@ std::optional<NamespaceRecord> DecodeNamespaceRecord(std::string_view in);
 // Meta keys.
 inline constexpr std::string_view kMetaNamespacePrefix = "ns/";
 inline constexpr std::string_view kMetaNextNamespaceId = "next_ns_id";
+// "nsttl/<name>" -> the namespace's TTL in seconds, 8 bytes little-endian (absent: none).
+inline constexpr std::string_view kMetaNamespaceTtlPrefix = "nsttl/";
 
 }  // namespace prefixd::storage

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,16 @@ struct NamespaceInfo {
   std::string name;
   uint32_t id = 0;
   Fingerprint fingerprint;
+  uint64_t ttl_seconds = 0;  // pages older than this are not served; 0 = no limit
+};
+
+// Settings of a namespace given when it is opened.
+struct NamespaceOptions {
+  // Pages written longer ago than this are expired: never served, reported EXPIRED by
+  // Explain, counted as expired misses, and written again by a put of the same key. Their
+  // space returns when their generation is evicted. nullopt keeps the namespace's current
+  // setting (none for a new one); 0 removes it.
+  std::optional<uint64_t> ttl_seconds;
 };
 
 struct OpenResult {
@@ -73,7 +84,7 @@ using PageSink = std::function<bool(size_t index, std::string_view key, std::str
 
 // Why a page is or is not served (Store::Explain).
 struct PageState {
-  enum class State { kPresent, kStranded, kEvicted, kNotStored };
+  enum class State { kPresent, kStranded, kEvicted, kNotStored, kExpired };
   State state = State::kNotStored;
   uint64_t generation = 0;
   uint32_t depth = 0;
@@ -102,6 +113,7 @@ struct NamespaceCounters {
   uint64_t miss_stranded = 0;
   uint64_t miss_corrupt = 0;
   uint64_t refused_opens = 0;   // OpenNamespace calls refused for a different fingerprint
+  uint64_t miss_expired = 0;    // pages asked (exists or get) older than the namespace's TTL
 };
 
 struct NamespaceStatsEntry {
@@ -136,8 +148,8 @@ class Store {
 
   // Creates namespace `name` with `fp`, or checks `fp` against the stored fingerprint:
   // FAILED_PRECONDITION naming every differing field. INVALID_ARGUMENT for a bad name or `fp`.
-  virtual absl::StatusOr<OpenResult> OpenNamespace(std::string_view name,
-                                                   const Fingerprint& fp) = 0;
+  virtual absl::StatusOr<OpenResult> OpenNamespace(std::string_view name, const Fingerprint& fp,
+                                                   const NamespaceOptions& options = {}) = 0;
 
   // NOT_FOUND if no such namespace; FAILED_PRECONDITION if `ref.id` is stale.
   virtual absl::StatusOr<NamespaceInfo> LookupNamespace(NamespaceRef ref) = 0;

@@ -35,7 +35,20 @@ struct NamespaceState {
   std::atomic<uint64_t> pages{0}, bytes{0}, puts{0}, put_existing{0}, hits{0}, misses{0},
       exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0}, evicted_pages{0},
       evicted_bytes{0}, promoted_pages{0}, miss_evicted{0}, miss_not_stored{0},
-      miss_stranded{0}, miss_corrupt{0}, refused_opens{0};
+      miss_stranded{0}, miss_corrupt{0}, refused_opens{0}, miss_expired{0};
+  std::atomic<uint64_t> ttl_seconds{0};  // 0: none
+
+  // True if a page written at `created_unix` is past the TTL at `now`.
+  bool Expired(uint64_t created_unix, uint64_t now) const {
+    const uint64_t ttl = ttl_seconds.load(std::memory_order_relaxed);
+    return ttl != 0 && created_unix + ttl <= now;
+  }
+  // info, with the TTL in force now.
+  NamespaceInfo Info() const {
+    NamespaceInfo i = info;
+    i.ttl_seconds = ttl_seconds.load(std::memory_order_relaxed);
+    return i;
+  }
 
   NamespaceCounters Snapshot() const;
 };
@@ -47,7 +60,8 @@ class StoreImpl final : public Store {
 
   absl::Status Init();
 
-  absl::StatusOr<OpenResult> OpenNamespace(std::string_view name, const Fingerprint& fp) override;
+  absl::StatusOr<OpenResult> OpenNamespace(std::string_view name, const Fingerprint& fp,
+                                           const NamespaceOptions& options) override;
   absl::StatusOr<NamespaceInfo> LookupNamespace(NamespaceRef ref) override;
   absl::StatusOr<std::vector<bool>> Exists(NamespaceRef ns,
                                            std::span<const std::string> keys) override;
@@ -72,6 +86,8 @@ class StoreImpl final : public Store {
   std::shared_ptr<NamespaceState> ById(uint32_t ns_id);
 
   // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
+  // Persists (or, for 0, removes) namespace `name`'s TTL. REQUIRES: write_mu_ held.
+  absl::Status StoreTtl(std::string_view name, uint64_t ttl_seconds);
   absl::Status LoadState();
 
   // Index records of `keys` in namespace `ns_id`, in order; nullopt where absent. Reads at

@@ -32,7 +32,7 @@ NamespaceCounters NamespaceState::Snapshot() const {
                            r(exists_queries), r(exists_hits),  r(corrupt_dropped),
                            r(deleted),      r(evicted_pages),  r(evicted_bytes),
                            r(promoted_pages), r(miss_evicted), r(miss_not_stored),
-                           r(miss_stranded), r(miss_corrupt), r(refused_opens)};
+                           r(miss_stranded), r(miss_corrupt), r(refused_opens), r(miss_expired)};
 }
 
 absl::Status ValidateNamespaceName(std::string_view name) {
@@ -237,6 +237,16 @@ absl::Status StoreImpl::LoadState() {
       namespaces_[st->info.name] = st;
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading namespaces");
+    for (it->Seek(rocksdb::Slice(kMetaNamespaceTtlPrefix.data(), kMetaNamespaceTtlPrefix.size()));
+         it->Valid(); it->Next()) {
+      std::string_view k(it->key().data(), it->key().size());
+      if (!k.starts_with(kMetaNamespaceTtlPrefix)) break;
+      auto ns = namespaces_.find(std::string(k.substr(kMetaNamespaceTtlPrefix.size())));
+      if (ns != namespaces_.end() && it->value().size() == 8) {
+        ns->second->ttl_seconds.store(GetLittle64(it->value().data()));
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading namespace TTLs");
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaNextNamespaceId, &v);
     if (s.ok() && v.size() == 4) next_ns_id_ = std::max(next_ns_id_, GetLittle32(v.data()));
@@ -294,7 +304,8 @@ absl::Status StoreImpl::LoadState() {
 }
 
 absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
-                                                    const Fingerprint& fp) {
+                                                    const Fingerprint& fp,
+                                                    const NamespaceOptions& options) {
   if (auto s = ValidateNamespaceName(name); !s.ok()) return s;
   if (auto s = fp.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("fingerprint: ", s.message()));
@@ -309,7 +320,12 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
           absl::StrCat("namespace '", std::string(name), "' exists with a different fingerprint; fields "
                        "that differ: ", absl::StrJoin(diff, ", ")));
     }
-    return OpenResult{it->second->info, false};
+    if (options.ttl_seconds && *options.ttl_seconds != it->second->ttl_seconds.load()) {
+      if (auto s = StoreTtl(name, *options.ttl_seconds); !s.ok()) return s;
+      it->second->ttl_seconds.store(*options.ttl_seconds);
+      spdlog::info("namespace '{}': TTL now {} s", name, *options.ttl_seconds);
+    }
+    return OpenResult{it->second->Info(), false};
   }
   uint32_t id = next_ns_id_;
   if (id == UINT32_MAX) return absl::ResourceExhaustedError("namespace ids exhausted");
@@ -325,11 +341,30 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
   next_ns_id_ = id + 1;
   auto st = std::make_shared<NamespaceState>();
   st->info = NamespaceInfo{std::string(name), id, fp};
+  if (options.ttl_seconds.value_or(0) != 0) {
+    if (auto s = StoreTtl(name, *options.ttl_seconds); !s.ok()) return s;
+    st->ttl_seconds.store(*options.ttl_seconds);
+  }
   namespaces_[st->info.name] = st;
   by_id_[id] = st;
   spdlog::info("created namespace '{}' (id {}, model {}, dtype {}, page {} tokens / {} bytes)",
                name, id, fp.model, fp.dtype, fp.page_tokens, fp.page_bytes);
-  return OpenResult{st->info, true};
+  return OpenResult{st->Info(), true};
+}
+
+absl::Status StoreImpl::StoreTtl(std::string_view name, uint64_t ttl_seconds) {
+  const std::string key = std::string(kMetaNamespaceTtlPrefix).append(name);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s;
+  if (ttl_seconds == 0) {
+    s = db_->Delete(wo, meta_cf_, key);
+  } else {
+    std::string v;
+    PutLittle64(&v, ttl_seconds);
+    s = db_->Put(wo, meta_cf_, key, v);
+  }
+  return s.ok() ? absl::OkStatus() : FromRocks(s, "storing a namespace's TTL");
 }
 
 absl::StatusOr<std::shared_ptr<NamespaceState>> StoreImpl::Resolve(NamespaceRef ref) {
@@ -355,7 +390,7 @@ std::shared_ptr<NamespaceState> StoreImpl::ById(uint32_t ns_id) {
 absl::StatusOr<NamespaceInfo> StoreImpl::LookupNamespace(NamespaceRef ref) {
   auto st = Resolve(ref);
   if (!st.ok()) return st.status();
-  return (*st)->info;
+  return (*st)->Info();
 }
 
 absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
@@ -365,6 +400,7 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   uint32_t id = (*st)->info.id;
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, std::string(kMetaNamespacePrefix).append(ref.name));
+  batch.Delete(meta_cf_, std::string(kMetaNamespaceTtlPrefix).append(ref.name));
   batch.DeleteRange(index_cf_, NamespacePrefix(id), NamespaceLimit(id));
   std::map<uint64_t, GenerationPtr> gens;
   {
@@ -398,7 +434,7 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   {
     absl::MutexLock l(&ns_mu_);
     for (const auto& [name, st] : namespaces_) {
-      out.namespaces.push_back(NamespaceStatsEntry{st->info, st->Snapshot()});
+      out.namespaces.push_back(NamespaceStatsEntry{st->Info(), st->Snapshot()});
     }
   }
   std::sort(out.namespaces.begin(), out.namespaces.end(),

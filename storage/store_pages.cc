@@ -91,16 +91,24 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   auto recs = ReadIndex((*st)->info.id, keys);
   if (!recs.ok()) return recs.status();
   std::vector<bool> present(keys.size());
-  uint64_t hits = 0, evicted = 0;
+  uint64_t hits = 0, evicted = 0, expired = 0;
+  const uint64_t now = NowUnix();
   for (size_t i = 0; i < keys.size(); ++i) {
     const auto& r = (*recs)[i];
-    present[i] = r.has_value() && Find(r->generation) != nullptr;
-    hits += present[i];
-    evicted += r.has_value() && !present[i];
+    if (!r) continue;
+    if (!Live(r->generation)) {
+      ++evicted;
+    } else if ((*st)->Expired(r->created_unix, now)) {
+      ++expired;
+    } else {
+      present[i] = true;
+      ++hits;
+    }
   }
   (*st)->exists_queries.fetch_add(keys.size(), std::memory_order_relaxed);
   (*st)->exists_hits.fetch_add(hits, std::memory_order_relaxed);
   (*st)->miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
+  (*st)->miss_expired.fetch_add(expired, std::memory_order_relaxed);
   return present;
 }
 
@@ -112,6 +120,7 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
   auto recs = ReadIndex((*st)->info.id, keys);
   if (!recs.ok()) return recs.status();
   std::vector<PageState> out(keys.size());
+  const uint64_t now = NowUnix();
   bool broken = false;  // a page before this one is not served
   for (size_t i = 0; i < keys.size(); ++i) {
     const auto& r = (*recs)[i];
@@ -125,6 +134,8 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
       p.state = PageState::State::kNotStored;
     } else if (!Find(r->generation)) {
       p.state = PageState::State::kEvicted;
+    } else if ((*st)->Expired(r->created_unix, now)) {
+      p.state = PageState::State::kExpired;
     } else {
       p.state = broken ? PageState::State::kStranded : PageState::State::kPresent;
     }
@@ -177,8 +188,19 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   GenerationPtr gen = Newest();
   auto recs = ReadIndex(ns.info.id, keys);
   if (!recs.ok()) return recs.status();
-  for (auto& r : *recs) {
-    if (r && !Live(r->generation)) r.reset();  // evicted: as good as never written
+  // Evicted pages are as good as never written. Expired ones are written again: their old
+  // copy goes (counted like a delete) in the same batch.
+  const uint64_t put_now = NowUnix();
+  std::vector<IndexRecord> expired;
+  for (size_t i = 0; i < recs->size(); ++i) {
+    auto& r = (*recs)[i];
+    if (!r) continue;
+    if (!Live(r->generation)) {
+      r.reset();
+    } else if (ns.Expired(r->created_unix, put_now)) {
+      if (i >= (parent_key.empty() ? 0u : 1u)) expired.push_back(*r);  // not the parent
+      r.reset();
+    }
   }
   // Chain position: the parent's root and depth if it is stored; otherwise the chain is
   // anchored at the parent's key (its own root) or, with no parent, at the first page.
@@ -199,7 +221,14 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   rocksdb::WriteBatch batch;
   PutResult result;
   uint64_t new_bytes = 0;
-  uint64_t now = NowUnix();
+  uint64_t now = put_now;
+  std::vector<std::pair<GenerationPtr, uint64_t>> replaced;  // expired copies removed
+  for (const IndexRecord& old : expired) {
+    GenerationPtr g = Find(old.generation);
+    if (!g) continue;
+    batch.Delete(g->handle, PageKeyOf(ns.info.id, old));
+    replaced.emplace_back(std::move(g), old.size);
+  }
   std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
   for (size_t i = 0; i < pages.size(); ++i) {
@@ -222,6 +251,11 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   }
   if (result.written > 0) {
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
+  }
+  for (const auto& [g, size] : replaced) {
+    g->Remove(ns.info.id, size);
+    ns.pages.fetch_sub(1, std::memory_order_relaxed);
+    ns.bytes.fetch_sub(size, std::memory_order_relaxed);
   }
   for (size_t i = 0; i < pages.size(); ++i) {
     if (!(*recs)[first + i] && in_batch.contains(pages[i].key)) {
@@ -293,9 +327,10 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   // The generation of each leading page; a dropped generation means the page was evicted.
   std::vector<GenerationPtr> gens;
   size_t present = 0;
+  const uint64_t now = NowUnix();
   while (present < n && (*recs)[present]) {
     GenerationPtr g = Find((*recs)[present]->generation);
-    if (!g) break;
+    if (!g || ns.Expired((*recs)[present]->created_unix, now)) break;
     gens.push_back(std::move(g));
     ++present;
   }
@@ -316,7 +351,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
     ns.misses.fetch_add(n - r.returned, std::memory_order_relaxed);
     if (r.stop == GetResult::Stop::kCancelled) return r;
-    uint64_t evicted = 0, not_stored = 0, stranded = 0, corrupt = 0;
+    uint64_t evicted = 0, not_stored = 0, stranded = 0, corrupt = 0, expired = 0;
     for (size_t i = r.returned; i < n; ++i) {
       const auto& rec = (*recs)[i];
       if (i == r.returned && r.stop == GetResult::Stop::kCorrupt) {
@@ -325,6 +360,8 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         ++not_stored;
       } else if (!Live(rec->generation)) {
         ++evicted;
+      } else if (ns.Expired(rec->created_unix, now)) {
+        ++expired;
       } else {
         ++stranded;  // stored, behind a page that was not returned
       }
@@ -333,6 +370,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     ns.miss_not_stored.fetch_add(not_stored, std::memory_order_relaxed);
     ns.miss_stranded.fetch_add(stranded, std::memory_order_relaxed);
     ns.miss_corrupt.fetch_add(corrupt, std::memory_order_relaxed);
+    ns.miss_expired.fetch_add(expired, std::memory_order_relaxed);
     return r;
   };
   for (size_t begin = 0; begin < present;) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "util/crc32c.h"
@@ -219,6 +220,38 @@ TEST_F(StoreTest, EveryGetMissHasOneCause) {
   EXPECT_EQ(store_->OpenNamespace("ns", other).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->Stats()->namespaces[0].counters.refused_opens, 1u);
+}
+
+TEST_F(StoreTest, PagesPastTheTtlAreNotServedAndAreWrittenAgain) {
+  auto opened = store_->OpenNamespace("ns", TestFingerprint(), {.ttl_seconds = 1});
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(opened->info.ttl_seconds, 1u);
+  PutChain("k", 3, 1);
+  auto keys = Keys("k", 3);
+  EXPECT_EQ(*store_->Exists({"ns"}, keys), (std::vector<bool>{true, true, true}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(*store_->Exists({"ns"}, keys), (std::vector<bool>{false, false, false}));
+  auto states = store_->Explain({"ns"}, keys);
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ((*states)[0].state, PageState::State::kExpired);
+  auto g = store_->Get({"ns"}, keys, 0, [](size_t, auto, auto, auto) { return true; });
+  EXPECT_EQ(g->returned, 0u);
+  auto c = store_->Stats()->namespaces[0].counters;
+  EXPECT_EQ(c.miss_expired, 3u + 3u);  // exists, then get
+  EXPECT_EQ(c.misses, 3u);
+  // Written again: served, and counted once.
+  PutChain("k", 3, 1);
+  EXPECT_EQ(*store_->Exists({"ns"}, keys), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(store_->Stats()->pages, 3u);
+  // The TTL survives a restart; 0 removes it (then the old pages would be served again).
+  Reopen();
+  auto again = store_->OpenNamespace("ns", TestFingerprint());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->info.ttl_seconds, 1u);
+  auto cleared = store_->OpenNamespace("ns", TestFingerprint(), {.ttl_seconds = 0});
+  EXPECT_EQ(cleared->info.ttl_seconds, 0u);
+  Reopen();
+  EXPECT_EQ(store_->LookupNamespace({"ns"})->ttl_seconds, 0u);
 }
 
 TEST_F(StoreTest, MemoryCacheServesTheSameBytesAndNeverAStaleWrite) {

@@ -2,8 +2,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/daemon.h"
@@ -46,6 +48,31 @@ TEST(Prefixctl, HealthAndStatsJson) {
   EXPECT_EQ(RunCommand(ctl + " no-such-command", &out), 2);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
   EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
+}
+
+TEST(Prefixctl, ExplainSaysWhichPagesExpired) {
+  TempDir dir("cli-ttl");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("ttl-ns", TestFingerprint(4096), {.ttl_seconds = 1});
+  ASSERT_TRUE(ns.ok());
+  EXPECT_EQ(ns->ttl_seconds, 1u);
+  ASSERT_TRUE(PutTestChain(*c, *ns, 3, 0, 2).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto keys = ChainKeys(3, 0, 2);
+  std::string ctl = BinaryPath("prefixctl") + " --target " + d.target();
+  std::string out;
+  ASSERT_EQ(RunCommand(ctl + " explain --namespace ttl-ns --keys " + keys[0] + "," + keys[1], &out),
+            0);
+  EXPECT_NE(out.find("page 0: EXPIRED"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 served as a prefix"), std::string::npos) << out;
+  auto e = c->Exists(*ns, client::Chain::FromKeys(keys));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->prefix_pages, 0u);
+  ASSERT_EQ(RunCommand(ctl + " stats --json", &out), 0);
+  EXPECT_NE(out.find("\"miss_expired\": 2, \"ttl_seconds\": 1"), std::string::npos) << out;
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
 TEST(Prefixd, RefusesAPortAnotherDaemonHolds) {
