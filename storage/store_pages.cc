@@ -192,13 +192,15 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   // copy goes (counted like a delete) in the same batch.
   const uint64_t put_now = NowUnix();
   std::vector<IndexRecord> expired;
+  absl::flat_hash_set<std::string> expired_keys;  // a key repeated in the chain goes once
   for (size_t i = 0; i < recs->size(); ++i) {
     auto& r = (*recs)[i];
     if (!r) continue;
     if (!Live(r->generation)) {
       r.reset();
     } else if (ns.Expired(r->created_unix, put_now)) {
-      if (i >= (parent_key.empty() ? 0u : 1u)) expired.push_back(*r);  // not the parent
+      const bool parent = i == 0 && !parent_key.empty();
+      if (!parent && expired_keys.insert(r->key).second) expired.push_back(*r);
       r.reset();
     }
   }
