@@ -46,6 +46,8 @@ struct BackendOptions {
   uint32_t page_tokens = 64;
   // LRU size cap in bytes of pages; 0 = none. File tiers only for now.
   uint64_t capacity_bytes = 0;
+  // inproc only: RocksDB's block cache (prefixd's --block-cache). Default 64 MiB.
+  uint64_t block_cache_bytes = uint64_t{64} << 20;
   // I/O threads of file-sharded. Default 4.
   int io_threads = 4;
 };

@@ -34,6 +34,7 @@ constexpr char kUsage[] =
     "  --namespace NAME      default bench\n"
     "  --capacity SIZE       the tier's budget: LRU cap of the file tiers, inproc's capacity\n"
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
+    "  --block-cache SIZE    inproc's RocksDB block cache (prefixd's --block-cache); 64MiB\n"
     "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
     "micro:     --pages N --page-bytes SIZE [--chain-pages 16] [--phase put|get|all]\n"
     "scale:     [--checkpoints 10k,100k,1M] [--page-bytes 4KiB] [--chain-pages 16]\n"
@@ -90,6 +91,9 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   c.backend.dir = f.Str("dir");
   c.backend.ns_name = f.Str("namespace", "bench");
   auto cap = f.Bytes("capacity", 0);
+  auto block_cache = f.Bytes("block-cache", uint64_t{64} << 20);
+  if (!block_cache.ok()) return block_cache.status();
+  c.backend.block_cache_bytes = *block_cache;
   auto io = f.Uint("io-threads", 4);
   auto conc = f.Uint("concurrency", 1);
   auto seed = f.Uint("seed", 1);

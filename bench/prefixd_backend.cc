@@ -195,6 +195,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& 
   storage::StoreOptions so;
   so.path = o.dir;
   so.capacity_bytes = o.capacity_bytes;
+  so.block_cache_bytes = o.block_cache_bytes;
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   const auto fp = BenchFingerprint(o.page_bytes, o.page_tokens);

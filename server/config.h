@@ -38,6 +38,9 @@ struct ServerConfig {
   // Default 0. At least 16 MiB. Pages are evicted a generation at a time to stay within it.
   uint64_t capacity_bytes = 0;
 
+  // RocksDB's block cache: index and key blocks (not page values). Default 64 MiB.
+  uint64_t block_cache_bytes = uint64_t{64} << 20;
+
   // Bytes of verified pages kept in the daemon's memory, so that hot pages are served without
   // a disk read or a second checksum (accepts 4GiB). 0 = off. Default 0.
   uint64_t memory_cache_bytes = 0;

@@ -35,6 +35,7 @@ class ServerImpl final : public Server {
     so.write_buffer_size = config_.write_buffer_bytes;
     so.read_group_bytes = config_.read_group_bytes;
     so.memory_cache_bytes = config_.memory_cache_bytes;
+    so.block_cache_bytes = config_.block_cache_bytes;
     so.generation_bytes = config_.generation_bytes;
     auto store = storage::Store::Open(so);
     if (!store.ok()) return store.status();
