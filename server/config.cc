@@ -68,7 +68,7 @@ const std::vector<Setting>& Settings() {
       {"capacity", "disk budget (e.g. 512MiB, 10GiB); 0 = unlimited",
        Bytes(&ServerConfig::capacity_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.capacity_bytes); }},
-      {"block-cache", "RocksDB block cache for index and key blocks (not page values)",
+      {"block-cache", "RocksDB block cache for key blocks (not page values)",
        Bytes(&ServerConfig::block_cache_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.block_cache_bytes); }},
       {"memory-cache", "bytes of verified hot pages kept in memory; 0 = off",

@@ -38,7 +38,8 @@ struct ServerConfig {
   // Default 0. At least 16 MiB. Pages are evicted a generation at a time to stay within it.
   uint64_t capacity_bytes = 0;
 
-  // RocksDB's block cache: index and key blocks (not page values). Default 64 MiB.
+  // RocksDB's block cache: key blocks (not page values; index and filter blocks are kept by
+  // the table readers, outside it). Default 64 MiB.
   uint64_t block_cache_bytes = uint64_t{64} << 20;
 
   // Bytes of verified pages kept in the daemon's memory, so that hot pages are served without

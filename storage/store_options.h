@@ -42,7 +42,8 @@ struct StoreOptions {
   // Background flush and compaction threads. Default 4. Changeable online.
   int max_background_jobs = 4;
 
-  // Block cache for the index and key blocks (bytes). Default 64 MiB. Not changeable online.
+  // Block cache for key blocks (bytes); index and filter blocks are kept by the table readers,
+  // outside it. Default 64 MiB. Not changeable online.
   uint64_t block_cache_bytes = uint64_t{64} << 20;
 
   // Bytes of verified pages kept in memory (PageCache): hot pages are served without a blob
