@@ -1,10 +1,6 @@
 // Store: generations, the disk budget, eviction (dropping the oldest generation) and promotion
 // (copying pages read from old generations forward).
-#include <sys/stat.h>
 #include <sys/statvfs.h>
-
-#include <filesystem>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -14,21 +10,6 @@
 #include "util/byte_size.h"
 
 namespace prefixd::storage {
-
-uint64_t DirectoryBytes(const std::string& path) {
-  // Allocated space, not file sizes: RocksDB preallocates (fallocate with KEEP_SIZE) its
-  // MANIFEST and WAL, which take disk without showing in st_size.
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st;
-    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      total += std::max<uint64_t>(uint64_t(st.st_blocks) * 512, uint64_t(st.st_size));
-    }
-  }
-  return total;
-}
 
 StoreImpl::GenerationPtr StoreImpl::Find(uint64_t number) {
   if (!Live(number)) return nullptr;

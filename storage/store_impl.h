@@ -20,11 +20,11 @@
 #include "storage/page_cache.h"
 #include "storage/records.h"
 #include "storage/store.h"
+#include "util/disk_usage.h"
 
 namespace prefixd::storage {
 
-// Bytes of all regular files under `path` (recursively).
-uint64_t DirectoryBytes(const std::string& path);
+using util::DirectoryBytes;
 
 // Counters of one namespace. Updated with relaxed atomics; pages/bytes only under write_mu_.
 // The background rate limiter's "unlimited": 1 TB/s.

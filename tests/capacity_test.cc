@@ -1,11 +1,9 @@
 // End-to-end: the real daemon under a disk budget much smaller than what is written.
 #include <signal.h>
-#include <sys/stat.h>
-
-#include <filesystem>
 
 #include "gtest/gtest.h"
 #include "tests/daemon.h"
+#include "util/disk_usage.h"
 
 namespace prefixd::testing {
 namespace {
@@ -14,19 +12,7 @@ constexpr uint64_t kPage = 256 << 10;
 constexpr uint64_t kCapacity = 64 << 20;
 
 // Disk space the data dir takes (allocated blocks, which count RocksDB's preallocation).
-// Files come and go while the daemon runs: a file gone between listing and stat counts 0.
-uint64_t DirBytes(const std::string& path) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st;
-    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      total += std::max<uint64_t>(uint64_t(st.st_blocks) * 512, uint64_t(st.st_size));
-    }
-  }
-  return total;
-}
+using util::DirectoryBytes;
 
 TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
   TempDir dir("capacity");
@@ -41,7 +27,7 @@ TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
   for (int ch = 0; ch < kChains; ++ch) {
     auto s = PutTestChain(*c, *ns, 3, ch, kPerChain);
     ASSERT_TRUE(s.ok()) << "chain " << ch << ": " << s;  // writes never fail: eviction makes room
-    peak = std::max(peak, DirBytes(data));
+    peak = std::max(peak, DirectoryBytes(data));
     if (ch % 4 == 0) {  // chain 0 is read all along: it must survive
       int wrong = -1;
       auto got = GetTestChain(*c, *ns, 3, 0, kPerChain, &wrong);
@@ -92,7 +78,7 @@ TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
   // (Reads below may copy old pages forward and so evict others: counts can move after them.)
   EXPECT_EQ(*GetTestChain(*c2, *ns2, 3, kChains - 1, kPerChain, &wrong), kPerChain);
   EXPECT_EQ(*GetTestChain(*c2, *ns2, 3, 0, kPerChain, &wrong), kPerChain);
-  EXPECT_LE(DirBytes(data), kCapacity + kCapacity / 10);
+  EXPECT_LE(DirectoryBytes(data), kCapacity + kCapacity / 10);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 

@@ -1,0 +1,23 @@
+#include "util/disk_usage.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace prefixd::util {
+
+uint64_t DirectoryBytes(const std::string& path) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += std::max<uint64_t>(uint64_t(st.st_blocks) * 512, uint64_t(st.st_size));
+    }
+  }
+  return total;
+}
+
+}  // namespace prefixd::util

@@ -1,0 +1,15 @@
+// Disk space a directory tree takes. Thread-compatible (reads the file system, keeps nothing).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace prefixd::util {
+
+// Bytes allocated to the regular files under `path`, recursively: for each file the larger of
+// its allocated blocks and its size (RocksDB preallocates its MANIFEST and WAL with
+// fallocate(KEEP_SIZE), which takes disk without showing in st_size). A file removed between
+// listing and stat counts 0; an unreadable tree counts what could be read.
+uint64_t DirectoryBytes(const std::string& path);
+
+}  // namespace prefixd::util
