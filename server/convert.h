@@ -23,6 +23,10 @@ void ToProto(const controller::ControllerStatus& s, v1::ControllerStats* out);
 // absl and gRPC share their codes: the conversion is a cast.
 grpc::Status ToGrpc(const absl::Status& s);
 
+inline grpc::Status Invalid(const std::string& msg) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+}
+
 // The page keys a chain names: its client keys, or the keys derived from its token ids for
 // namespace `ns`. INVALID_ARGUMENT if both or neither are given, or a token chain has no full
 // page. Key contents are validated by the store.

@@ -29,6 +29,31 @@ absl::StatusOr<std::vector<std::string>> PrefixdService::RequestKeys(
   return ChainKeys(chain, *ns);
 }
 
+grpc::Status PrefixdService::PutInGroups(const v1::NamespaceRef& ns, const v1::KeySource& chain,
+                                         std::vector<std::string> keys, size_t group,
+                                         const FillGroup& fill, v1::PutResponse* resp) {
+  std::string parent = chain.parent_key();
+  uint32_t written = 0, existing = 0;
+  std::vector<storage::PageWrite> writes;
+  for (size_t at = 0; at < keys.size(); at += group) {
+    const size_t len = std::min(group, keys.size() - at);
+    writes.assign(len, {});
+    for (size_t j = 0; j < len; ++j) writes[j].key = keys[at + j];
+    if (auto s = fill(at, writes); !s.ok()) return ToGrpc(s);
+    auto r = store_->Put(RefOf(ns), parent, writes);
+    if (!r.ok()) return ToGrpc(r.status());
+    written += r->written;
+    existing += r->existing;
+    parent = keys[at + len - 1];
+  }
+  resp->set_pages_written(written);
+  resp->set_pages_existing(existing);
+  if (chain.token_ids_size() > 0) {
+    for (auto& k : keys) resp->add_keys(std::move(k));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
                                            const v1::OpenNamespaceRequest* req,
                                            v1::OpenNamespaceResponse* resp) {

@@ -5,6 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "prefixd/v1/prefixd.grpc.pb.h"
 #include "server/admission.h"
@@ -98,6 +102,15 @@ class PrefixdService final : public v1::Prefixd::Service {
   static grpc::Status ShuttingDown() {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "prefixd is shutting down");
   }
+
+  // Writes the pages of a chain named by `keys` in groups of `group` pages, one store Put
+  // each, each group continuing from the last page of the one before. `fill(at, writes)`
+  // supplies the bytes and CRC32C of the group starting at page `at` (keys are set). Sets
+  // `resp` (and its keys, for a token chain).
+  using FillGroup = std::function<absl::Status(size_t at, std::span<storage::PageWrite> writes)>;
+  grpc::Status PutInGroups(const v1::NamespaceRef& ns, const v1::KeySource& chain,
+                           std::vector<std::string> keys, size_t group, const FillGroup& fill,
+                           v1::PutResponse* resp);
 
   // The arena a shared-memory request names, checked against its namespace.
   absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> RequestArena(

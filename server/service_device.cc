@@ -11,10 +11,6 @@
 namespace prefixd::server {
 namespace {
 
-grpc::Status Invalid(const std::string& msg) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-}
-
 // The client's allocation, opened; FAILED_PRECONDITION when this daemon has no usable GPU.
 absl::StatusOr<std::unique_ptr<gpu::IpcMapping>> OpenDevice(const std::string& handle) {
   if (auto s = gpu::Available(); !s.ok()) {
@@ -58,33 +54,20 @@ grpc::Status PrefixdService::PutDevice(grpc::ServerContext*, const v1::PutDevice
   auto lease = budget_.Acquire(2 * group * page_bytes,
                                absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return ToGrpc(budget_.Busy());
-  std::vector<std::string> bufs(group);
-  std::string parent = req->chain().parent_key();
-  uint32_t written = 0, existing = 0;
-  for (size_t at = 0; at < n; at += group) {
-    const size_t len = std::min<size_t>(group, n - at);
-    std::vector<storage::PageWrite> writes(len);
-    for (size_t j = 0; j < len; ++j) {
-      bufs[j].resize(page_bytes);
+  std::vector<std::string> bufs(group, std::string(page_bytes, '\0'));
+  auto fill = [&](size_t at, std::span<storage::PageWrite> writes) {
+    for (size_t j = 0; j < writes.size(); ++j) {
       if (auto s = gpu::CopyToHost(bufs[j].data(), (*dev)->base() + req->offsets(at + j),
                                    page_bytes);
           !s.ok()) {
-        return ToGrpc(s);
+        return s;
       }
-      writes[j] = {(*keys)[at + j], bufs[j], util::Crc32c(bufs[j])};
+      writes[j].data = bufs[j];
+      writes[j].crc32c = util::Crc32c(bufs[j]);
     }
-    auto r = store_->Put(RefOf(req->ns()), parent, writes);
-    if (!r.ok()) return ToGrpc(r.status());
-    written += r->written;
-    existing += r->existing;
-    parent = (*keys)[at + len - 1];
-  }
-  resp->set_pages_written(written);
-  resp->set_pages_existing(existing);
-  if (req->chain().token_ids_size() > 0) {
-    for (auto& k : *keys) resp->add_keys(std::move(k));
-  }
-  return grpc::Status::OK;
+    return absl::OkStatus();
+  };
+  return PutInGroups(req->ns(), req->chain(), *std::move(keys), group, fill, resp);
 }
 
 grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDeviceRequest* req,

@@ -12,14 +12,6 @@
 #include "server/service.h"
 
 namespace prefixd::server {
-namespace {
-
-grpc::Status Invalid(const std::string& msg) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> PrefixdService::RequestArena(
     const v1::NamespaceRef& ns, const v1::ShmArenaRef& ref) const {
   if (arenas_ == nullptr) {
@@ -46,7 +38,7 @@ grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmReques
   }
   const uint64_t page_bytes = ns.fingerprint.page_bytes;
   // Check every descriptor before anything is written.
-  std::vector<storage::PageWrite> writes(n);
+  std::vector<std::string_view> pages(n);
   for (size_t i = 0; i < n; ++i) {
     const auto& slice = req->pages(static_cast<int>(i));
     if (slice.length() != page_bytes) {
@@ -56,32 +48,22 @@ grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmReques
     auto bytes = (*arena)->arena->Slice(slice.offset(), slice.length());
     if (!bytes.ok()) return ToGrpc(absl::Status(bytes.status().code(),
                                                 absl::StrCat("page ", i, ": ", bytes.status().message())));
-    writes[i] = {(*keys)[i],
-                 std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
-                 req->crc32c(static_cast<int>(i))};
+    pages[i] = std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size());
   }
   const uint64_t group = GroupPages(config_.batch_bytes, page_bytes, n);
   // The store copies a batch into its write batch: that copy is what this request holds.
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return ToGrpc(budget_.Busy());
-  std::string parent = req->chain().parent_key();
-  uint32_t written = 0, existing = 0;
-  for (size_t at = 0; at < n; at += group) {
-    const size_t len = std::min<size_t>(group, n - at);
-    auto r = store_->Put(RefOf(req->ns()), parent,
-                         std::span<const storage::PageWrite>(writes).subspan(at, len));
-    if (!r.ok()) return ToGrpc(r.status());
-    written += r->written;
-    existing += r->existing;
-    parent = (*keys)[at + len - 1];
-  }
-  shm_put_pages_.fetch_add(n);
-  resp->set_pages_written(written);
-  resp->set_pages_existing(existing);
-  if (req->chain().token_ids_size() > 0) {
-    for (auto& k : *keys) resp->add_keys(std::move(k));
-  }
-  return grpc::Status::OK;
+  auto fill = [&](size_t at, std::span<storage::PageWrite> writes) {
+    for (size_t j = 0; j < writes.size(); ++j) {
+      writes[j].data = pages[at + j];
+      writes[j].crc32c = req->crc32c(static_cast<int>(at + j));
+    }
+    return absl::OkStatus();
+  };
+  auto s = PutInGroups(req->ns(), req->chain(), *std::move(keys), group, fill, resp);
+  if (s.ok()) shm_put_pages_.fetch_add(n);
+  return s;
 }
 
 grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,

@@ -9,10 +9,6 @@
 namespace prefixd::server {
 namespace {
 
-grpc::Status Invalid(const std::string& msg) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-}
-
 // Receives the pages of one put stream and writes them in batches.
 class PutReceiver {
  public:
