@@ -189,8 +189,11 @@ class ClientImpl final : public Client {
     return *off;
   }
 
+  // Gives the range back to the arena it came from, without reaching the daemon (which may be
+  // down: the slots must come back regardless).
   void FreeSlots(const Namespace& ns, uint64_t offset, uint64_t bytes) override {
-    if (auto s = SessionOf(ns); s.ok()) (*s)->slots->Free(offset, bytes);
+    if (shm_ == nullptr) return;
+    if (auto s = shm_->Existing(ns.id)) s->slots->Free(offset, bytes);
   }
 
   absl::StatusOr<PutResult> PutSlots(const Namespace& ns, const Chain& chain,

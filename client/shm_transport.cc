@@ -61,6 +61,12 @@ absl::StatusOr<std::shared_ptr<ShmSession>> ShmTransport::Session(const std::str
   return s;
 }
 
+std::shared_ptr<ShmSession> ShmTransport::Existing(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
 absl::StatusOr<std::unique_ptr<SlotLease>> ShmTransport::Lease(std::shared_ptr<ShmSession> s,
                                                                uint64_t bytes) {
   auto off = s->slots->Allocate(bytes);

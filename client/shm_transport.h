@@ -68,6 +68,9 @@ class ShmTransport {
   // registers it again after the daemon closed the side socket (a restart).
   absl::StatusOr<std::shared_ptr<ShmSession>> Session(const std::string& name, uint64_t id);
 
+  // The session of namespace `id` if one exists, as it is (no connection or registration).
+  std::shared_ptr<ShmSession> Existing(uint64_t id);
+
   // `bytes` of the session's arena, or RESOURCE_EXHAUSTED if no free range is large enough.
   static absl::StatusOr<std::unique_ptr<SlotLease>> Lease(std::shared_ptr<ShmSession> s,
                                                           uint64_t bytes);
