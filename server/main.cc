@@ -9,8 +9,10 @@
 #include "server/server.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "util/malloc_tuning.h"
 
 int main(int argc, char** argv) {
+  const std::string malloc_note = prefixd::util::TuneMallocForPageBuffers(/*single_arena=*/true);
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       std::fputs(prefixd::server::ConfigUsage().c_str(), stdout);
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::info("{}", malloc_note);
 
   // Signals are taken synchronously by this thread; every thread started later inherits the
   // mask, so SIGTERM/SIGINT never interrupt a worker.
