@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench/backend.h"
+#include "bench/cold.h"
 #include "bench/flags.h"
 #include "bench/micro.h"
 #include "bench/micro_report.h"
@@ -18,6 +19,7 @@
 #include "bench/replay.h"
 #include "bench/scale.h"
 #include "bench/trace.h"
+#include "util/malloc_tuning.h"
 
 namespace prefixd::bench {
 namespace {
@@ -36,7 +38,10 @@ constexpr char kUsage[] =
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
     "  --block-cache SIZE    inproc's RocksDB block cache (prefixd's --block-cache); 64MiB\n"
     "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
-    "micro:     --pages N --page-bytes SIZE [--chain-pages 16] [--phase put|get|all]\n"
+    "        --cold: drop the page cache before read phases (root only; says so if it could\n"
+    "        not); micro before get/exists, trace and multiturn before the replay\n"
+    "micro:     --pages N --page-bytes SIZE [--chain-pages 16] [--phase put|get|all|exists]\n"
+    "           [--exists-rounds 1] (exists: probe the chains written, no reads)\n"
     "scale:     [--checkpoints 10k,100k,1M] [--page-bytes 4KiB] [--chain-pages 16]\n"
     "           [--window-chains 500]\n"
     "trace:     --trace FILE (Mooncake JSONL) [--limit N] [--bytes-per-token 256]\n"
@@ -76,8 +81,15 @@ struct Common {
   int concurrency = 1;
   uint64_t seed = 1;
   bool progress = false;
+  bool cold = false;  // --cold: drop the page cache before read phases (micro, trace, multiturn)
   std::string json;
 };
+
+// scale and phases read while they write: there is no read phase to make cold.
+absl::Status NoCold(const char* workload) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--cold applies to micro, trace and multiturn; ", workload, " reads while it writes"));
+}
 
 absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   Common c;
@@ -106,6 +118,7 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   c.seed = *seed;
   c.progress = f.Switch("progress", isatty(STDERR_FILENO));
   c.json = f.Str("json");
+  c.cold = f.Switch("cold", false);
   if (c.backend.kind == "grpc" && c.backend.target.empty()) {
     return absl::InvalidArgumentError("--target is required with --backend grpc");
   }
@@ -136,14 +149,20 @@ int RunMicroWorkload(FlagSet& f, Common c) {
   ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 0));
   ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", 16));
   std::string phase = f.Str("phase", "all");
+  ASSIGN_OR_FAIL(exists_rounds, f.Uint("exists-rounds", 1));
   if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
-  if (phase != "put" && phase != "get" && phase != "all") {
-    return Fail(absl::InvalidArgumentError("--phase wants put, get or all"));
+  if (phase != "put" && phase != "get" && phase != "all" && phase != "exists") {
+    return Fail(absl::InvalidArgumentError("--phase wants put, get, all or exists"));
   }
   m.pages = pages;
   m.page_bytes = page_bytes;
   m.chain_pages = static_cast<uint32_t>(std::min<uint64_t>(chain_pages, 1 << 20));
-  m.phase = phase == "put" ? Phase::kPut : phase == "get" ? Phase::kGet : Phase::kAll;
+  m.phase = phase == "put"    ? Phase::kPut
+            : phase == "get"    ? Phase::kGet
+            : phase == "exists" ? Phase::kExists
+                                : Phase::kAll;
+  m.exists_rounds = static_cast<uint32_t>(std::min<uint64_t>(exists_rounds, 1 << 20));
+  m.cold = c.cold;
   m.concurrency = c.concurrency;
   m.seed = c.seed;
   m.progress = c.progress;
@@ -161,12 +180,14 @@ int RunMicroWorkload(FlagSet& f, Common c) {
   }
   PrintMicroSummary(c.backend, m, report);
   if (auto s = WriteFile(c.json, MicroToJson(c.backend, m, report, fp)); !s.ok()) return Fail(s);
+  // An exists phase counts absent pages as missing (and verifies no bytes).
   bool ok = report.errors == 0 && report.corrupt_pages == 0 && !report.aborted &&
             (m.phase == Phase::kPut || (report.missing_pages == 0 && report.unverified_pages == 0));
   return ok ? 0 : 1;
 }
 
 int RunPhasesWorkload(FlagSet& f, Common c) {
+  if (c.cold) return Fail(NoCold("phases"));
   PhasesOptions o;
   ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 256 << 10));
   ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", 16));
@@ -202,6 +223,7 @@ int RunPhasesWorkload(FlagSet& f, Common c) {
 }
 
 int RunScaleWorkload(FlagSet& f, Common c) {
+  if (c.cold) return Fail(NoCold("scale"));
   ScaleOptions o;
   ASSIGN_OR_FAIL(checkpoints, f.UintList("checkpoints", {10000, 100000, 1000000}));
   ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 4096));
@@ -335,6 +357,11 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
                          "grpc run; pass --daemon-capacity-set when it was started with it\n");
   }
   ASSIGN_OR_FAIL(backend, MakeBackend(c.backend));
+  ColdResult cold;
+  if (c.cold) {
+    cold = DropPageCache();
+    if (!cold.dropped) std::fprintf(stderr, "prefixd-bench: --cold: %s\n", cold.note.c_str());
+  }
   IoCounters before = backend->Io().value_or(IoCounters{});
   ASSIGN_OR_FAIL(report, RunReplay(trace, r, backend.get()));
   Footprint fp = MeasureFootprint(before, *backend);
@@ -358,6 +385,11 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
     j.Bool("capacity_enforced", enforced);
   }
   j.Num("unbounded_token_hit_rate", summary.token_hit_rate(), 4);
+  j.Bool("cold_requested", c.cold);
+  if (c.cold) {
+    j.Bool("page_cache_dropped", cold.dropped);
+    j.Str("cold_note", cold.note);
+  }
   j.Int("device_read_bytes", fp.device_read_bytes);
   j.Int("device_write_bytes", fp.device_write_bytes);
   j.Int("peak_rss_bytes", fp.peak_rss_bytes);
@@ -375,7 +407,7 @@ int Main(int argc, char** argv) {
       return 0;
     }
   }
-  auto flags = FlagSet::Parse(argc, argv, {"progress", "print-capacity", "daemon-capacity-set"});
+  auto flags = FlagSet::Parse(argc, argv, {"progress", "print-capacity", "daemon-capacity-set", "cold"});
   if (!flags.ok()) return Fail(flags.status());
   std::string workload = flags->Str("workload", "micro");
   auto common = ParseCommon(*flags);
@@ -394,4 +426,10 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace prefixd::bench
 
-int main(int argc, char** argv) { return prefixd::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // The daemon's thresholds, for every tier this process drives; arenas as glibc sets them
+  // (one arena cost the in-process tier 15-30 % of its gets at two workers: tiers here
+  // allocate concurrently in the caller's threads).
+  prefixd::util::TuneMallocForPageBuffers(/*single_arena=*/false);
+  return prefixd::bench::Main(argc, argv);
+}

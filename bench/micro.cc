@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/cold.h"
 #include "bench/page_content.h"
 #include "bench/progress.h"
 #include "shm/arena.h"
@@ -74,6 +75,7 @@ void Merge(const MicroReport& src, MicroReport* dst) {
   dst->exists_us.Merge(src.exists_us);
   dst->get_chain_us.Merge(src.get_chain_us);
   dst->exists_present_pages += src.exists_present_pages;
+  dst->exists_keys += src.exists_keys;
   dst->exists_get_mismatches += src.exists_get_mismatches;
   dst->verified_pages += src.verified_pages;
   dst->missing_pages += src.missing_pages;
@@ -180,6 +182,26 @@ class MicroRun {
     }
   }
 
+  // Exists alone: every page of the chain was written before, so all must be present.
+  void ExistsChain(uint64_t c, MicroReport* out, ProgressMeter* meter) {
+    const std::vector<std::string> keys = KeysOf(c);
+    auto t0 = Clock::now();
+    auto e = backend_->Exists(keys);
+    double us = MicrosSince(t0);
+    meter->Add(keys.size(), 0);
+    if (!e.ok()) {
+      errors_.Record(absl::StrCat("exists chain ", c, ": ", e.status().ToString()));
+      return;
+    }
+    errors_.Success();
+    out->exists_us.Add(us);
+    out->exists_keys += keys.size();
+    uint64_t present = 0;
+    for (bool p : *e) present += p;
+    out->exists_present_pages += present;
+    out->missing_pages += keys.size() - present;
+  }
+
   const ErrorLog& errors() const { return errors_; }
 
  private:
@@ -209,6 +231,8 @@ const char* PhaseName(Phase p) {
       return "get";
     case Phase::kAll:
       return "all";
+    case Phase::kExists:
+      return "exists";
   }
   return "?";
 }
@@ -225,6 +249,9 @@ absl::Status MicroOptions::Validate() const {
     return absl::InvalidArgumentError(
         "--chain-pages x --page-bytes is over 4GiB (each worker holds one chain in memory)");
   }
+  if (exists_rounds < 1 || exists_rounds > 1000) {
+    return absl::InvalidArgumentError("--exists-rounds must be in [1, 1000]");
+  }
   if (concurrency < 1 || concurrency > 1024) {
     return absl::InvalidArgumentError("--concurrency must be in [1, 1024]");
   }
@@ -240,6 +267,27 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
   if (auto s = o.Validate(); !s.ok()) return s;
   MicroRun run(o, backend);
   MicroReport report;
+  report.cold_requested = o.cold;
+  auto maybe_drop = [&] {
+    if (!o.cold) return;
+    ColdResult r = DropPageCache();
+    report.page_cache_dropped = r.dropped;
+    report.cold_note = r.note;
+    if (!r.dropped) std::fprintf(stderr, "prefixd-bench: --cold: %s\n", r.note.c_str());
+  };
+  if (o.phase == Phase::kExists) {
+    maybe_drop();
+    report.exists.ran = true;
+    for (uint32_t round = 0; round < o.exists_rounds && !run.errors().TooMany(); ++round) {
+      report.exists.seconds += run.RunPhase(
+          "exists", [&](uint64_t c, MicroReport* p, ProgressMeter* m) { run.ExistsChain(c, p, m); },
+          &report);
+    }
+    report.errors = run.errors().count();
+    report.first_error = run.errors().first();
+    report.aborted = run.errors().TooMany();
+    return report;
+  }
   if (o.phase != Phase::kGet) {
     report.put.ran = true;
     report.put.seconds = run.RunPhase(
@@ -247,6 +295,7 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
         &report);
   }
   if (o.phase != Phase::kPut && !run.errors().TooMany()) {
+    maybe_drop();
     report.get.ran = true;
     report.get.seconds = run.RunPhase(
         "get", [&](uint64_t c, MicroReport* p, ProgressMeter* m) { run.GetChain(c, p, m); },

@@ -20,7 +20,7 @@
 
 namespace prefixd::bench {
 
-enum class Phase { kPut, kGet, kAll };
+enum class Phase { kPut, kGet, kAll, kExists };
 const char* PhaseName(Phase p);
 
 struct MicroOptions {
@@ -36,6 +36,10 @@ struct MicroOptions {
   // Seeds both the page bytes and the keys: a get-only run must use the writer's seed.
   uint64_t seed = 1;
   Phase phase = Phase::kAll;
+  // Phase::kExists: passes over every chain, in [1, 1000]. Default 1.
+  uint32_t exists_rounds = 1;
+  // Drop the page cache (bench/cold.h) before the get or exists phase.
+  bool cold = false;
   // Print a progress line to stderr every 2 s while a phase runs.
   bool progress = false;
 
@@ -53,7 +57,8 @@ struct PhaseReport {
 };
 
 struct MicroReport {
-  PhaseReport put, get;
+  PhaseReport put, get, exists;     // exists: Phase::kExists only (bytes unused)
+  uint64_t exists_keys = 0;         // keys asked by the exists phase, over all rounds
   Latencies put_chain_us, exists_us, get_chain_us;  // one sample per successful call
   uint64_t exists_present_pages = 0;                // pages Exists reported present
   uint64_t exists_get_mismatches = 0;  // chains whose Exists prefix_pages != pages Get returned
@@ -65,6 +70,8 @@ struct MicroReport {
   uint64_t errors = 0;             // calls that returned a non-OK status, or broke the contract
   std::string first_error;         // the first such error, "" if none
   bool aborted = false;            // stopped early: 100 errors, or 10 in a row
+  bool cold_requested = false, page_cache_dropped = false;
+  std::string cold_note;           // why the page cache was not dropped
   double fill_seconds = 0;         // thread-seconds generating page bytes (inside put seconds)
   double verify_seconds = 0;       // thread-seconds comparing page bytes (inside get seconds)
   // --transport shm: pages the daemon moved through shared memory (the rest went as bytes),

@@ -66,6 +66,19 @@ std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroRep
   j.Num("get_chain_p50_us", r.get_chain_us.Percentile(0.5), 1);
   j.Num("get_chain_p99_us", r.get_chain_us.Percentile(0.99), 1);
   j.Num("get_verify_thread_seconds", r.get.ran ? std::optional(r.verify_seconds) : std::nullopt, 6);
+  if (r.exists.ran) {  // --phase exists: batched existence checks alone
+    j.Int("exists_rounds", m.exists_rounds);
+    j.Num("exists_seconds", r.exists.seconds, 6);
+    j.Int("exists_keys", r.exists_keys);
+    j.Num("exists_keys_per_s",
+          r.exists.seconds > 0 ? std::optional(r.exists_keys / r.exists.seconds) : std::nullopt, 0);
+    j.Int("exists_calls", r.exists_us.count());
+  }
+  j.Bool("cold_requested", r.cold_requested);
+  if (r.cold_requested) {
+    j.Bool("page_cache_dropped", r.page_cache_dropped);
+    j.Str("cold_note", r.cold_note);
+  }
   if (b.kind == "grpc" && b.transport == "shm") {
     j.Int("shm_put_pages", r.shm_put_pages);
     j.Int("shm_get_pages", r.shm_get_pages);
@@ -106,6 +119,20 @@ void PrintMicroSummary(const BackendOptions& b, const MicroOptions& m, MicroRepo
         FormatByteSize(r.put.bytes).c_str(), r.put.seconds, r.put.mbps().value_or(0),
         Fmt(r.put_chain_us.Percentile(0.5), "us").c_str(),
         Fmt(r.put_chain_us.Percentile(0.99), "us").c_str());
+  }
+  if (r.exists.ran) {
+    std::printf("exists: %llu keys in %.3f s = %.0f keys/s; chain p50 %s, p99 %s, p99.9 %s; "
+                "%llu absent\n",
+                static_cast<unsigned long long>(r.exists_keys), r.exists.seconds,
+                r.exists.seconds > 0 ? r.exists_keys / r.exists.seconds : 0.0,
+                Fmt(r.exists_us.Percentile(0.5), "us").c_str(),
+                Fmt(r.exists_us.Percentile(0.99), "us").c_str(),
+                Fmt(r.exists_us.Percentile(0.999), "us").c_str(),
+                static_cast<unsigned long long>(r.missing_pages));
+  }
+  if (r.cold_requested) {
+    std::printf("cold:   %s\n", r.page_cache_dropped ? "page cache dropped before reading"
+                                                      : r.cold_note.c_str());
   }
   if (r.get.ran) {
     std::printf("get:    %s verified in %.3f s = %.1f MB/s; chain p50 %s, p99 %s\n",

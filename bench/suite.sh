@@ -9,8 +9,7 @@
 #
 # Environment (all optional):
 #   QUICK=1            a small suite (a minute or two): for checking the pipeline, not for numbers
-#   SCALE_MAX=4M       add a last scale checkpoint past 1M (the default suite stops at 1M to fit
-#                      30 minutes: the file tier writes about 4k small pages/s here)
+#   SCALE_MAX=4M       the last scale checkpoint (default 4M; SCALE_MAX=1M saves ~8 minutes)
 #   OUT=build/bench/suite   results;  DOCS=docs   where benchmarks.md and img/ go
 #   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
 #   TIERS="grpc inproc file file-sharded rocksdb-inline"
@@ -45,15 +44,13 @@ cleanup() { stop_daemon; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Drops the page cache so that the next reads come from the device (root only).
+# Whether cold runs can be cold: prefixd-bench --cold drops the page cache before its read
+# phases, which only root may do (each result file says whether it did).
 COLD_OK=1
-drop_caches() {
-  sync
-  if ! (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then
-    [[ $COLD_OK == 1 ]] && log "cannot drop the page cache (not root?): 'cold' runs are warm"
-    COLD_OK=0
-  fi
-}
+if ! (sync && echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then
+  log "cannot drop the page cache (not root?): 'cold' runs are warm"
+  COLD_OK=0
+fi
 
 # A fresh daemon on a free loopback port with data in $1 (and prefixd flags after); sets TARGET.
 start_daemon() {
@@ -151,15 +148,30 @@ for tier in $TIERS; do
       bench "$tier" "$d" --workload micro --pages "$pages" --page-bytes "$size" --concurrency "$conc" \
         --json "$OUT/micro-$tier-$size-c$conc-warm.json"
       stop_daemon  # a daemon restarted on the same data: nothing of it left in memory
-      drop_caches
       bench "$tier" "$d" --workload micro --pages "$pages" --page-bytes "$size" --concurrency "$conc" \
-        --phase get --json "$OUT/micro-$tier-$size-c$conc-cold.json"
+        --phase get --cold --json "$OUT/micro-$tier-$size-c$conc-cold.json"
     done
   done
 done
 
+# --- exists: batched existence checks of 256-page chains, nothing read --------------------
+if [[ $QUICK == 1 ]]; then EPAGES=8192; ROUNDS=2; else EPAGES=65536; ROUNDS=8; fi
+for tier in $TIERS; do
+  log "exists $tier, 256-page chains of 4 KiB pages ($EPAGES pages, $ROUNDS rounds)"
+  fresh exists
+  bench "$tier" "$d" --workload micro --pages "$EPAGES" --page-bytes 4KiB --chain-pages 256 \
+    --phase put --json "$OUT/exists256-$tier-put.json"
+  for conc in 1 4; do
+    bench "$tier" "$d" --workload micro --pages "$EPAGES" --page-bytes 4KiB --chain-pages 256 \
+      --phase exists --exists-rounds "$ROUNDS" --concurrency "$conc" \
+      --json "$OUT/exists256-$tier-c$conc.json"
+  done
+done
+
 # --- scale: rates as the tier grows ---------------------------------------------------------
-if [[ $QUICK == 1 ]]; then CHECKPOINTS=10k,50k; else CHECKPOINTS=10k,100k,1M${SCALE_MAX:+,$SCALE_MAX}; fi
+SCALE_MAX=${SCALE_MAX:-4M}
+if [[ $QUICK == 1 ]]; then CHECKPOINTS=10k,50k; else CHECKPOINTS=10k,100k,1M,$SCALE_MAX; fi
+[[ $SCALE_MAX == 1M ]] && CHECKPOINTS=10k,100k,1M
 for tier in $TIERS; do
   log "scale $tier to ${CHECKPOINTS##*,} pages of 1 KiB"
   fresh scale
@@ -175,11 +187,10 @@ if [[ -f $TRACE ]]; then
     for f in $fractions; do
       log "trace $tier capacity fraction $f"
       fresh trace
-      drop_caches
       args=(--workload trace --trace "$TRACE" --limit "$LIMIT" --bytes-per-token 64
             --capacity-fraction "$f")
       budget "$tier" "$d" "${args[@]}"
-      bench "$tier" "$d" "${args[@]}" "${DAEMON_FLAG[@]}" \
+      bench "$tier" "$d" "${args[@]}" "${DAEMON_FLAG[@]}" --cold \
         --json "$OUT/trace-$tier-f$f.json" --csv "$OUT/trace-$tier-f$f.csv"
     done
   done
