@@ -407,6 +407,49 @@ def multiturn_section(data):
     out += table(["shape"] + TRACE_HEAD, [[k[0]] + trace_row(k[1], k[2], mt[k]) for k in keys])
     return out + commands_block(data, [f"multiturn-{k[0]}-{k[1]}-f{k[2]:g}.json" for k in keys])
 
+# Why a target is missed: what profiles of prefixd showed (perf record of the same workload;
+# the commands are in docs/benchmarks-why.md). Text, not numbers: the figures are in the row.
+WHY = {
+    "put-grpc": "The gRPC hop: each page is framed in protobuf, copied through the socket twice "
+                "and parsed, while client, daemon and RocksDB's flush share the CPUs; the same "
+                "store in-process is faster (`put grpc ÷ inproc` below). The file tier's put "
+                "is a buffered write() that is never fsynced, as HiCacheFile's is.",
+    "put-inproc": "Profile (1 worker): besides generating pages, a put copies each page into "
+                  "the write batch and again into the memtable, and the flush thread writes "
+                  "it to a blob file; puts take one writer lock, so extra workers queue while "
+                  "file writers copy into the page cache in parallel.",
+    "cold-grpc": "As `inproc` (one synchronous device read per page, in order), plus the RPC "
+                 "hop: a chain's bytes cross the socket after they are read.",
+    "cold-inproc": "RocksDB 7.8 reads a MultiGet's blobs one after another in the calling "
+                   "thread (Debian's build has neither io_uring nor coroutines, so no async_io) "
+                   "and copies each into its result: a chain is 16 synchronous page reads, like "
+                   "the file tier's 16 file reads, so prefixd can match it, not beat it by "
+                   "1.5×. Tried and measured slower or no better here: reading the next group "
+                   "on another thread (cold 1.1 → 0.86 GB/s), O_DIRECT blob reads (0.83–0.91 "
+                   "GB/s). This VM's disk swings 1.2–2.9 GB/s between fio runs.",
+    "scale-grpc": "One RPC per chain on top of the store's own slowdown (the `inproc` row).",
+    "scale-inproc": "At 4M pages the key blocks (the index family and the pages' blob "
+                    "references, ~100 bytes a page, snappy-compressed) outgrow the 64 MiB block "
+                    "cache: a profile of the 4M window spreads over reading 4 KiB blocks from the "
+                    "page cache, decompressing them, block-cache insertion and eviction, "
+                    "malloc/free and index seeks, i.e. every lookup reads a block. "
+                    "`--block-cache 1GiB` took exists 2.3× and gets 3.2× at 4M (docs/scale-4m.md)"
+                    "; an in-memory key index is the structural fix.",
+    "scale-rocksdb-inline": "A baseline (values inline, default options): not profiled here.",
+    "scale-file": "A baseline: one file per page; not profiled here.",
+    "scale-file-sharded": "A baseline: one file per page; not profiled here.",
+    "exists-rate": "Each call is one RPC carrying 256 keys: the daemon hashes every key "
+                   "(SHA-256) and does one MultiGet on the index family; on 2 CPUs the client, "
+                   "gRPC's threads and the lookup share the cores (`inproc` shows the store "
+                   "alone).",
+    "exists-p99": "With several streams on 2 CPUs a call waits for a core: the tail is "
+                  "scheduling, not the lookup (compare ×1).",
+    "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
+            "generations and counts every file in its budget, and keeps fewer useful pages "
+            "than the file tier's per-page LRU (trace table above; issue #3's policy work).",
+}
+
+
 def verdict(r, goal, higher=True):
     if r is None:
         return "missing"
@@ -499,6 +542,8 @@ def findings_section(data):
              "the evaluation issue, against `file` in the same run. A configuration without a "
              "result is listed as missing.", ""] +
             table(["figure", "target", "measured", "verdict", "why, where missed"], rows) +
+            ["The *why* column sums up profiles of prefixd on the same workloads; the commands and "
+             "figures behind each are in [benchmarks-why.md](benchmarks-why.md).", ""] +
             (["What key-value separation is worth and what the gRPC hop costs (warm micro, "
               "same run):", ""] +
              table(["pages × streams", "put `inproc` ÷ `rocksdb-inline`", "warm get `inproc` ÷ "

@@ -50,9 +50,11 @@ struct StoreOptions {
   // read or a second checksum. 0 disables it. Default 0. Not changeable online.
   uint64_t memory_cache_bytes = 0;
 
-  // Reads of one Get are issued in MultiGet groups of at most this many bytes of pages.
-  // Bounds the memory one Get pins. Default 64 MiB.
-  uint64_t read_group_bytes = uint64_t{64} << 20;
+  // Reads of one Get are issued in MultiGet groups of at most this many bytes of pages (at
+  // least one page). Bounds the memory one Get pins. Default 4 MiB (the daemon's
+  // --read-group-bytes). Reading the next group on another thread while the last is handed
+  // over was slower here (1 MiB pages, 2 CPUs: warm 2.1 -> 1.6 GB/s, cold 1.1 -> 0.86).
+  uint64_t read_group_bytes = uint64_t{4} << 20;
 
   absl::Status Validate() const;
 };
