@@ -16,6 +16,7 @@
 #include "bench/micro.h"
 #include "bench/micro_report.h"
 #include "bench/phases.h"
+#include "bench/policy_sim.h"
 #include "bench/replay.h"
 #include "bench/scale.h"
 #include "bench/trace.h"
@@ -395,6 +396,17 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   j.Int("peak_rss_bytes", fp.peak_rss_bytes);
   j.Int("disk_bytes", fp.disk_bytes);
   report.AppendJson(&j);
+  // What LRU, S3-FIFO, LFU-DA and Belady would have served at the same budget, on the same
+  // request sequence (bench/policy_sim.h): the bar for the tier's own eviction.
+  if (c.backend.capacity_bytes > 0) {
+    const uint64_t capacity_pages = c.backend.capacity_bytes / page_bytes;
+    j.Int("sim_capacity_pages", capacity_pages);
+    for (const PolicyResult& p : SimulatePolicies(trace, capacity_pages)) {
+      j.Num("sim_" + p.policy + "_token_hit_rate", p.token_hit_rate(), 4);
+      std::printf("  simulated %-9s at %llu pages: token hit rate %.3f\n", p.policy.c_str(),
+                  static_cast<unsigned long long>(capacity_pages), p.token_hit_rate());
+    }
+  }
   if (auto s = WriteFile(c.json, j.Render()); !s.ok()) return Fail(s);
   if (auto s = WriteFile(csv, report.PerRequestCsv()); !s.ok()) return Fail(s);
   return report.errors == 0 && report.corrupt == 0 && !report.aborted ? 0 : 1;
