@@ -141,6 +141,9 @@ def header(env, results):
         "- Tiers: `grpc` (prefixd over loopback gRPC), `inproc` (prefixd storage in-process), "
         "`file` (a file per page, as SGLang's HiCacheFile), `file-sharded` (hashed directories, "
         "I/O threads), `rocksdb-inline` (RocksDB, values inline, default options)",
+        f"- Suite: {num(env.get('seconds'))} s; scale checkpoints up to "
+        f"{env.get('scale_max', NA)} for prefixd's tiers and {env.get('scale_max_baselines', NA)}"
+        " for the baselines (`SCALE_MAX`, `SCALE_MAX_BASELINES`)",
         f"- Results: `{results}`; every command is in `commands.txt` there, and each table "
         "lists the ones it comes from.", ""]
 

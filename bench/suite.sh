@@ -9,10 +9,10 @@
 #
 # Environment (all optional):
 #   QUICK=1            a small suite (a minute or two): for checking the pipeline, not for numbers
-#   SCALE_MAX=4M       the last scale checkpoint of prefixd's tiers and `file` (SCALE_MAX=1M
-#                      saves ~8 minutes)
-#   SCALE_MAX_BASELINES=1M   the same for file-sharded and rocksdb-inline: at 4M the
-#                      file-sharded tier alone took over 20 minutes here, past the 30-minute budget
+#   SCALE_MAX=4M       the last scale checkpoint of prefixd's tiers (SCALE_MAX=1M saves ~5 min)
+#   SCALE_MAX_BASELINES=1M   the same for file, file-sharded and rocksdb-inline. 4M is past the
+#                      30-minute budget here: file-sharded alone took over 20 minutes to 4M, and
+#                      deleting the file tier's 4M files afterwards over 9
 #   OUT=build/bench/suite   results;  DOCS=docs   where benchmarks.md and img/ go
 #   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
 #   TIERS="grpc inproc file file-sharded rocksdb-inline"
@@ -133,6 +133,7 @@ cat >"$OUT/env.json" <<EOF
 {"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "commit": "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+')",
  "cpus": $(nproc), "kernel": "$(uname -r)", "fs": "$(df -T "$BENCH_DIR" | awk 'NR==2 {print $2" on "$1}')",
  "fio_write_MBps": $W, "fio_read_MBps": $R, "quick": $QUICK, "page_cache_dropped": $COLD_OK,
+ "scale_max": "${SCALE_MAX:-4M}", "scale_max_baselines": "${SCALE_MAX_BASELINES:-1M}",
  "seconds": $(( $(date +%s) - START )),
  "fio_command": "fio --rw=write|read --direct=1 --bs=1M --size=${DISK_MIB}M --ioengine=psync --end_fsync=1"}
 EOF
@@ -178,7 +179,7 @@ checkpoints() {  # 10k,100k,1M and the last one ($1) if past 1M
 }
 for tier in $TIERS; do
   case $tier in
-    file-sharded|rocksdb-inline) CHECKPOINTS=$(checkpoints "${SCALE_MAX_BASELINES:-1M}") ;;
+    file|file-sharded|rocksdb-inline) CHECKPOINTS=$(checkpoints "${SCALE_MAX_BASELINES:-1M}") ;;
     *) CHECKPOINTS=$(checkpoints "${SCALE_MAX:-4M}") ;;
   esac
   log "scale $tier to ${CHECKPOINTS##*,} pages of 1 KiB"
