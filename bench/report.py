@@ -34,7 +34,13 @@ def mib(v): return NA if not v else f"{v / (1 << 20):,.0f}"
 def frac_label(f, d=None):
     return "unbounded" if f == 0 else f"{f:g}" + (
         " (not enforced)" if d is not None and not d.get("capacity_enforced") else "")
-def enforced(k, d): return k[1] == 0 or bool(d.get("capacity_enforced"))
+MIN_BUDGET = 16 << 20  # prefixd's smallest --capacity; suites before 2026-12-02 raised smaller ones
+def enforced(k, d):
+    """Whether a run with a capacity fraction ran at that budget (unbounded runs always do)."""
+    if k[1] == 0:
+        return True
+    raised = k[0] in PREFIXD and 0 < (d.get("capacity_bytes") or 0) < MIN_BUDGET
+    return bool(d.get("capacity_enforced")) and not raised
 def size_bytes(s): return int(s[:-3]) << {"KiB": 10, "MiB": 20, "GiB": 30}[s[-3:]]
 def tier_key(t): return (TIER_ORDER.index(t) if t in TIER_ORDER else len(TIER_ORDER), t)
 def run_key(k): return (tier_key(k[0]), k[1] or 9)  # (tier, fraction): unbounded last
@@ -295,7 +301,9 @@ TRACE_HEAD = ["tier", "capacity fraction", "budget enforced", "token hit rate", 
 
 def trace_row(tier, f, d):
     how = ("n/a (no budget)" if f == 0 else
-           "yes" if d.get("capacity_enforced") else "**no: ran unbounded**")
+           "yes" if enforced((tier, f), d) else
+           "**no: under prefixd's 16 MiB minimum, ran at 16 MiB**" if d.get("capacity_enforced")
+           else "**no: ran unbounded**")
     return [f"`{tier}`" + aborted(d), frac_label(f), how, rate3(d.get("token_hit_rate")),
             rate3(d.get("block_hit_rate")), rate3(d.get("unbounded_token_hit_rate")),
             num(d.get("ttft_mean_s"), 3), num(d.get("ttft_p50_s"), 3), num(d.get("ttft_p99_s"), 3),

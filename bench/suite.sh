@@ -108,7 +108,11 @@ budget() {
   [[ $tier == grpc ]] || return 0
   cap=$("$BIN/prefixd-bench" --backend inproc --dir "$WORK/unused" "$@" --print-capacity)
   if [[ $cap -gt 0 ]]; then
-    (( cap < 16777216 )) && cap=16777216  # prefixd's smallest budget
+    if (( cap < 16777216 )); then  # under prefixd's smallest budget: the run is unbounded
+      log "budget $cap bytes is under prefixd's 16 MiB minimum: the grpc run is unbounded"
+      start_daemon "$data"
+      return 0
+    fi
     start_daemon "$data" --capacity "$cap"
     DAEMON_FLAG=(--daemon-capacity-set)
   fi
@@ -218,7 +222,10 @@ for tier in $TIERS; do
       extra=()
       # shellcheck disable=SC2206
       [[ $shape == sglang ]] && extra=($SG)
-      args=(--workload multiturn --shape "$shape" "${extra[@]}" --bytes-per-token 64
+      # Bytes per token such that a 25 % budget is at least prefixd's smallest (16 MiB):
+      # the SGLang shape holds 42 MB of distinct pages at 64 B/token, the LMCache one 2.5 MB.
+      bpt=$([[ $shape == sglang ]] && echo 128 || echo 2048)
+      args=(--workload multiturn --shape "$shape" "${extra[@]}" --bytes-per-token "$bpt"
             --capacity-fraction "$f")
       budget "$tier" "$d" "${args[@]}"
       bench "$tier" "$d" "${args[@]}" "${DAEMON_FLAG[@]}" \
