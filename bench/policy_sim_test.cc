@@ -11,7 +11,9 @@ namespace {
 // One block per request, 10 tokens each: block hits are token hits / 10.
 std::vector<Request> SingleBlocks(const std::vector<uint64_t>& ids) {
   std::vector<Request> t;
-  for (uint64_t id : ids) t.push_back(Request{.prompt_tokens = 10, .blocks = {id}, .block_tokens = 10});
+  for (uint64_t id : ids) {
+    t.push_back(Request{.prompt_tokens = 10, .blocks = {id}, .block_tokens = 10});
+  }
   return t;
 }
 
