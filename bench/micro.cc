@@ -275,6 +275,12 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
     report.cold_note = r.note;
     if (!r.dropped) std::fprintf(stderr, "prefixd-bench: --cold: %s\n", r.note.c_str());
   };
+  auto finish = [&] {
+    report.errors = run.errors().count();
+    report.first_error = run.errors().first();
+    report.aborted = run.errors().TooMany();
+    return report;
+  };
   if (o.phase == Phase::kExists) {
     maybe_drop();
     report.exists.ran = true;
@@ -283,10 +289,7 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
           "exists", [&](uint64_t c, MicroReport* p, ProgressMeter* m) { run.ExistsChain(c, p, m); },
           &report);
     }
-    report.errors = run.errors().count();
-    report.first_error = run.errors().first();
-    report.aborted = run.errors().TooMany();
-    return report;
+    return finish();
   }
   if (o.phase != Phase::kGet) {
     report.put.ran = true;
@@ -305,10 +308,7 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
     report.unverified_pages =
         o.pages - report.verified_pages - report.missing_pages - report.corrupt_pages;
   }
-  report.errors = run.errors().count();
-  report.first_error = run.errors().first();
-  report.aborted = run.errors().TooMany();
-  return report;
+  return finish();
 }
 
 std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes) {
