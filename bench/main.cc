@@ -55,6 +55,7 @@ constexpr char kUsage[] =
     "           [--page-bytes 256KiB] [--chain-pages 16]\n"
     "--csv FILE (trace, multiturn) writes one line per request. --print-capacity prints the\n"
     "budget a --capacity-fraction means and exits (for a daemon's --capacity);\n"
+    "--dump-requests FILE (trace, multiturn) writes the request sequence as JSON lines and exits;\n"
     "--daemon-capacity-set says the grpc daemon was started with it.\n";
 
 int Fail(const absl::Status& s) {
@@ -332,6 +333,7 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   ASSIGN_OR_FAIL(fraction, f.Double("capacity-fraction", 0));
   std::string csv = f.Str("csv");
   const bool dry_run = f.Switch("print-capacity", false);
+  const std::string dump = f.Str("dump-requests");
   const bool capacity_set_on_daemon = f.Switch("daemon-capacity-set", false);
   if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
   r.bytes_per_token = bpt;
@@ -346,6 +348,14 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   c.backend.page_tokens = trace.front().block_tokens;
   if (fraction > 0) {
     c.backend.capacity_bytes = static_cast<uint64_t>(fraction * summary.distinct_bytes(page_bytes));
+  }
+  if (!dump.empty()) {
+    std::ofstream out(dump);
+    for (const Request& req : trace) out << RequestJsonLine(req) << '\n';
+    out.close();
+    if (!out) return Fail(absl::UnavailableError(absl::StrCat("could not write ", dump)));
+    std::printf("%zu requests written to %s\n", trace.size(), dump.c_str());
+    return 0;
   }
   if (dry_run) {  // what the suite passes to a daemon as --capacity
     std::printf("%llu\n", static_cast<unsigned long long>(c.backend.capacity_bytes));

@@ -16,6 +16,8 @@
 #   OUT=build/bench/suite   results;  DOCS=docs   where benchmarks.md and img/ go
 #   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
 #   TIERS="grpc inproc file file-sharded rocksdb-inline"
+#   WORKLOADS="micro exists scale trace multiturn"   which workloads run (the report renders
+#                      the sections it has results for)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -25,6 +27,11 @@ DOCS=${DOCS:-docs}
 BENCH_DIR=${BENCH_DIR:-$REPO/var}
 QUICK=${QUICK:-0}
 TIERS=${TIERS:-"grpc inproc file file-sharded rocksdb-inline"}
+WORKLOADS=${WORKLOADS:-"micro exists scale trace multiturn"}
+for w in $WORKLOADS; do
+  case $w in micro|exists|scale|trace|multiturn) ;; *) echo "suite: unknown workload '$w'" >&2; exit 2 ;; esac
+done
+runs() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 TRACE=${TRACE:-$REPO/../shared/traces/mooncake_synthetic_trace.jsonl}
 BIN=$BUILD/bin
 mkdir -p "$OUT" "$BENCH_DIR"
@@ -146,6 +153,7 @@ EOF
 # --- micro: page size x concurrency, warm then cold reads ----------------------------------
 if [[ $QUICK == 1 ]]; then SIZES="1MiB"; CONCS="1"; MB=128; else SIZES="64KiB 1MiB 8MiB"; CONCS="1 4 16"; MB=1024; fi
 for tier in $TIERS; do
+  runs micro || break
   for size in $SIZES; do
     for conc in $CONCS; do
       [[ $tier != grpc && $conc == 16 ]] && continue  # in-process tiers: 1 and 4 workers
@@ -165,6 +173,7 @@ done
 # --- exists: batched existence checks of 256-page chains, nothing read --------------------
 if [[ $QUICK == 1 ]]; then EPAGES=8192; ROUNDS=2; else EPAGES=65536; ROUNDS=8; fi
 for tier in $TIERS; do
+  runs exists || break
   log "exists $tier, 256-page chains of 4 KiB pages ($EPAGES pages, $ROUNDS rounds)"
   fresh exists
   bench "$tier" "$d" --workload micro --pages "$EPAGES" --page-bytes 4KiB --chain-pages 256 \
@@ -182,6 +191,7 @@ checkpoints() {  # 10k,100k,1M and the last one ($1) if past 1M
   else echo "10k,100k,1M,$1"; fi
 }
 for tier in $TIERS; do
+  runs scale || break
   case $tier in
     file|file-sharded|rocksdb-inline) CHECKPOINTS=$(checkpoints "${SCALE_MAX_BASELINES:-1M}") ;;
     *) CHECKPOINTS=$(checkpoints "${SCALE_MAX:-4M}") ;;
@@ -193,7 +203,9 @@ for tier in $TIERS; do
 done
 
 # --- trace: Mooncake at capacity fractions --------------------------------------------------
-if [[ -f $TRACE ]]; then
+if ! runs trace; then
+  :
+elif [[ -f $TRACE ]]; then
   LIMIT=$([[ $QUICK == 1 ]] && echo 400 || echo 0)
   for tier in $TIERS; do
     [[ $tier == rocksdb-inline ]] && fractions="0" || fractions="0.1 0.25 0.5 0"
@@ -212,19 +224,24 @@ else
 fi
 
 # --- multiturn: SGLang and LMCache shapes ---------------------------------------------------
-if [[ $QUICK == 1 ]]; then SG="--clients 16 --rounds 3"; else SG="--clients 64 --rounds 5 --request-tokens 2048"; fi
+# Page sizes such that a 10 % budget is over prefixd's smallest (16 MiB) and holds ~100 pages or
+# more: the SGLang shape (64 clients) has 10,496 distinct pages of 64 tokens, 344 MB at 512 B a
+# token; the LMCache shape is run with 100 users (its example has 10, whose 153 distinct pages
+# make a 10 % budget 15 pages) at 2,048 B a token.
+if [[ $QUICK == 1 ]]; then
+  SG="--clients 16 --rounds 3"; LM="--users 10"; MT_FRACTIONS="0.25 0"
+else
+  SG="--clients 64 --rounds 5 --request-tokens 2048"; LM="--users 100"; MT_FRACTIONS="0.1 0.25 0.5 0"
+fi
 for tier in $TIERS; do
-  [[ $tier == rocksdb-inline ]] && fractions="0" || fractions="0.25 0"
+  runs multiturn || break
+  [[ $tier == rocksdb-inline ]] && fractions="0" || fractions=$MT_FRACTIONS
   for f in $fractions; do
     log "multiturn $tier capacity fraction $f"
     for shape in sglang lmcache; do
       fresh mt
-      extra=()
       # shellcheck disable=SC2206
-      [[ $shape == sglang ]] && extra=($SG)
-      # Bytes per token such that a 25 % budget is at least prefixd's smallest (16 MiB):
-      # the SGLang shape holds 42 MB of distinct pages at 64 B/token, the LMCache one 2.5 MB.
-      bpt=$([[ $shape == sglang ]] && echo 128 || echo 2048)
+      if [[ $shape == sglang ]]; then extra=($SG); bpt=512; else extra=($LM); bpt=2048; fi
       args=(--workload multiturn --shape "$shape" "${extra[@]}" --bytes-per-token "$bpt"
             --capacity-fraction "$f")
       budget "$tier" "$d" "${args[@]}"

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace prefixd::bench {
 
@@ -452,6 +453,17 @@ double TraceSummary::token_hit_rate() const {
 }
 double TraceSummary::mean_prompt_tokens() const {
   return requests ? static_cast<double>(prompt_tokens) / static_cast<double>(requests) : 0;
+}
+
+std::string RequestJsonLine(const Request& r) {
+  std::string out = absl::StrCat("{\"arrival_s\": ", absl::StrFormat("%.6f", r.arrival_s),
+                                 ", \"prompt_tokens\": ", r.prompt_tokens,
+                                 ", \"output_tokens\": ", r.output_tokens,
+                                 ", \"block_tokens\": ", r.block_tokens, ", \"after\": ", r.after,
+                                 ", \"blocks\": [");
+  for (size_t i = 0; i < r.blocks.size(); ++i) absl::StrAppend(&out, i ? ", " : "", r.blocks[i]);
+  out += "]}";
+  return out;
 }
 
 TraceSummary Summarize(std::span<const Request> trace) {

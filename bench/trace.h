@@ -127,6 +127,13 @@ struct LmcacheQaOptions {
 };
 absl::StatusOr<std::vector<Request>> LmcacheMultiRoundQa(const LmcacheQaOptions& options);
 
+// ---- Export ---------------------------------------------------------------------------------
+
+// One request as a JSON object on one line (no newline): {"arrival_s": ..., "prompt_tokens":
+// ..., "output_tokens": ..., "block_tokens": ..., "after": ..., "blocks": [...]}. The sequence a
+// replay serves, for tools outside prefixd-bench (bench/segment_policies.py reads it).
+std::string RequestJsonLine(const Request& r);
+
 // ---- Summary ---------------------------------------------------------------------------------
 
 // What a trace asks of a cache, and what an unbounded cache (never evicts, prefix semantics:

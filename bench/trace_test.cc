@@ -349,5 +349,18 @@ TEST(LmcacheMultiRoundQa, SharedSystemPromptAndPerUserHistory) {
   EXPECT_EQ(p->back().blocks, t->back().blocks);
 }
 
+TEST(RequestJsonLine, OneObjectWithEveryField) {
+  Request r;
+  r.arrival_s = 1.5;
+  r.prompt_tokens = 700;
+  r.output_tokens = 6;
+  r.block_tokens = 512;
+  r.after = 3;
+  r.blocks = {7, 42};
+  EXPECT_EQ(RequestJsonLine(r),
+            "{\"arrival_s\": 1.500000, \"prompt_tokens\": 700, \"output_tokens\": 6, "
+            "\"block_tokens\": 512, \"after\": 3, \"blocks\": [7, 42]}");
+}
+
 }  // namespace
 }  // namespace prefixd::bench
