@@ -488,10 +488,11 @@ WHY = {
                    "take the index family off this path.",
     "exists-p99": "Its median is already over 1 ms (the per-key cost above); with 4 streams "
                   "calls also queue for the 2 CPUs.",
-    "policy": "prefixd evicts whole generations (FIFO, with pages read from the oldest quarter "
-              "copied forward) and its budget counts every file under the data directory "
-              "(SSTs, logs, the generation being filled, 5 % headroom), while the simulated "
-              "policies evict single pages and count page bytes only; issue #3.",
+    "policy": "prefixd drops whole generations oldest first (pages read from the oldest quarter "
+              "copied forward) and gives pages ~95 % of the budget; simulated the same way "
+              "(bench/segment_policies.py) it scores what it measures, so the gap is the policy. "
+              "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
+              "to drop is where the room is (benchmarks-why.md); issue #3.",
     "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
             "generations and counts every file in its budget, and keeps fewer useful pages "
             "than the file tier's per-page LRU (trace table above; issue #3's policy work).",

@@ -19,6 +19,10 @@ segments pages each; when the pages would pass the capacity a whole segment is d
           cached), the oldest among equals; copies as gen.
   hits    drop the segment with the fewest hits per page written, never one of the newest
           quarter; copies as gen.
+  probation  two streams (S3-FIFO at segment level): new pages go to probation segments (a
+          tenth of the budget), pages re-put soon after leaving probation unread (a ghost, as
+          many keys as the budget has pages) to main segments; a page read while in probation
+          is copied to main; main drops its oldest, copying pages read from its oldest quarter.
   segopt  an oracle: drop the segment with the fewest pages read again within 3 x capacity
           writes (needs the future: an upper bound for choosing segments, not a policy).
 Reported: token hit rate, and copies per page inserted (extra device writes: the store's write
@@ -318,6 +322,77 @@ class SegmentOracle(Segments):
         return min(candidates, key=lambda s: (share(s), s))
 
 
+class Probation:
+    def __init__(self, cap, segments, probation_share=0.1):
+        self.cap, self.seg_pages = cap, max(1, cap // segments)
+        self.probation_cap = max(1, int(cap * probation_share))
+        self.where = {}                        # page -> (stream, segment)
+        self.streams = {"P": collections.OrderedDict(), "M": collections.OrderedDict()}
+        self.used = {"P": 0, "M": 0}
+        self.members = collections.defaultdict(list)
+        self.ghost = collections.OrderedDict()
+        self.n = self.copies = self.inserts = 0
+        for stream in "PM":
+            self.new_segment(stream)
+
+    def new_segment(self, stream):
+        self.n += 1
+        self.streams[stream][self.n] = 0
+        return self.n
+
+    def contains(self, b):
+        return b in self.where
+
+    def drop(self, stream):
+        seg, written = self.streams[stream].popitem(last=False)
+        self.used[stream] -= written
+        for b in self.members.pop(seg):
+            if self.where.get(b) == (stream, seg):
+                del self.where[b]
+                if stream == "P":
+                    self.ghost[b] = 1
+                    while len(self.ghost) > self.cap:
+                        self.ghost.popitem(last=False)
+
+    def write(self, b, stream):
+        segs = self.streams[stream]
+        cur = next(reversed(segs))
+        if segs[cur] >= self.seg_pages:
+            cur = self.new_segment(stream)
+        while self.used["P"] + self.used["M"] + 1 > self.cap:
+            if self.used["P"] > self.probation_cap and len(self.streams["P"]) > 1:
+                self.drop("P")
+            elif len(self.streams["M"]) > 1:
+                self.drop("M")
+            elif len(self.streams["P"]) > 1:
+                self.drop("P")
+            else:
+                break
+        segs[cur] += 1
+        self.used[stream] += 1
+        self.where[b] = (stream, cur)
+        self.members[cur].append(b)
+
+    def request(self, blocks, k):
+        main = list(self.streams["M"])
+        oldest = set(main[:max(1, len(main) // 4)]) - {main[-1]}
+        for b in blocks[:k]:
+            w = self.where.get(b)
+            if w is None:
+                continue
+            if w[0] == "P" or w[1] in oldest:
+                self.copies += 1
+                self.write(b, "M")
+        for b in blocks[k:]:
+            if b in self.where:
+                continue
+            self.inserts += 1
+            if self.ghost.pop(b, None) is not None:
+                self.write(b, "M")
+            else:
+                self.write(b, "P")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("requests")
@@ -336,8 +411,8 @@ def main():
           f"unbounded hit rate {unbounded:.3f}; segment policies get {args.effective:g} of the "
           f"budget, {args.segments} segments")
     print("| fraction | pages | LRU | S3-FIFO | LFU-DA | OPT | gen | clock | strand | hits | "
-          "segopt |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "probation | segopt |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in (float(x) for x in args.fractions.split(",")):
         cap = max(1, int(f * distinct))
         seg_cap = max(1, int(cap * args.effective))
@@ -346,7 +421,7 @@ def main():
         for p in (Segments(seg_cap, args.segments),
                   Segments(seg_cap, args.segments, promote_fraction=0, lazy_clock=True),
                   Stranded(seg_cap, args.segments, parent), Hits(seg_cap, args.segments),
-                  SegmentOracle(seg_cap, args.segments, reqs)):
+                  Probation(seg_cap, args.segments), SegmentOracle(seg_cap, args.segments, reqs)):
             h = replay(reqs, p)
             row.append(f"{h:.3f} (+{p.copies / max(1, p.inserts):.2f})")
         print(f"| {f:g} | {cap:,} | " + " | ".join(row) + " |")
