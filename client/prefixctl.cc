@@ -149,9 +149,11 @@ int main(int argc, char** argv) {
       } else if (p.state() == prefixd::v1::PageState::STRANDED) {
         why += " (stored, but an earlier page is not)";
       } else if (p.state() == prefixd::v1::PageState::NOT_STORED) {
-        why += " (never written, deleted, corrupt, or evicted long ago)";
+        why += " (never written, deleted, or evicted long ago)";
       } else if (p.state() == prefixd::v1::PageState::EXPIRED) {
         why += " (stored, but older than the namespace's TTL)";
+      } else if (p.state() == prefixd::v1::PageState::CORRUPT) {
+        why += " (dropped: its bytes on disk failed their checksum)";
       }
       std::printf("page %d: %s\n", i, why.c_str());
       if (i == static_cast<int>(r->prefix_pages()) && p.state() != prefixd::v1::PageState::PRESENT) {

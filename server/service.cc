@@ -134,6 +134,7 @@ grpc::Status PrefixdService::Explain(grpc::ServerContext*, const v1::ExplainRequ
       case S::kEvicted: out->set_state(v1::PageState::EVICTED); break;
       case S::kNotStored: out->set_state(v1::PageState::NOT_STORED); break;
       case S::kExpired: out->set_state(v1::PageState::EXPIRED); break;
+      case S::kCorrupt: out->set_state(v1::PageState::CORRUPT); break;
     }
     out->set_generation(p.generation);
     out->set_depth(p.depth);

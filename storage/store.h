@@ -84,7 +84,9 @@ using PageSink = std::function<bool(size_t index, std::string_view key, std::str
 
 // Why a page is or is not served (Store::Explain).
 struct PageState {
-  enum class State { kPresent, kStranded, kEvicted, kNotStored, kExpired };
+  // kCorrupt: not stored because it was dropped as corrupt (recently: the store remembers the
+  // last 32,768 such keys, until a restart; older ones read as kNotStored).
+  enum class State { kPresent, kStranded, kEvicted, kNotStored, kExpired, kCorrupt };
   State state = State::kNotStored;
   uint64_t generation = 0;
   uint32_t depth = 0;
@@ -108,7 +110,8 @@ struct NamespaceCounters {
   uint64_t miss_evicted = 0;    // pages asked (exists or get) that were evicted
   // Get misses by cause (each page a Get asked for and did not return has one): evicted is
   // above; never written (or deleted, or evicted long ago); stranded (stored, but a page
-  // before it in the chain is not); dropped as corrupt by this Get.
+  // before it in the chain is not); dropped as corrupt (by this Get, or recently: see
+  // PageState::kCorrupt).
   uint64_t miss_not_stored = 0;
   uint64_t miss_stranded = 0;
   uint64_t miss_corrupt = 0;

@@ -16,6 +16,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/rate_limiter.h"
 #include "rocksdb/statistics.h"
+#include "storage/corrupt_log.h"
 #include "storage/generations.h"
 #include "storage/page_cache.h"
 #include "storage/records.h"
@@ -27,6 +28,9 @@ namespace prefixd::storage {
 using util::DirectoryBytes;
 
 // Counters of one namespace. Updated with relaxed atomics; pages/bytes only under write_mu_.
+// Keys of pages dropped as corrupt that the store remembers (about 100 bytes each).
+inline constexpr size_t kCorruptKeysRemembered = 32768;
+
 // The background rate limiter's "unlimited": 1 TB/s.
 inline constexpr int64_t kUnlimitedRate = int64_t{1} << 40;
 
@@ -152,6 +156,7 @@ class StoreImpl final : public Store {
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::shared_ptr<rocksdb::RateLimiter> rate_limiter_;
   PageCache cache_{options_.memory_cache_bytes};  // verified hot pages
+  CorruptLog corrupt_keys_{kCorruptKeysRemembered};  // pages dropped as corrupt, recently
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_
   uint64_t generation_bytes_ = 0;    // resolved from options_
   rocksdb::ColumnFamilyOptions page_family_options_ ABSL_GUARDED_BY(tuning_mu_);

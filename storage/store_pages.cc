@@ -131,7 +131,9 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
       p.created_unix = r->created_unix;
     }
     if (!r) {
-      p.state = PageState::State::kNotStored;
+      p.state = corrupt_keys_.ever_added() && corrupt_keys_.Contains((*st)->info.id, HashKey(keys[i]))
+                    ? PageState::State::kCorrupt
+                    : PageState::State::kNotStored;
     } else if (!Find(r->generation)) {
       p.state = PageState::State::kEvicted;
     } else if ((*st)->Expired(r->created_unix, now)) {
@@ -268,6 +270,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     if (!(*recs)[first + i] && in_batch.contains(pages[i].key)) {
       gen->Add(ns.info.id, pages[i].data.size());
       in_batch.erase(pages[i].key);  // a key repeated in the batch was written once
+      if (corrupt_keys_.ever_added()) corrupt_keys_.Erase(ns.info.id, HashKey(pages[i].key));
     }
   }
   // Pages just written are the likeliest to be read next (a conversation's next turn). The
@@ -304,6 +307,7 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
     return;
   }
   gen->Remove(ns.info.id, rec.size);
+  corrupt_keys_.Add(ns.info.id, HashKey(key));
   ns.pages.fetch_sub(1, std::memory_order_relaxed);
   ns.bytes.fetch_sub(rec.size, std::memory_order_relaxed);
   ns.corrupt_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -364,7 +368,9 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       if (i == r.returned && r.stop == GetResult::Stop::kCorrupt) {
         ++corrupt;
       } else if (!rec) {
-        ++not_stored;
+        const bool was_corrupt = corrupt_keys_.ever_added() &&
+                                 corrupt_keys_.Contains(ns.info.id, HashKey(keys[i]));
+        ++(was_corrupt ? corrupt : not_stored);
       } else if (!Live(rec->generation)) {
         ++evicted;
       } else if (ns.Expired(rec->created_unix, now)) {
@@ -488,6 +494,9 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
     removed.emplace_back(gen, (*recs)[i]->size);
     ++deleted;
     bytes += (*recs)[i]->size;
+  }
+  if (corrupt_keys_.ever_added()) {  // a deleted key is "not stored" from now on
+    for (const auto& k : keys) corrupt_keys_.Erase(ns.info.id, HashKey(k));
   }
   if (batch.Count() == 0) return 0u;
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {

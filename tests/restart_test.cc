@@ -203,12 +203,14 @@ TEST(Restart, CorruptBlobBytesAreNeverServed) {
   auto c = d.Connect();
   auto ns = c->OpenNamespace("ns", TestFingerprint(kPage));
   int served = 0;
+  std::vector<int> served_of(10);
   for (int ch = 0; ch < 10; ++ch) {
     int wrong = -1;
     auto got = GetTestChain(*c, *ns, 9, ch, 4, &wrong);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(wrong, 0) << "chain " << ch;
     served += *got;
+    served_of[ch] = *got;
   }
   EXPECT_LT(served, 40);
   auto stats = c->Stats();
@@ -221,6 +223,28 @@ TEST(Restart, CorruptBlobBytesAreNeverServed) {
   EXPECT_EQ(n.misses(), n.miss_corrupt() + n.miss_stranded() + n.miss_not_stored() +
                             n.miss_evicted());
   EXPECT_EQ(n.misses(), 40u - served);
+
+  // The pages dropped are remembered: a later miss on one is "corrupt", not "never written",
+  // and Explain names it.
+  int chains_cut = 0;
+  for (int ch = 0; ch < 10; ++ch) {
+    if (served_of[ch] == 4) continue;
+    ++chains_cut;
+    auto e = c->Explain(*ns, client::Chain::FromKeys(ChainKeys(9, ch, 4)));
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(e->prefix_pages(), static_cast<uint32_t>(served_of[ch])) << "chain " << ch;
+    EXPECT_EQ(e->pages(served_of[ch]).state(), v1::PageState::CORRUPT) << "chain " << ch;
+    int wrong = -1;
+    auto again = GetTestChain(*c, *ns, 9, ch, 4, &wrong);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(*again, served_of[ch]) << "chain " << ch;
+  }
+  ASSERT_GT(chains_cut, 0);
+  auto after = c->Stats();
+  const auto& m = after->namespaces(0);
+  EXPECT_EQ(m.corrupt_dropped(), n.corrupt_dropped());  // nothing new dropped
+  EXPECT_EQ(m.miss_corrupt(), n.miss_corrupt() + chains_cut);
+  EXPECT_EQ(m.miss_not_stored(), n.miss_not_stored());
 }
 
 }  // namespace
