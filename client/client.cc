@@ -389,7 +389,7 @@ class ClientImpl final : public Client {
       grpc::ClientContext ctx;
       Prepare(&ctx);
       v1::PutResponse resp;
-      if (auto st = stub_->PutShm(&ctx, req, &resp); !st.ok()) return FromGrpc(st);
+      if (auto st = stub_->PutShm(&ctx, req, &resp); !st.ok()) return ShmStatus(st);
       PutResult r;
       r.written = resp.pages_written();
       r.existing = resp.pages_existing();
@@ -455,13 +455,24 @@ class ClientImpl final : public Client {
         reader->Finish();
         return bad;
       }
-      if (auto st = reader->Finish(); !st.ok()) return FromGrpc(st);
+      if (auto st = reader->Finish(); !st.ok()) return ShmStatus(st);
       if (!done) return absl::UnavailableError("the get stream ended without its summary");
       if (r.pages != checked) {
         return absl::DataLossError("the daemon's get summary does not match the pages it reported");
       }
       return r;
     });
+  }
+
+  // A shared-memory call's failure. NOT_FOUND with the side socket closed is a race with a
+  // daemon restart: the request carried the arena's old registration to a daemon that never
+  // saw it. It becomes UNAVAILABLE, so that Retry's next attempt registers the arena again.
+  absl::Status ShmStatus(const grpc::Status& st) {
+    absl::Status s = FromGrpc(st);
+    if (s.code() == absl::StatusCode::kNotFound && shm_ != nullptr && shm_->SideClosed()) {
+      return absl::UnavailableError(absl::StrCat("the daemon restarted during the call (", s.message(), ")"));
+    }
+    return s;
   }
 
   void Prepare(grpc::ClientContext* ctx) const {
@@ -491,7 +502,12 @@ class ClientImpl final : public Client {
     absl::Duration backoff = options_.initial_backoff;
     for (int i = 1;; ++i) {
       auto r = attempt();
-      if (StatusOf(r).code() != absl::StatusCode::kUnavailable || i >= options_.max_attempts) {
+      // The client never cancels a call and then returns CANCELLED: that code comes from the
+      // daemon (a shutdown cancels the calls it has not started), so it is retried like
+      // UNAVAILABLE.
+      const auto code = StatusOf(r).code();
+      if ((code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kCancelled) ||
+          i >= options_.max_attempts) {
         return r;
       }
       absl::SleepFor(backoff);

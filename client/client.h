@@ -32,7 +32,9 @@ namespace prefixd::client {
 struct ClientOptions {
   // "HOST:PORT" or "unix:///path/to.sock". Required.
   std::string target;
-  // Attempts per call when the server is UNAVAILABLE, the first included. Default 4.
+  // Attempts per call when the server is UNAVAILABLE or cancels the call (a daemon that is
+  // shutting down cancels calls it has not started), the first included. Every RPC is safe to
+  // repeat: puts skip pages already present. Default 4.
   int max_attempts = 4;
   // Backoff before the second attempt; doubles each time, up to max_backoff.
   absl::Duration initial_backoff = absl::Milliseconds(50);

@@ -61,6 +61,11 @@ absl::StatusOr<std::shared_ptr<ShmSession>> ShmTransport::Session(const std::str
   return s;
 }
 
+bool ShmTransport::SideClosed() {
+  absl::MutexLock lock(&mu_);
+  return conn_ == nullptr || conn_->closed();
+}
+
 std::shared_ptr<ShmSession> ShmTransport::Existing(uint64_t id) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(id);

@@ -68,6 +68,10 @@ class ShmTransport {
   // registers it again after the daemon closed the side socket (a restart).
   absl::StatusOr<std::shared_ptr<ShmSession>> Session(const std::string& name, uint64_t id);
 
+  // True when the side socket is not connected or the daemon has closed it (it exited): the
+  // next Session() registers the arenas again.
+  bool SideClosed();
+
   // The session of namespace `id` if one exists, as it is (no connection or registration).
   std::shared_ptr<ShmSession> Existing(uint64_t id);
 
