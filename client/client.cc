@@ -137,8 +137,10 @@ class ClientImpl final : public Client {
                            [](const v1::DeleteNamespaceResponse& r) { return r.pages_deleted(); });
   }
 
-  absl::StatusOr<v1::StatsResponse> Stats() override {
-    return Unary<v1::StatsResponse>(&Stub::Stats, v1::StatsRequest(),
+  absl::StatusOr<v1::StatsResponse> Stats(bool count_stranded) override {
+    v1::StatsRequest req;
+    req.set_count_stranded(count_stranded);
+    return Unary<v1::StatsResponse>(&Stub::Stats, req,
                                      [](const v1::StatsResponse& r) { return r; });
   }
 

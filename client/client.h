@@ -131,7 +131,10 @@ class Client {
   // Deletes a namespace by name; `id` 0 matches any id.
   virtual absl::StatusOr<uint64_t> DeleteNamespace(const std::string& name, uint64_t id = 0) = 0;
 
-  virtual absl::StatusOr<v1::StatsResponse> Stats() = 0;
+  // The daemon's counters. `count_stranded` also counts stored pages no get can serve
+  // (StatsRequest.count_stranded: the daemon reads its whole index for it).
+  virtual absl::StatusOr<v1::StatsResponse> Stats(bool count_stranded) = 0;
+  absl::StatusOr<v1::StatsResponse> Stats() { return Stats(false); }
 
   // Why each page of the chain is or is not served (index only; `ns.id` may be 0).
   virtual absl::StatusOr<v1::ExplainResponse> Explain(const Namespace& ns, const Chain& chain) = 0;

@@ -1,6 +1,6 @@
 // prefixctl: a command-line client for prefixd.
 //   prefixctl [--target ADDR] health            exit 0 when the daemon is SERVING
-//   prefixctl [--target ADDR] stats [--json]    store and per-namespace counters
+//   prefixctl [--target ADDR] stats [--json] [--stranded]   store and per-namespace counters
 //   prefixctl [--target ADDR] delete-namespace NAME
 //   prefixctl [--target ADDR] explain --namespace NS (--keys K1,K2,... | --tokens T1,T2,...)
 #include <cstdio>
@@ -20,7 +20,9 @@ constexpr char kUsage[] =
     "usage: prefixctl [--target HOST:PORT|unix:///PATH] COMMAND\n"
     "commands:\n"
     "  health                  exit 0 when the daemon serves, 1 otherwise\n"
-    "  stats [--json]          pages, bytes, hits and misses, per namespace\n"
+    "  stats [--json] [--stranded]\n"
+    "                          pages, bytes, hits and misses, per namespace; --stranded also\n"
+    "                          counts stored pages no get can serve (reads the whole index)\n"
     "  delete-namespace NAME   delete a namespace and all its pages\n"
     "  flush                   make every acknowledged page durable now\n"
     "  explain --namespace NS (--keys K1,K2,... | --tokens T1,T2,...) [--parent KEY]\n"
@@ -39,15 +41,24 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
               static_cast<unsigned long long>(s.generations()),
               FormatByteSize(s.generation_bytes()).c_str(),
               static_cast<unsigned long long>(s.evicted_generations()));
-  std::printf("%-24s %10s %12s %10s %10s %10s %8s\n", "namespace", "pages", "bytes", "hits",
-              "misses", "evicted", "corrupt");
+  if (s.stranded_counted()) {
+    std::printf("stranded (stored, behind a page that is gone): %llu pages, %s\n",
+                static_cast<unsigned long long>(s.stranded_pages()),
+                FormatByteSize(s.stranded_bytes()).c_str());
+  }
+  std::printf("%-24s %10s %12s %10s %10s %10s %8s%s\n", "namespace", "pages", "bytes", "hits",
+              "misses", "evicted", "corrupt", s.stranded_counted() ? "   stranded" : "");
   for (const auto& n : s.namespaces()) {
-    std::printf("%-24s %10llu %12s %10llu %10llu %10llu %8llu\n", n.name().c_str(),
+    std::printf("%-24s %10llu %12s %10llu %10llu %10llu %8llu", n.name().c_str(),
                 static_cast<unsigned long long>(n.pages()), FormatByteSize(n.bytes()).c_str(),
                 static_cast<unsigned long long>(n.hits()),
                 static_cast<unsigned long long>(n.misses()),
                 static_cast<unsigned long long>(n.evicted_pages()),
                 static_cast<unsigned long long>(n.corrupt_dropped()));
+    if (s.stranded_counted()) {
+      std::printf(" %10llu", static_cast<unsigned long long>(n.stranded_pages()));
+    }
+    std::printf("\n");
   }
 }
 
@@ -55,7 +66,7 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
 
 int main(int argc, char** argv) {
   std::string target = "127.0.0.1:50051";
-  bool json = false;
+  bool json = false, stranded = false;
   std::string ns_name, keys_arg, tokens_arg, parent;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
@@ -70,6 +81,8 @@ int main(int argc, char** argv) {
                                                                                : parent) = argv[++i];
     } else if (a == "--json") {
       json = true;
+    } else if (a == "--stranded") {
+      stranded = true;
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -104,7 +117,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "stats") {
-    auto s = (*client)->Stats();
+    auto s = (*client)->Stats(stranded);
     if (!s.ok()) {
       std::fprintf(stderr, "prefixctl: %s\n", s.status().ToString().c_str());
       return 1;

@@ -24,6 +24,9 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
+// A count that exists only when the daemon was asked for it: null otherwise.
+std::string Counted(bool counted, uint64_t v) { return counted ? absl::StrCat(v) : "null"; }
+
 }  // namespace
 
 std::string StatsToJson(const v1::StatsResponse& s) {
@@ -47,6 +50,9 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                   ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
                   s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
                   s.compaction_write_bytes());
+  const bool stranded = s.stranded_counted();
+  absl::StrAppend(&out, ",\n  \"stranded_pages\": ", Counted(stranded, s.stranded_pages()),
+                  ",\n  \"stranded_bytes\": ", Counted(stranded, s.stranded_bytes()));
   const auto& c = s.controller();
   absl::StrAppend(
       &out, ",\n  \"controller\": {\"mode\": ", Quote(c.mode()), ", \"profile\": ",
@@ -88,7 +94,11 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                     ", \"miss_not_stored\": ", n.miss_not_stored(), ", \"miss_stranded\": ",
                     n.miss_stranded(), ", \"miss_corrupt\": ", n.miss_corrupt(),
                     ", \"refused_opens\": ", n.refused_opens(), ", \"miss_expired\": ",
-                    n.miss_expired(), ", \"ttl_seconds\": ", n.ttl_seconds(), "}");
+                    n.miss_expired(), ", \"ttl_seconds\": ", n.ttl_seconds(),
+                    ",\n     \"stranded_pages\": ", Counted(stranded, n.stranded_pages()),
+                    ", \"stranded_bytes\": ", Counted(stranded, n.stranded_bytes()),
+                    ", \"parent_unknown_pages\": ", Counted(stranded, n.parent_unknown_pages()),
+                    "}");
   }
   absl::StrAppend(&out, s.namespaces_size() ? "\n  ]\n}\n" : "]\n}\n");
   return out;

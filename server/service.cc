@@ -1,6 +1,7 @@
 // PrefixdService: the unary handlers. The streaming ones are in service_stream.cc.
 #include "server/service.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "server/convert.h"
 #include "spdlog/spdlog.h"
 #include "util/process_stats.h"
@@ -157,12 +158,23 @@ grpc::Status PrefixdService::Flush(grpc::ServerContext*, const v1::FlushRequest*
   return ToGrpc(store_->Flush());
 }
 
-grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
+grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest* req,
                                    v1::StatsResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
   auto s = store_->Stats();
   if (!s.ok()) return ToGrpc(s.status());
+  absl::flat_hash_map<std::string, storage::StrandedCount> stranded;
+  if (req->count_stranded()) {
+    auto counts = store_->CountStranded();
+    if (!counts.ok()) return ToGrpc(counts.status());
+    resp->set_stranded_counted(true);
+    for (auto& c : *counts) {
+      resp->set_stranded_pages(resp->stranded_pages() + c.stranded_pages);
+      resp->set_stranded_bytes(resp->stranded_bytes() + c.stranded_bytes);
+      stranded[c.ns_name] = std::move(c);
+    }
+  }
   resp->set_version(PREFIXD_VERSION);
   resp->set_capacity_bytes(s->capacity_bytes);
   resp->set_pages(s->pages);
@@ -223,6 +235,11 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_refused_opens(c.refused_opens);
     out->set_miss_expired(c.miss_expired);
     out->set_ttl_seconds(n.info.ttl_seconds);
+    if (auto it = stranded.find(n.info.name); it != stranded.end()) {
+      out->set_stranded_pages(it->second.stranded_pages);
+      out->set_stranded_bytes(it->second.stranded_bytes);
+      out->set_parent_unknown_pages(it->second.parent_unknown);
+    }
   }
   return grpc::Status::OK;
 }

@@ -1,10 +1,14 @@
 // The FROZEN value formats of the "index", generation ("gen.N") and "meta" column families.
 // A change is a migration, not an edit. Thread-safe: pure functions.
 //
-// index value, version 2 (version 1, without a generation, was only ever written by
-// development builds before the first release; such a store is refused at open):
-//               [0x02][generation u64 LE][root u64 LE][depth u32 LE][size u64 LE]
-//               [crc32c u32 LE][created unix seconds u64 LE][client key, 1-byte length-prefixed]
+// index value, version 3 (written since 2026-12; version 2 is read as version 3 with the parent
+// unknown; version 1, without a generation, was only ever written by development builds before
+// the first release, and such a store is refused at open):
+//               [0x03][generation u64 LE][root u64 LE][depth u32 LE][size u64 LE]
+//               [crc32c u32 LE][created unix seconds u64 LE]
+//               [parent flags u8: 0 first page of its chain, 1 parent hash follows, 2 unknown]
+//               [parent KeyHash, 16 bytes, if flags == 1][client key, 1-byte length-prefixed]
+// version 2:    the same without the parent flags and hash.
 // page value:   [0x01][crc32c u32 LE][client key, one-byte length-prefixed][page bytes]
 // meta "ns/<name>" value: [0x01][ns id u32 LE][fingerprint (fingerprint.h)]
 // meta "next_ns_id" value: [u32 LE]
@@ -16,6 +20,7 @@
 #include <string_view>
 
 #include "storage/fingerprint.h"
+#include "storage/page_key.h"
 
 namespace prefixd::storage {
 
@@ -27,6 +32,11 @@ struct IndexRecord {
   uint32_t crc32c = 0;
   uint64_t created_unix = 0;
   std::string key;  // the client key
+  // The index key hash of the page before this one in its chain (what Store::CountStranded
+  // follows); nullopt for a chain's first page. parent_known is false for records written
+  // before parents were recorded (version 2).
+  bool parent_known = true;
+  std::optional<KeyHash> parent;
 };
 
 std::string EncodeIndexRecord(const IndexRecord& r);

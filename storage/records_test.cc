@@ -1,6 +1,7 @@
 #include "storage/records.h"
 
 #include "gtest/gtest.h"
+#include "storage/coding.h"
 
 namespace prefixd::storage {
 namespace {
@@ -24,9 +25,62 @@ TEST(Records, IndexRecordRoundTrip) {
   EXPECT_EQ(d->key, r.key);
 }
 
+TEST(Records, IndexRecordParentRoundTrips) {
+  IndexRecord first{1, 2, 0, 3, 4, 5, "root"};  // a chain's first page: no parent
+  auto d = DecodeIndexRecord(EncodeIndexRecord(first));
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->parent_known);
+  EXPECT_FALSE(d->parent);
+  IndexRecord child = first;
+  child.key = "child";
+  child.parent = HashKey("root");
+  d = DecodeIndexRecord(EncodeIndexRecord(child));
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->parent_known);
+  ASSERT_TRUE(d->parent);
+  EXPECT_EQ(*d->parent, HashKey("root"));
+  EXPECT_EQ(d->key, "child");
+  IndexRecord unknown = first;
+  unknown.parent_known = false;
+  d = DecodeIndexRecord(EncodeIndexRecord(unknown));
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->parent_known);
+  EXPECT_FALSE(d->parent);
+}
+
+// Version 2, as stores written before parents were recorded hold it: read with the parent
+// unknown, everything else as written.
+TEST(Records, IndexRecordVersion2IsReadWithoutAParent) {
+  const uint32_t depth = 4, crc = 0xdeadbeef;
+  const uint64_t size = 1 << 20, created = 1700000000;
+  std::string v2;
+  v2.push_back(char(2));
+  PutLittle64(&v2, 77);
+  PutLittle64(&v2, 123);
+  PutLittle32(&v2, depth);
+  PutLittle64(&v2, size);
+  PutLittle32(&v2, crc);
+  PutLittle64(&v2, created);
+  PutShortString(&v2, "abc");
+  auto d = DecodeIndexRecord(v2);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->generation, 77u);
+  EXPECT_EQ(d->root, 123u);
+  EXPECT_EQ(d->depth, 4u);
+  EXPECT_EQ(d->size, size);
+  EXPECT_EQ(d->crc32c, crc);
+  EXPECT_EQ(d->created_unix, created);
+  EXPECT_EQ(d->key, "abc");
+  EXPECT_FALSE(d->parent_known);
+  EXPECT_EQ(IndexRecordGeneration(v2), 77u);
+}
+
 TEST(Records, RejectsTruncatedOrUnknownVersion) {
   std::string enc = EncodeIndexRecord(IndexRecord{9, 1, 2, 3, 4, 5, "k"});
   EXPECT_FALSE(DecodeIndexRecord(enc.substr(0, enc.size() - 1)));
+  std::string bad_flags = enc;
+  bad_flags[41] = 7;  // parent flags: neither none, a hash, nor unknown
+  EXPECT_FALSE(DecodeIndexRecord(bad_flags));
   enc[0] = 1;  // the pre-release format without generations
   EXPECT_FALSE(DecodeIndexRecord(enc));
   EXPECT_FALSE(IndexRecordGeneration(enc));

@@ -124,6 +124,17 @@ struct NamespaceStatsEntry {
   NamespaceCounters counters;
 };
 
+// Stored pages no get can serve, found by Store::CountStranded.
+struct StrandedCount {
+  std::string ns_name;
+  uint64_t pages = 0;           // live pages scanned (not evicted, not expired)
+  uint64_t stranded_pages = 0;  // of those, behind a page that is gone (evicted, deleted,
+  uint64_t stranded_bytes = 0;  // expired, dropped as corrupt) or itself stranded
+  // Live pages written before parents were recorded (index records of version 2): taken as
+  // reachable, since their parent is not known.
+  uint64_t parent_unknown = 0;
+};
+
 struct StoreStats {
   uint64_t capacity_bytes = 0;
   uint64_t pages = 0;
@@ -185,6 +196,13 @@ class Store {
   virtual absl::StatusOr<uint64_t> DeleteNamespace(NamespaceRef ns) = 0;
 
   virtual absl::StatusOr<StoreStats> Stats() = 0;
+
+  // Per namespace, the stored pages that can never be served as part of a prefix (stranded):
+  // follows every live page's parent through the index. Reads the whole index at one snapshot:
+  // O(pages) time and about 100 bytes of memory a page while it runs, so it is for diagnosis
+  // (`prefixctl stats --stranded`), not for every Stats call. Pages whose parents form a cycle
+  // (possible only with client keys that are not prefix hashes) count as reachable.
+  virtual absl::StatusOr<std::vector<StrandedCount>> CountStranded() = 0;
 
   // Makes every acknowledged page durable (flushes memtables, waits).
   virtual absl::Status Flush() = 0;

@@ -131,6 +131,33 @@ TEST_F(BudgetTest, PagesReadFromTheOldestGenerationSurviveItsDrop) {
   EXPECT_EQ(Read(0), kChain);
 }
 
+// A chain continued in a later put outlives its parent's generation: its pages are stored but
+// stranded, and CountStranded says so.
+TEST_F(BudgetTest, PagesBehindAnEvictedParentAreCountedStranded) {
+  Put(0);
+  for (int c = 1; c < 20; ++c) Put(c);  // chain 0's generation is now an old one
+  std::vector<std::string> data, keys;
+  for (int i = 0; i < 4; ++i) {
+    data.push_back(Bytes(1000, i));
+    keys.push_back("x" + std::to_string(i));
+  }
+  std::vector<PageWrite> w;
+  for (int i = 0; i < 4; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
+  ASSERT_TRUE(store_->Put({"ns"}, Keys(0).back(), w).ok());
+  int c = 20;
+  while (store_->Exists({"ns"}, Keys(0)).value()[0]) {
+    ASSERT_LT(c, 400) << "chain 0 was never evicted";
+    Put(c++);
+  }
+  ASSERT_TRUE(store_->Exists({"ns"}, keys).value()[0]) << "the continuation went with it";
+  auto r = store_->CountStranded();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].stranded_pages, 4u);
+  EXPECT_EQ((*r)[0].stranded_bytes, 4 * kPage);
+  EXPECT_EQ((*r)[0].pages, store_->Stats()->pages);
+}
+
 TEST_F(BudgetTest, ReopenKeepsCountsAndAShrunkCapacityEvictsAtOnce) {
   for (int c = 0; c < 100; ++c) Put(c);
   auto before = store_->Stats();

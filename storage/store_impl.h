@@ -1,6 +1,6 @@
 // Internal to storage/: the RocksDB-backed Store. Split by concern across store_open.cc
-// (open, namespaces, stats), store_pages.cc (exists, put, get, delete) and store_budget.cc
-// (generations, the disk budget, eviction and promotion).
+// (open, namespaces, stats), store_pages.cc (exists, put, get, delete), store_budget.cc
+// (generations, the disk budget, eviction and promotion) and store_stranded.cc.
 #pragma once
 
 #include <atomic>
@@ -78,6 +78,7 @@ class StoreImpl final : public Store {
   absl::StatusOr<uint32_t> Delete(NamespaceRef ns, std::span<const std::string> keys) override;
   absl::StatusOr<uint64_t> DeleteNamespace(NamespaceRef ns) override;
   absl::StatusOr<StoreStats> Stats() override;
+  absl::StatusOr<std::vector<StrandedCount>> CountStranded() override;
   absl::Status Flush() override;
   StoreSignals Signals() override;
   Tuning CurrentTuning() override;

@@ -253,6 +253,11 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     ++depth;
     IndexRecord rec{gen->number, root, static_cast<uint32_t>(depth), pages[i].data.size(),
                     pages[i].crc32c, now, std::string(pages[i].key)};
+    if (i > 0) {
+      rec.parent = HashKey(pages[i - 1].key);
+    } else if (!parent_key.empty()) {
+      rec.parent = HashKey(parent_key);
+    }
     AddPage(&batch, *gen, ns.info.id, rec, pages[i].data);
     if (cache_.enabled()) added.emplace_back(i, rec);
     ++result.written;

@@ -75,6 +75,35 @@ TEST(Prefixctl, ExplainSaysWhichPagesExpired) {
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
+TEST(Prefixctl, StatsCountStrandedPagesOnRequest) {
+  TempDir dir("cli-stranded");
+  Daemon d(dir.path() + "/data");
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("s-ns", TestFingerprint(4096));
+  ASSERT_TRUE(ns.ok());
+  ASSERT_TRUE(PutTestChain(*c, *ns, 4, 0, 5).ok());
+  ASSERT_TRUE(PutTestChain(*c, *ns, 4, 1, 3).ok());
+  auto keys = ChainKeys(4, 0, 5);
+  auto deleted = c->Delete(*ns, client::Chain::FromKeys({keys[1]}));
+  ASSERT_TRUE(deleted.ok() && *deleted == 1u);
+  std::string ctl = BinaryPath("prefixctl") + " --target " + d.target();
+  std::string out;
+  ASSERT_EQ(RunCommand(ctl + " stats --json", &out), 0);
+  EXPECT_NE(out.find("\"stranded_pages\": null"), std::string::npos) << out;  // not asked
+  ASSERT_EQ(RunCommand(ctl + " stats --json --stranded", &out), 0);
+  // Pages 2..4 of chain 0 sit behind the deleted page 1; chain 1 is whole.
+  EXPECT_NE(out.find("\"stranded_pages\": 3,\n  \"stranded_bytes\": 12288"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"stranded_pages\": 3, \"stranded_bytes\": 12288, \"parent_unknown_pages\": 0"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(RunCommand(ctl + " stats --stranded", &out), 0);
+  EXPECT_NE(out.find("stranded (stored, behind a page that is gone): 3 pages"), std::string::npos)
+      << out;
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 TEST(Prefixd, RefusesAPortAnotherDaemonHolds) {
   TempDir dir("port");
   Daemon d(dir.path() + "/data");
