@@ -472,7 +472,8 @@ class ClientImpl final : public Client {
   absl::Status ShmStatus(const grpc::Status& st) {
     absl::Status s = FromGrpc(st);
     if (s.code() == absl::StatusCode::kNotFound && shm_ != nullptr && shm_->SideClosed()) {
-      return absl::UnavailableError(absl::StrCat("the daemon restarted during the call (", s.message(), ")"));
+      return absl::UnavailableError(
+          absl::StrCat("the daemon restarted during the call (", s.message(), ")"));
     }
     return s;
   }

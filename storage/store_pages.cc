@@ -131,9 +131,9 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
       p.created_unix = r->created_unix;
     }
     if (!r) {
-      p.state = corrupt_keys_.ever_added() && corrupt_keys_.Contains((*st)->info.id, HashKey(keys[i]))
-                    ? PageState::State::kCorrupt
-                    : PageState::State::kNotStored;
+      const bool corrupt = corrupt_keys_.ever_added() &&
+                           corrupt_keys_.Contains((*st)->info.id, HashKey(keys[i]));
+      p.state = corrupt ? PageState::State::kCorrupt : PageState::State::kNotStored;
     } else if (!Find(r->generation)) {
       p.state = PageState::State::kEvicted;
     } else if ((*st)->Expired(r->created_unix, now)) {

@@ -95,7 +95,8 @@ TEST(Prefixctl, StatsCountStrandedPagesOnRequest) {
   // Pages 2..4 of chain 0 sit behind the deleted page 1; chain 1 is whole.
   EXPECT_NE(out.find("\"stranded_pages\": 3,\n  \"stranded_bytes\": 12288"), std::string::npos)
       << out;
-  EXPECT_NE(out.find("\"stranded_pages\": 3, \"stranded_bytes\": 12288, \"parent_unknown_pages\": 0"),
+  EXPECT_NE(out.find("\"stranded_pages\": 3, \"stranded_bytes\": 12288, "
+                     "\"parent_unknown_pages\": 0"),
             std::string::npos)
       << out;
   ASSERT_EQ(RunCommand(ctl + " stats --stranded", &out), 0);
