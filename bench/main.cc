@@ -4,11 +4,16 @@
 // page); 1 otherwise; 2 for bad flags.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/backend.h"
 #include "bench/cold.h"
@@ -47,9 +52,10 @@ constexpr char kUsage[] =
     "           [--window-chains 500]\n"
     "trace:     --trace FILE (Mooncake JSONL) [--limit N] [--bytes-per-token 256]\n"
     "           [--capacity-fraction F] [--speed S (0: as fast as possible)]\n"
-    "multiturn: [--shape sglang|lmcache] [--clients 256 --rounds 5 --request-tokens 512\n"
+    "multiturn: [--shape sglang|lmcache|fill] [--clients 256 --rounds 5 --request-tokens 512\n"
     "           --output-tokens 64] | [--users 10 --rounds 5 --system-tokens 1000\n"
-    "           --user-context-tokens 2000 --answer-tokens 100] [--bytes-per-token 256]\n"
+    "           --user-context-tokens 2000 --answer-tokens 100] | [--chains 512 --chain-pages 8\n"
+    "           --page-tokens 256 --read-fraction 0.5 --reread-distance 100] [--bytes-per-token 256]\n"
     "           [--capacity-fraction F] [--speed S]\n"
     "phases:    [--phases population,serving,mixed,population] [--phase-seconds 20]\n"
     "           [--page-bytes 256KiB] [--chain-pages 16]\n"
@@ -323,8 +329,26 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
       source = absl::StrCat("lmcache multi-round QA: ", o.users, " users x ", o.rounds,
                             " rounds, system ", o.system_tokens, ", context ",
                             o.user_context_tokens);
+    } else if (shape == "fill") {
+      FillMixOptions o;
+      ASSIGN_OR_FAIL(chains, f.Uint("chains", o.chains));
+      ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", o.chain_pages));
+      ASSIGN_OR_FAIL(page_tokens, f.Uint("page-tokens", o.page_tokens));
+      ASSIGN_OR_FAIL(read_fraction, f.Double("read-fraction", o.read_fraction));
+      ASSIGN_OR_FAIL(distance, f.Double("reread-distance", o.mean_reread_distance));
+      o.chains = static_cast<int>(chains);
+      o.chain_pages = static_cast<int>(chain_pages);
+      o.page_tokens = static_cast<uint32_t>(page_tokens);
+      o.read_fraction = read_fraction;
+      o.mean_reread_distance = distance;
+      o.seed = c.seed;
+      ASSIGN_OR_FAIL(generated, FillMix(o));
+      trace = std::move(generated);
+      source = absl::StrCat("fill: ", o.chains, " chains of ", o.chain_pages, " pages, ",
+                            o.read_fraction, " of requests re-read a chain ~",
+                            o.mean_reread_distance, " chains back");
     } else {
-      return Fail(absl::InvalidArgumentError("--shape wants sglang or lmcache"));
+      return Fail(absl::InvalidArgumentError("--shape wants sglang, lmcache or fill"));
     }
   }
   ReplayOptions r;
@@ -374,8 +398,24 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
     if (!cold.dropped) std::fprintf(stderr, "prefixd-bench: --cold: %s\n", cold.note.c_str());
   }
   IoCounters before = backend->Io().value_or(IoCounters{});
-  ASSIGN_OR_FAIL(report, RunReplay(trace, r, backend.get()));
+  // The tier's disk use, sampled every 100 ms during the replay: the budget's bar is its peak.
+  std::atomic<bool> replay_done{false};
+  std::atomic<uint64_t> peak_disk{0};
+  std::thread sampler([&] {
+    while (!replay_done.load()) {
+      if (auto d = backend->DiskBytes(); d.ok() && *d > peak_disk.load()) peak_disk = *d;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto replayed = RunReplay(trace, r, backend.get());
+  replay_done = true;
+  sampler.join();
+  if (!replayed.ok()) return Fail(replayed.status());
+  ReplayReport& report = *replayed;
   Footprint fp = MeasureFootprint(before, *backend);
+  peak_disk = std::max<uint64_t>(peak_disk.load(), fp.disk_bytes);
+  const double write_amplification =
+      report.bytes_put ? static_cast<double>(fp.device_write_bytes) / report.bytes_put : 0;
   std::printf("%s %s on %s: %llu requests, token hit rate %.3f (after deadline %.3f), "
               "%.1f MB/s, %llu errors, %llu corrupt\n",
               workload.c_str(), source.c_str(), c.backend.kind.c_str(),
@@ -383,6 +423,17 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
               report.cached_token_rate(), report.mb_per_s(),
               static_cast<unsigned long long>(report.errors),
               static_cast<unsigned long long>(report.corrupt));
+  std::printf("  disk: peak %.1f MiB%s; device writes %.1f MiB for %.1f MiB of pages put "
+              "(write amplification %.3f)\n",
+              peak_disk.load() / 1048576.0,
+              c.backend.capacity_bytes
+                  ? absl::StrFormat(" = %.3f x the budget of %.1f MiB",
+                                    static_cast<double>(peak_disk.load()) / c.backend.capacity_bytes,
+                                    c.backend.capacity_bytes / 1048576.0)
+                        .c_str()
+                  : "",
+              fp.device_write_bytes / 1048576.0, report.bytes_put / 1048576.0,
+              write_amplification);
   JsonObject j;
   j.Str("workload", workload);
   j.Str("source", source);
@@ -405,6 +456,8 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   j.Int("device_write_bytes", fp.device_write_bytes);
   j.Int("peak_rss_bytes", fp.peak_rss_bytes);
   j.Int("disk_bytes", fp.disk_bytes);
+  j.Int("peak_disk_bytes", peak_disk.load());
+  j.Num("write_amplification", write_amplification, 3);
   report.AppendJson(&j);
   // What LRU, S3-FIFO, LFU-DA and Belady would have served at the same budget, on the same
   // request sequence (bench/policy_sim.h): the bar for the tier's own eviction.

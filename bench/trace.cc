@@ -443,6 +443,51 @@ absl::StatusOr<std::vector<Request>> LmcacheMultiRoundQa(const LmcacheQaOptions&
   return out;
 }
 
+// ---- The fill benchmark ------------------------------------------------------------------------
+
+absl::Status FillMixOptions::Validate() const {
+  if (chains <= 0 || chain_pages <= 0 || page_tokens == 0) {
+    return absl::InvalidArgumentError("chains, chain_pages and page_tokens must be > 0");
+  }
+  if (!(read_fraction >= 0 && read_fraction < 1)) {
+    return absl::InvalidArgumentError("read_fraction must be in [0, 1)");
+  }
+  if (!(mean_reread_distance >= 1) || !std::isfinite(mean_reread_distance)) {
+    return absl::InvalidArgumentError("mean_reread_distance must be finite and >= 1");
+  }
+  return CheckPromptSize(static_cast<uint64_t>(chain_pages) * page_tokens);
+}
+
+absl::StatusOr<std::vector<Request>> FillMix(const FillMixOptions& o) {
+  if (absl::Status s = o.Validate(); !s.ok()) return s;
+  Rng rng(o.seed);
+  // Geometric on {1, 2, ...} with mean m: success probability 1/m.
+  const double p = 1.0 / o.mean_reread_distance;
+  auto chain_request = [&](uint64_t c) {
+    Request r;
+    r.prompt_tokens = static_cast<uint32_t>(o.chain_pages) * o.page_tokens;
+    r.block_tokens = o.page_tokens;
+    for (int j = 0; j < o.chain_pages; ++j) r.blocks.push_back(c * o.chain_pages + j);
+    return r;
+  };
+  std::vector<Request> out;
+  uint64_t written = 0;
+  while (written < static_cast<uint64_t>(o.chains)) {
+    const double u = static_cast<double>((rng.Next() >> 11) + 1) * 0x1.0p-53;  // (0, 1]
+    if (written > 0 && u <= o.read_fraction) {
+      uint64_t k = 1;
+      if (p < 1) {
+        const double v = static_cast<double>((rng.Next() >> 11) + 1) * 0x1.0p-53;
+        k += static_cast<uint64_t>(std::floor(std::log(v) / std::log1p(-p)));
+      }
+      out.push_back(chain_request(written - std::min(k, written)));
+    } else {
+      out.push_back(chain_request(written++));
+    }
+  }
+  return out;
+}
+
 // ---- Summary ------------------------------------------------------------------------------------
 
 double TraceSummary::block_hit_rate() const {

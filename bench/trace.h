@@ -134,6 +134,27 @@ absl::StatusOr<std::vector<Request>> LmcacheMultiRoundQa(const LmcacheQaOptions&
 // replay serves, for tools outside prefixd-bench (bench/segment_policies.py reads it).
 std::string RequestJsonLine(const Request& r);
 
+// ---- The fill benchmark ----------------------------------------------------------------------
+
+// Issue #3's "run the cache full" benchmark as a request sequence: `chains` new chains of
+// `chain_pages` pages are written (4 GiB at the defaults and 1 MiB pages) while reads come back
+// to earlier chains. Each request after the first re-reads an earlier chain with probability
+// `read_fraction`, else writes the next new one. A re-read takes the k-th newest chain written so
+// far, k >= 1 drawn from a geometric distribution of mean `mean_reread_distance` chains (recent
+// chains are read most, old ones still now and then), capped at the oldest. Chain c's page j has
+// block id c * chain_pages + j; every block is full (page_tokens tokens). Deterministic in `seed`.
+struct FillMixOptions {
+  int chains = 512;                   // > 0
+  int chain_pages = 8;                // > 0
+  uint32_t page_tokens = 256;         // > 0
+  double read_fraction = 0.5;         // in [0, 1)
+  double mean_reread_distance = 100;  // >= 1
+  uint64_t seed = 1;
+
+  absl::Status Validate() const;
+};
+absl::StatusOr<std::vector<Request>> FillMix(const FillMixOptions& options);
+
 // ---- Summary ---------------------------------------------------------------------------------
 
 // What a trace asks of a cache, and what an unbounded cache (never evicts, prefix semantics:

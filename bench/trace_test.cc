@@ -362,5 +362,41 @@ TEST(RequestJsonLine, OneObjectWithEveryField) {
             "\"block_tokens\": 512, \"after\": 3, \"blocks\": [7, 42]}");
 }
 
+TEST(FillMix, WritesEveryChainOnceAndRereadsOnlyWrittenOnes) {
+  FillMixOptions o;
+  o.chains = 2000;
+  o.chain_pages = 4;
+  o.read_fraction = 0.5;
+  o.mean_reread_distance = 20;
+  auto t = FillMix(o);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE(ValidateTrace(*t).ok());
+  std::set<uint64_t> written;
+  uint64_t rereads = 0;
+  double distance_sum = 0;
+  for (const Request& r : *t) {
+    ASSERT_EQ(r.blocks.size(), 4u);
+    const uint64_t chain = r.blocks[0] / 4;
+    for (size_t j = 0; j < 4; ++j) EXPECT_EQ(r.blocks[j], chain * 4 + j);
+    if (written.count(chain)) {
+      ++rereads;
+      distance_sum += static_cast<double>(written.size() - chain);
+    } else {
+      EXPECT_EQ(chain, written.size()) << "new chains are written in order";
+      written.insert(chain);
+    }
+  }
+  EXPECT_EQ(written.size(), 2000u);
+  const double read_share = static_cast<double>(rereads) / static_cast<double>(t->size());
+  EXPECT_NEAR(read_share, 0.5, 0.03);
+  EXPECT_NEAR(distance_sum / static_cast<double>(rereads), 20, 3);  // few are capped at 2,000
+  // Deterministic in the seed.
+  auto again = FillMix(o);
+  ASSERT_EQ(again->size(), t->size());
+  EXPECT_EQ(again->back().blocks, t->back().blocks);
+  o.read_fraction = 1;
+  EXPECT_EQ(FillMix(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace prefixd::bench
