@@ -66,7 +66,9 @@ class RocksdbInlineBackend final : public Backend {
     for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
       std::error_code fec;
-      if (it->is_regular_file(fec)) total += it->file_size(fec);
+      if (!it->is_regular_file(fec)) continue;
+      const uint64_t size = it->file_size(fec);  // a file deleted meanwhile: an error, not -1
+      if (!fec) total += size;
     }
     return total;
   }
