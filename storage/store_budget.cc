@@ -49,11 +49,11 @@ uint64_t StoreImpl::DiskEstimate() {
     written_since_scan_ = 0;
     last_scan_ = now;
   }
+  // Every family's unflushed bytes: a put that starts a new generation leaves the last one's
+  // memtable to flush, and counting only the newest's let a run of puts of 1/8 of the budget
+  // pass it by 17 % (the fill benchmark at 64 MiB).
   uint64_t memtables = 0;
-  if (auto newest = Newest()) {
-    db_->GetIntProperty(newest->handle, rocksdb::DB::Properties::kCurSizeAllMemTables,
-                        &memtables);
-  }
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
   return scanned_bytes_ + written_since_scan_ + memtables;
 }
 
