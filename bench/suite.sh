@@ -16,7 +16,7 @@
 #   OUT=build/bench/suite   results;  DOCS=docs   where benchmarks.md and img/ go
 #   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
 #   TIERS="grpc inproc file file-sharded rocksdb-inline"
-#   WORKLOADS="micro exists scale trace multiturn"   which workloads run (the report renders
+#   WORKLOADS="micro exists scale trace multiturn fill"   which workloads run (the report renders
 #                      the sections it has results for)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +27,9 @@ DOCS=${DOCS:-docs}
 BENCH_DIR=${BENCH_DIR:-$REPO/var}
 QUICK=${QUICK:-0}
 TIERS=${TIERS:-"grpc inproc file file-sharded rocksdb-inline"}
-WORKLOADS=${WORKLOADS:-"micro exists scale trace multiturn"}
+WORKLOADS=${WORKLOADS:-"micro exists scale trace multiturn fill"}
 for w in $WORKLOADS; do
-  case $w in micro|exists|scale|trace|multiturn) ;; *) echo "suite: unknown workload '$w'" >&2; exit 2 ;; esac
+  case $w in micro|exists|scale|trace|multiturn|fill) ;; *) echo "suite: unknown workload '$w'" >&2; exit 2 ;; esac
 done
 runs() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 TRACE=${TRACE:-$REPO/../shared/traces/mooncake_synthetic_trace.jsonl}
@@ -249,6 +249,24 @@ for tier in $TIERS; do
         --json "$OUT/multiturn-$shape-$tier-f$f.json"
     done
   done
+done
+# --- fill: the cache run full at a fixed budget (issue #3) ----------------------------------
+# 4 GiB of new 1 MiB pages (chains of 8) through a 512 MiB budget, half the requests re-reading
+# an earlier chain.
+if [[ $QUICK == 1 ]]; then FILL_CHAINS=64; FILL_BUDGET=64; else FILL_CHAINS=512; FILL_BUDGET=512; fi
+for tier in $TIERS; do
+  runs fill || break
+  [[ $tier == grpc || $tier == inproc || $tier == file ]] || continue
+  log "fill $tier: $FILL_CHAINS chains of 8 MiB through $FILL_BUDGET MiB"
+  fresh fill
+  extra=()
+  if [[ $tier == grpc ]]; then
+    start_daemon "$d" --capacity "$((FILL_BUDGET << 20))"
+    extra=(--daemon-capacity-set)
+  fi
+  bench "$tier" "$d" --workload multiturn --shape fill --chains "$FILL_CHAINS" \
+    --bytes-per-token 4096 --capacity "${FILL_BUDGET}MiB" "${extra[@]}" \
+    --json "$OUT/fill-$tier.json"
 done
 stop_daemon
 write_env
