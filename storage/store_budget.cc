@@ -49,11 +49,22 @@ uint64_t StoreImpl::DiskEstimate() {
     written_since_scan_ = 0;
     last_scan_ = now;
   }
-  // Every family's unflushed bytes: a put that starts a new generation leaves the last one's
-  // memtable to flush, and counting only the newest's let a run of puts of 1/8 of the budget
-  // pass it by 17 % (the fill benchmark at 64 MiB).
+  // Every live family's unflushed bytes: a put that starts a new generation leaves the last
+  // one's memtable to flush, and counting only the newest's let a run of puts of 1/8 of the
+  // budget pass it by 17 % (the fill benchmark at 64 MiB). Dropped generations are left out
+  // (RocksDB's aggregate would count them until their last reference goes).
+  std::vector<GenerationPtr> live;
+  {
+    absl::MutexLock l(&gen_mu_);
+    for (const auto& [n, g] : gens_) live.push_back(g);
+  }
   uint64_t memtables = 0;
-  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  auto add = [&](rocksdb::ColumnFamilyHandle* h) {
+    uint64_t m = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &m)) memtables += m;
+  };
+  for (const auto& g : live) add(g->handle);
+  add(index_cf_);
   return scanned_bytes_ + written_since_scan_ + memtables;
 }
 

@@ -88,14 +88,14 @@ TEST(DiskFull, EvictsServesReadsRefusesWritesAndRecovers) {
     EXPECT_EQ(wrong, 0);
   }
   ::close(fd);
+  EXPECT_GT(taken, 0) << "while something could be evicted, writes must be taken";
+  EXPECT_GT(refused, 0) << "with nothing left to evict, writes must be refused";
   if (::testing::Test::HasFailure()) {  // the daemon's log, before the tmpfs goes
     std::ifstream log(d.log_path());
     std::string line, tail;
     while (std::getline(log, line)) tail = (tail + line + "\n").substr(tail.size() > 4000 ? 1000 : 0);
     ADD_FAILURE() << "prefixd log:\n" << tail;
   }
-  EXPECT_GT(taken, 0) << "while something could be evicted, writes must be taken";
-  EXPECT_GT(refused, 0) << "with nothing left to evict, writes must be refused";
   ASSERT_TRUE(c->Health().ok()) << "the daemon must still be serving";
 
   // Space comes back: writes succeed again without a restart.
