@@ -32,15 +32,7 @@ class CorruptLog {
   bool ever_added() const { return ever_added_.load(std::memory_order_relaxed); }
 
  private:
-  struct Entry {
-    uint32_t ns_id;
-    KeyHash key;
-    bool operator==(const Entry&) const = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const Entry& e) {
-      return H::combine(std::move(h), e.ns_id, e.key);
-    }
-  };
+  using Entry = NamespacedKey;
 
   const size_t capacity_;
   std::atomic<bool> ever_added_{false};

@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +49,17 @@ absl::Status ValidateClientKey(std::string_view key);
 std::array<uint8_t, 32> Sha256(std::string_view data);
 
 KeyHash HashKey(std::string_view client_key);
+
+// A page's identity across namespaces: its namespace id and key hash (the index key's parts).
+struct NamespacedKey {
+  uint32_t ns_id = 0;
+  KeyHash hash{};
+  bool operator==(const NamespacedKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const NamespacedKey& k) {
+    return H::combine(std::move(h), k.ns_id, k.hash);
+  }
+};
 
 // The chain root for a chain whose first page has key hash `first`.
 uint64_t RootOf(const KeyHash& first);

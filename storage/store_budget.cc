@@ -53,18 +53,14 @@ uint64_t StoreImpl::DiskEstimate() {
   // one's memtable to flush, and counting only the newest's let a run of puts of 1/8 of the
   // budget pass it by 17 % (the fill benchmark at 64 MiB). Dropped generations are left out
   // (RocksDB's aggregate would count them until their last reference goes).
-  std::vector<GenerationPtr> live;
-  {
-    absl::MutexLock l(&gen_mu_);
-    for (const auto& [n, g] : gens_) live.push_back(g);
-  }
   uint64_t memtables = 0;
   auto add = [&](rocksdb::ColumnFamilyHandle* h) {
     uint64_t m = 0;
     if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &m)) memtables += m;
   };
-  for (const auto& g : live) add(g->handle);
   add(index_cf_);
+  absl::MutexLock l(&gen_mu_);
+  for (const auto& [n, g] : gens_) add(g->handle);
   return scanned_bytes_ + written_since_scan_ + memtables;
 }
 
@@ -216,7 +212,7 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     if (!from) continue;  // dropped since it was read
     IndexRecord rec = *cur;
     rec.generation = to->number;
-    AddPage(&batch, *to, ns.info.id, rec, bytes[i]);
+    AddPage(&batch, *to, ns.info.id, rec, HashKey(rec.key), bytes[i]);
     moved.emplace_back(from, recs[i]);
   }
   if (moved.empty()) return;

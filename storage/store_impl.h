@@ -57,6 +57,20 @@ struct NamespaceState {
   NamespaceCounters Snapshot() const;
 };
 
+// A snapshot of `db`, released when this goes out of scope.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
+  ~ScopedSnapshot() { db_->ReleaseSnapshot(snap_); }
+  ScopedSnapshot(const ScopedSnapshot&) = delete;
+  ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
+  const rocksdb::Snapshot* get() const { return snap_; }
+
+ private:
+  rocksdb::DB* const db_;
+  const rocksdb::Snapshot* const snap_;
+};
+
 class StoreImpl final : public Store {
  public:
   explicit StoreImpl(const StoreOptions& options);
@@ -107,8 +121,9 @@ class StoreImpl final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Adds page `rec` (its generation `gen`) with `bytes` and its index record to `batch`.
+  // `hash` is HashKey(rec.key).
   void AddPage(rocksdb::WriteBatch* batch, const Generation& gen, uint32_t ns_id,
-               const IndexRecord& rec, std::string_view bytes);
+               const IndexRecord& rec, const KeyHash& hash, std::string_view bytes);
 
   // Removes one corrupt page and its index record, and counts it.
   void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec)

@@ -50,8 +50,7 @@ absl::Status StoreImpl::StillCurrent(const NamespaceState* st, NamespaceRef ref)
 }
 
 void StoreImpl::AddPage(rocksdb::WriteBatch* batch, const Generation& gen, uint32_t ns_id,
-                        const IndexRecord& rec, std::string_view bytes) {
-  KeyHash h = HashKey(rec.key);
+                        const IndexRecord& rec, const KeyHash& h, std::string_view bytes) {
   std::string page_key = EncodePageKey(ns_id, rec.root, rec.depth, h);
   std::string header = EncodePageHeader(rec.crc32c, rec.key);
   rocksdb::Slice value_parts[2] = {header, rocksdb::Slice(bytes.data(), bytes.size())};
@@ -240,6 +239,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   }
   std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
+  std::optional<KeyHash> prev_hash;  // HashKey(pages[i - 1].key) when page i - 1 was written
   for (size_t i = 0; i < pages.size(); ++i) {
     const auto& existing = (*recs)[first + i];
     if (existing || !in_batch.insert(pages[i].key).second) {
@@ -248,17 +248,20 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
         depth = existing->depth;
       }
       ++result.existing;
+      prev_hash.reset();
       continue;
     }
     ++depth;
     IndexRecord rec{gen->number, root, static_cast<uint32_t>(depth), pages[i].data.size(),
                     pages[i].crc32c, now, std::string(pages[i].key)};
     if (i > 0) {
-      rec.parent = HashKey(pages[i - 1].key);
+      rec.parent = prev_hash ? *prev_hash : HashKey(pages[i - 1].key);
     } else if (!parent_key.empty()) {
       rec.parent = HashKey(parent_key);
     }
-    AddPage(&batch, *gen, ns.info.id, rec, pages[i].data);
+    const KeyHash hash = HashKey(pages[i].key);
+    AddPage(&batch, *gen, ns.info.id, rec, hash, pages[i].data);
+    prev_hash = hash;
     if (cache_.enabled()) added.emplace_back(i, rec);
     ++result.written;
     new_bytes += rec.size;
@@ -329,13 +332,8 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   if (max_pages != 0 && max_pages < n) n = max_pages;
   // One snapshot for the index and the pages: a concurrent delete and re-put of a key can
   // neither make the two disagree nor be mistaken for corruption.
-  const rocksdb::Snapshot* snap = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{db_.get(), snap};
-  auto recs = ReadIndex(ns.info.id, keys.first(n), snap);
+  ScopedSnapshot snap(db_.get());
+  auto recs = ReadIndex(ns.info.id, keys.first(n), snap.get());
   if (!recs.ok()) return recs.status();
 
   GetResult result;
@@ -428,7 +426,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       // CRC32C the client computed, which covers the same bytes (hardware-accelerated here).
       rocksdb::ReadOptions ro;
       ro.verify_checksums = false;
-      ro.snapshot = snap;
+      ro.snapshot = snap.get();
       db_->MultiGet(ro, reads, families.data(), slices.data(), values.data(), statuses.data());
     }
     for (size_t j = 0, r = 0; j < count; ++j) {

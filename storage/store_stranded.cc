@@ -11,15 +11,7 @@
 namespace prefixd::storage {
 namespace {
 
-struct PageId {
-  uint32_t ns_id;
-  KeyHash hash;
-  bool operator==(const PageId&) const = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const PageId& p) {
-    return H::combine(std::move(h), p.ns_id, p.hash);
-  }
-};
+using PageId = NamespacedKey;
 
 // A live page (stored, in a live generation, not expired); pages that are not live are left
 // out of the graph, so "absent" means "gone".
@@ -70,14 +62,9 @@ bool Reachable(Graph& g, const PageId& start) {
 }  // namespace
 
 absl::StatusOr<std::vector<StrandedCount>> StoreImpl::CountStranded() {
-  const rocksdb::Snapshot* snap = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{db_.get(), snap};
+  ScopedSnapshot snap(db_.get());
   rocksdb::ReadOptions ro;
-  ro.snapshot = snap;
+  ro.snapshot = snap.get();
   ro.fill_cache = false;  // one pass over everything: do not push the hot key blocks out
   const uint64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
