@@ -74,7 +74,9 @@ const std::vector<Setting>& Settings() {
       {"memory-cache", "bytes of verified hot pages kept in memory; 0 = off",
        Bytes(&ServerConfig::memory_cache_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.memory_cache_bytes); }},
-      {"generation-size", "page bytes per generation, the unit of eviction; 0 = capacity/32",
+      {"generation-size",
+       "page bytes per generation, the unit of eviction; 0 = capacity/32 (without --capacity, "
+       "the file system's size/32)",
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
       {"max-inflight-bytes", "page bytes all requests may hold in memory",

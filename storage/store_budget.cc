@@ -1,6 +1,10 @@
 // Store: generations, the disk budget, eviction (dropping the oldest generation) and promotion
 // (copying pages read from old generations forward).
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -46,6 +50,16 @@ uint64_t StoreImpl::DiskEstimate() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_scan_ > std::chrono::milliseconds(100)) {
     scanned_bytes_ = DirectoryBytes(options_.path);
+    // A dropped generation's files still there are as good as gone: they go when the last
+    // read or background job using them ends. Counting them would evict a second generation.
+    uint64_t going = 0;
+    std::erase_if(dropped_files_, [&](const DroppedFile& f) {
+      struct stat st;
+      if (::stat(f.path.c_str(), &st) != 0) return true;
+      going += f.bytes;
+      return false;
+    });
+    scanned_bytes_ -= std::min(scanned_bytes_, going);
     written_since_scan_ = 0;
     last_scan_ = now;
   }
@@ -64,7 +78,65 @@ uint64_t StoreImpl::DiskEstimate() {
   return scanned_bytes_ + written_since_scan_ + memtables;
 }
 
-absl::Status StoreImpl::DropOldest() {
+namespace {
+
+// The SST and blob files of family `h`.
+std::vector<DroppedFile> FamilyFiles(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+  rocksdb::ColumnFamilyMetaData meta;
+  db->GetColumnFamilyMetaData(h, &meta);
+  std::vector<DroppedFile> files;
+  auto join = [](const std::string& dir, const std::string& name) {
+    return !name.empty() && name.front() == '/' ? dir + name : dir + "/" + name;
+  };
+  for (const auto& level : meta.levels) {
+    for (const auto& f : level.files) {
+      files.push_back({join(f.directory, f.relative_filename), f.size});
+    }
+  }
+  for (const auto& b : meta.blob_files) {
+    files.push_back({join(b.blob_file_path, b.blob_file_name), b.blob_file_size});
+  }
+  return files;
+}
+
+bool AnyExists(const std::vector<DroppedFile>& files) {
+  struct stat st;
+  return std::any_of(files.begin(), files.end(),
+                     [&](const DroppedFile& f) { return ::stat(f.path.c_str(), &st) == 0; });
+}
+
+}  // namespace
+
+void StoreImpl::AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files) {
+  // RocksDB deletes a dropped family's files when its last reference goes: usually inside
+  // DropOldest, but a flush or compaction still running on it, or a read in progress, defers
+  // that to the end of the job or read. Nudge RocksDB's purge of obsolete files
+  // (EnableFileDeletions(false) is that purge: prefixd never disables deletions) and wait.
+  if (!AnyExists(files)) return;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + kDroppedFilesWait;
+  bool gone = false;
+  while (!(gone = !AnyExists(files)) && std::chrono::steady_clock::now() < deadline) {
+    db_->EnableFileDeletions(/*force=*/false).PermitUncheckedError();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  if (gone) {
+    spdlog::info("generation {}: its files went {} ms after the drop", number, waited);
+  } else {
+    std::vector<std::string> left;
+    struct stat st;
+    for (const auto& f : files) {
+      if (::stat(f.path.c_str(), &st) == 0) left.push_back(f.path);
+    }
+    spdlog::warn("generation {}: {} of its {} files still there {} ms after the drop (e.g. {})",
+                 number, left.size(), files.size(), waited, left.empty() ? "" : left.front());
+  }
+}
+
+absl::Status StoreImpl::DropOldest(bool await_files) {
   GenerationPtr g;
   {
     absl::MutexLock l(&gen_mu_);
@@ -73,6 +145,7 @@ absl::Status StoreImpl::DropOldest() {
     gens_.erase(gens_.begin());
     oldest_live_.store(gens_.begin()->first);
   }
+  std::vector<DroppedFile> files = FamilyFiles(db_.get(), g->handle);
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
   // The accounting follows whatever RocksDB says: a failed OPTIONS-file write after the drop
   // was recorded must not leave the pages counted.
@@ -86,14 +159,19 @@ absl::Status StoreImpl::DropOldest() {
     }
   }
   evicted_generations_.fetch_add(1, std::memory_order_relaxed);
-  last_scan_ = {};  // rescan: the generation's files are gone (or going)
   spdlog::info("evicted generation {}: {} pages, {}", g->number, g->total.pages,
                util::FormatByteSize(g->total.bytes));
   if (!s.ok()) spdlog::warn("dropping generation {}: {}", g->number, s.ToString());
+  const uint64_t number = g->number;
+  g.reset();  // our reference to the handle: the last one, unless a reader holds another
+  if (await_files) AwaitDeleted(number, files);
+  dropped_files_.insert(dropped_files_.end(), std::make_move_iterator(files.begin()),
+                        std::make_move_iterator(files.end()));
+  last_scan_ = {};  // rescan: the generation's files are gone, or going
   return absl::OkStatus();
 }
 
-uint64_t StoreImpl::Budget(bool opening) {
+StoreImpl::Room StoreImpl::Budget(bool opening) {
   // Writes keep the files under 95 % of the capacity; opening evicts only past 100 %, so a
   // restart (which adds a log file or two) does not cost a generation.
   uint64_t budget = options_.capacity_bytes == 0 ? UINT64_MAX
@@ -115,14 +193,15 @@ uint64_t StoreImpl::Budget(bool opening) {
     }
     const uint64_t reserve =
         std::max<uint64_t>(std::min<uint64_t>(uint64_t{64} << 20, total / 20), memtables);
-    budget = std::min(budget, scanned_bytes_ + (free > reserve ? free - reserve : 0));
+    const uint64_t fs_budget = scanned_bytes_ + (free > reserve ? free - reserve : 0);
+    if (fs_budget < budget) return {fs_budget, /*by_file_system=*/true};
   }
-  return budget;
+  return {budget, /*by_file_system=*/false};
 }
 
 absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
   uint64_t estimate = DiskEstimate();
-  const uint64_t budget = Budget(opening);
+  const auto [budget, by_file_system] = Budget(opening);
   if (estimate + incoming > budget) {
     // Only evict when eviction can cover the excess: dropping pages for space that RocksDB's
     // own files or another process hold would empty the cache and still not make room.
@@ -154,7 +233,9 @@ absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
         absl::MutexLock l(&gen_mu_);
         freed = gens_.begin()->second->written;
       }
-      if (auto s = DropOldest(); !s.ok()) return s;
+      // When the file system is the limit, the space must really be free before the write:
+      // RocksDB's flush must never meet a full device.
+      if (auto s = DropOldest(/*await_files=*/by_file_system); !s.ok()) return s;
       excess = freed >= excess ? 0 : excess - freed;
     }
   }
@@ -183,7 +264,7 @@ absl::Status StoreImpl::WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t targe
     absl::MutexLock l(&gen_mu_);
     dropped = gens_.size() >= 2 && gens_.begin()->first != target;
   }
-  if (dropped) DropOldest().IgnoreError();
+  if (dropped) DropOldest(/*await_files=*/true).IgnoreError();
   if (auto r = db_->Resume(); !r.ok() && !r.IsBusy()) return FromRocks(r, "resuming writes");
   if (!dropped) return FromRocks(s, "writing pages");
   return FromRocks(db_->Write(wo, batch), "writing pages");
@@ -226,6 +307,9 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     promoted_bytes_.fetch_add(rec->size, std::memory_order_relaxed);
   }
   ns.promoted_pages.fetch_add(moved.size(), std::memory_order_relaxed);
+  // MakeRoom may drop those generations and (on a full disk) wait for their last reference.
+  moved.clear();
+  to.reset();
   // Written first, room made after: making room first could drop the very generation these
   // pages are being rescued from. The overshoot is at most one read group.
   MakeRoom(0).IgnoreError();

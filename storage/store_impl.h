@@ -31,6 +31,15 @@ using util::DirectoryBytes;
 // Keys of pages dropped as corrupt that the store remembers (about 100 bytes each).
 inline constexpr size_t kCorruptKeysRemembered = 32768;
 
+// A file of a dropped generation, until it leaves the disk.
+struct DroppedFile {
+  std::string path;
+  uint64_t bytes;
+};
+
+// How long eviction waits for a dropped generation's files to leave the disk.
+inline constexpr std::chrono::milliseconds kDroppedFilesWait{1000};
+
 // The background rate limiter's "unlimited": 1 TB/s.
 inline constexpr int64_t kUnlimitedRate = int64_t{1} << 40;
 
@@ -146,17 +155,26 @@ class StoreImpl final : public Store {
   // `opening`: at start-up, evict only past the capacity itself.
   absl::Status MakeRoom(uint64_t incoming, bool opening = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status DropOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Drops the oldest generation. Its files are counted as gone at once (DiskEstimate); with
+  // `await_files`, waits (at most kDroppedFilesWait) until they are. REQUIRES: the caller
+  // holds no reference to that generation.
+  absl::Status DropOldest(bool await_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The bytes the store's files may take now: the capacity (95 % of it for writes), and no
-  // more than the file system can give.
-  uint64_t Budget(bool opening) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // more than the file system can give; `by_file_system` when the latter is the limit.
+  struct Room {
+    uint64_t bytes;
+    bool by_file_system;
+  };
+  Room Budget(bool opening) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Writes a batch of pages into generation `target`; on a full device, evicts the oldest
   // generation (never `target`), resumes RocksDB and retries once. RESOURCE_EXHAUSTED when
   // there is still no room.
   absl::Status WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Bytes under the store path, from a scan at most 100 ms old plus what was written since
-  // and what the memtables hold.
+  // Bytes under the store path, from a scan at most 100 ms old (less the files of dropped
+  // generations not deleted yet) plus what was written since and what the memtables hold.
   uint64_t DiskEstimate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Copies pages served from old generations into the newest one; `bytes[i]` is the page
   // of `recs[i]`, valid during the call.
@@ -189,6 +207,8 @@ class StoreImpl final : public Store {
   uint64_t written_since_scan_ ABSL_GUARDED_BY(write_mu_) = 0;
   std::chrono::steady_clock::time_point last_scan_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0};
+  // Files of dropped generations that were still on the disk at the last scan.
+  std::vector<DroppedFile> dropped_files_ ABSL_GUARDED_BY(write_mu_);
 
   absl::Mutex gen_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::map<uint64_t, GenerationPtr> gens_ ABSL_GUARDED_BY(gen_mu_);

@@ -58,18 +58,22 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 
 StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
   const uint64_t mib = uint64_t{1} << 20;
-  // With a capacity, memtables stay a small share of it.
+  // Sized by the capacity, or without one by the file system, which is then the limit: 1 GiB
+  // generations on a 96 MiB file system made every eviction drop the whole cache.
+  uint64_t limit = options.capacity_bytes;
+  if (limit == 0) limit = util::FileSystemBytes(options.path);
+  // Memtables stay a small share of it.
   write_buffer_bytes_ = options.write_buffer_size;
-  if (options.capacity_bytes != 0) {
-    write_buffer_bytes_ = std::clamp<uint64_t>(options.capacity_bytes / 128, mib, write_buffer_bytes_);
+  if (limit != 0) {
+    write_buffer_bytes_ = std::clamp<uint64_t>(limit / 128, mib, write_buffer_bytes_);
   }
   generation_bytes_ = options.generation_bytes;
-  if (generation_bytes_ == 0 && options.capacity_bytes == 0) generation_bytes_ = uint64_t{1} << 30;
+  if (generation_bytes_ == 0 && limit == 0) generation_bytes_ = uint64_t{1} << 30;
   if (generation_bytes_ == 0) {
     // 32 generations: dropping one frees about 3 % of the budget, so the pages fill most of it
     // (Mooncake trace at 25 %, inproc: token hit rate 0.401 with 8 generations, 0.41-0.43 with 32). At
     // least 4 memtables each: smaller ones cost write amplification (1.25 with 1 memtable).
-    generation_bytes_ = std::max(options.capacity_bytes / 32, 4 * write_buffer_bytes_);
+    generation_bytes_ = std::max(limit / 32, 4 * write_buffer_bytes_);
   }
 }
 

@@ -230,12 +230,14 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   PutResult result;
   uint64_t new_bytes = 0;
   uint64_t now = put_now;
-  std::vector<std::pair<GenerationPtr, uint64_t>> replaced;  // expired copies removed
+  // Expired copies removed, by generation number: holding a generation across WriteWithRoom,
+  // which may evict, would make its eviction wait on this thread.
+  std::vector<std::pair<uint64_t, uint64_t>> replaced;
   for (const IndexRecord& old : expired) {
     GenerationPtr g = Find(old.generation);
     if (!g) continue;
     batch.Delete(g->handle, PageKeyOf(ns.info.id, old));
-    replaced.emplace_back(std::move(g), old.size);
+    replaced.emplace_back(old.generation, old.size);
   }
   std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
@@ -252,8 +254,15 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       continue;
     }
     ++depth;
-    IndexRecord rec{gen->number, root, static_cast<uint32_t>(depth), pages[i].data.size(),
-                    pages[i].crc32c, now, std::string(pages[i].key)};
+    IndexRecord rec{.generation = gen->number,
+                    .root = root,
+                    .depth = static_cast<uint32_t>(depth),
+                    .size = pages[i].data.size(),
+                    .crc32c = pages[i].crc32c,
+                    .created_unix = now,
+                    .key = std::string(pages[i].key),
+                    .parent_known = true,
+                    .parent = std::nullopt};  // set below
     if (i > 0) {
       rec.parent = prev_hash ? *prev_hash : HashKey(pages[i - 1].key);
     } else if (!parent_key.empty()) {
@@ -269,8 +278,8 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   if (result.written > 0) {
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
   }
-  for (const auto& [g, size] : replaced) {
-    g->Remove(ns.info.id, size);
+  for (const auto& [number, size] : replaced) {
+    if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
     ns.pages.fetch_sub(1, std::memory_order_relaxed);
     ns.bytes.fetch_sub(size, std::memory_order_relaxed);
   }
@@ -338,14 +347,14 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
 
   GetResult result;
   result.stop = n < keys.size() ? GetResult::Stop::kLimit : GetResult::Stop::kComplete;
-  // The generation of each leading page; a dropped generation means the page was evicted.
-  std::vector<GenerationPtr> gens;
+  // The leading pages stored, live and unexpired; a dropped generation means the page was
+  // evicted. Generations are held only while a group's reads run: eviction waits, under
+  // write_mu_, for a dropped generation's last reference to go, so nothing here may hold one
+  // while it takes write_mu_ (Promote, DropCorrupt) or waits on the client (sink).
   size_t present = 0;
   const uint64_t now = NowUnix();
-  while (present < n && (*recs)[present]) {
-    GenerationPtr g = Find((*recs)[present]->generation);
-    if (!g || ns.Expired((*recs)[present]->created_unix, now)) break;
-    gens.push_back(std::move(g));
+  while (present < n && (*recs)[present] && Live((*recs)[present]->generation) &&
+         !ns.Expired((*recs)[present]->created_unix, now)) {
     ++present;
   }
   if (present < n) result.stop = GetResult::Stop::kAbsent;
@@ -358,7 +367,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     promote_below = gens_.begin()->first +
                     std::max<uint64_t>(2, uint64_t(promote_fraction * gens_.size()));
   }
-  const GenerationPtr newest = Newest();
+  const uint64_t newest = Newest()->number;
 
   // Every page asked and not returned is a miss with one cause.
   auto finish = [&](GetResult r) {
@@ -410,13 +419,24 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       cached[j] = cache_.Lookup(pkeys[j], rec.generation, rec.crc32c);
       if (!cached[j]) to_read.push_back(j);
     }
-    const size_t reads = to_read.size();
+    std::vector<GenerationPtr> held;  // the generations read from, until the reads are done
     std::vector<rocksdb::Slice> slices;
     std::vector<rocksdb::ColumnFamilyHandle*> families;
-    for (size_t j : to_read) {
+    for (size_t k = 0; k < to_read.size(); ++k) {
+      const size_t j = to_read[k];
+      GenerationPtr g = Find((*recs)[begin + j]->generation);
+      if (!g) {  // evicted since the index was read: the chain ends here
+        present = end = begin + j;
+        count = j;
+        to_read.resize(k);
+        result.stop = GetResult::Stop::kAbsent;
+        break;
+      }
       slices.emplace_back(pkeys[j]);
-      families.push_back(gens[begin + j]->handle);
+      families.push_back(g->handle);
+      held.push_back(std::move(g));
     }
+    const size_t reads = to_read.size();
     std::vector<rocksdb::PinnableSlice> values(reads);
     std::vector<rocksdb::Status> statuses(reads);
     std::vector<const IndexRecord*> promote;
@@ -429,6 +449,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       ro.snapshot = snap.get();
       db_->MultiGet(ro, reads, families.data(), slices.data(), values.data(), statuses.data());
     }
+    held.clear();  // the values own their bytes; a dropped family's files may go now
     for (size_t j = 0, r = 0; j < count; ++j) {
       size_t i = begin + j;
       const IndexRecord& rec = *(*recs)[i];
@@ -462,13 +483,12 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         return finish(result);
       }
       ++result.returned;
-      if (rec.generation < promote_below && rec.generation < newest->number) {
+      if (rec.generation < promote_below && rec.generation < newest) {
         promote.push_back(&rec);
         promote_bytes.push_back(bytes);
       }
     }
     Promote(ns, promote, promote_bytes);
-    for (size_t j = begin; j < end; ++j) gens[j].reset();  // let dropped families go
     begin = end;
   }
   return finish(result);

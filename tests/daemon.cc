@@ -86,9 +86,11 @@ v1::Fingerprint TestFingerprint(uint64_t page_bytes, uint32_t page_tokens) {
   return fp;
 }
 
-Daemon::Daemon(std::string data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)),
-      log_path_(data_dir_ + ".log"), port_(FreePort()) {}
+Daemon::Daemon(std::string data_dir, std::vector<std::string> extra_args, std::string log_path)
+    : data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)),
+      log_path_(log_path.empty() ? data_dir_ + ".log" : std::move(log_path)),
+      port_(FreePort()) {}
 
 Daemon::~Daemon() {
   if (running()) Stop(SIGKILL);

@@ -26,8 +26,9 @@ class TempDir {
 
 class Daemon {
  public:
-  // `extra_args` are appended to --listen/--data-dir.
-  Daemon(std::string data_dir, std::vector<std::string> extra_args = {});
+  // `extra_args` are appended to --listen/--data-dir. The daemon's output goes to `log_path`
+  // (default: the data directory's path + ".log").
+  Daemon(std::string data_dir, std::vector<std::string> extra_args = {}, std::string log_path = "");
   ~Daemon();  // SIGKILLs a daemon still running
 
   // Starts the daemon and waits (up to 30 s) until it reports SERVING. Keeps the port across

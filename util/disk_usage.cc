@@ -1,6 +1,7 @@
 #include "util/disk_usage.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -18,6 +19,16 @@ uint64_t DirectoryBytes(const std::string& path) {
     }
   }
   return total;
+}
+
+uint64_t FileSystemBytes(const std::string& path) {
+  std::filesystem::path p = std::filesystem::absolute(path);
+  for (;;) {
+    struct statvfs fs;
+    if (::statvfs(p.c_str(), &fs) == 0) return uint64_t{fs.f_blocks} * fs.f_frsize;
+    if (!p.has_relative_path()) return 0;  // the root, unreadable
+    p = p.parent_path();
+  }
 }
 
 }  // namespace prefixd::util

@@ -12,4 +12,8 @@ namespace prefixd::util {
 // listing and stat counts 0; an unreadable tree counts what could be read.
 uint64_t DirectoryBytes(const std::string& path);
 
+// The size of the file system that holds `path`, or would hold it (the nearest existing
+// ancestor's); 0 when none can be read.
+uint64_t FileSystemBytes(const std::string& path);
+
 }  // namespace prefixd::util

@@ -1,0 +1,48 @@
+#include "util/disk_usage.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace prefixd::util {
+namespace {
+
+std::string ScratchDir() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("prefixd_disk_usage_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "sub");
+  return dir.string();
+}
+
+TEST(DirectoryBytes, CountsFilesRecursivelyByTheLargerOfSizeAndBlocks) {
+  const std::string dir = ScratchDir();
+  EXPECT_EQ(DirectoryBytes(dir), 0u);
+  std::ofstream(dir + "/a") << std::string(10000, 'x');
+  std::ofstream(dir + "/sub/b") << std::string(5000, 'y');
+  const uint64_t bytes = DirectoryBytes(dir);
+  EXPECT_GE(bytes, 15000u);
+  EXPECT_LT(bytes, 15000u + 64 * 1024u);  // at most a few blocks of rounding
+  EXPECT_EQ(DirectoryBytes(dir + "/missing"), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(FileSystemBytes, IsTheSizeOfTheFileSystemOfThePathOrItsNearestAncestor) {
+  const std::string dir = ScratchDir();
+  struct statvfs fs;
+  ASSERT_EQ(::statvfs(dir.c_str(), &fs), 0);
+  const uint64_t expected = uint64_t{fs.f_blocks} * fs.f_frsize;
+  ASSERT_GT(expected, 0u);
+  EXPECT_EQ(FileSystemBytes(dir), expected);
+  // A data directory not created yet is sized by the file system it will be created on.
+  EXPECT_EQ(FileSystemBytes(dir + "/not/yet/there"), expected);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace prefixd::util
