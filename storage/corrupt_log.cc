@@ -2,8 +2,9 @@
 
 namespace prefixd::storage {
 
-void CorruptLog::Add(uint32_t ns_id, const KeyHash& key) {
-  if (capacity_ == 0) return;
+std::vector<NamespacedKey> CorruptLog::Add(uint32_t ns_id, const KeyHash& key) {
+  std::vector<NamespacedKey> forgotten;
+  if (capacity_ == 0) return forgotten;
   absl::MutexLock l(&mu_);
   ever_added_.store(true, std::memory_order_relaxed);
   const Entry e{ns_id, key};
@@ -15,7 +16,10 @@ void CorruptLog::Add(uint32_t ns_id, const KeyHash& key) {
     return it != seq_.end() && it->second == o.second;
   };
   while (seq_.size() > capacity_) {  // forget the oldest remembered key
-    if (live(order_.front())) seq_.erase(order_.front().first);
+    if (live(order_.front())) {
+      seq_.erase(order_.front().first);
+      forgotten.push_back(order_.front().first);
+    }
     order_.pop_front();
   }
   if (order_.size() > 2 * capacity_) {  // mostly stale: keep only the live entries
@@ -25,6 +29,7 @@ void CorruptLog::Add(uint32_t ns_id, const KeyHash& key) {
     }
     order_.swap(kept);
   }
+  return forgotten;
 }
 
 bool CorruptLog::Contains(uint32_t ns_id, const KeyHash& key) const {

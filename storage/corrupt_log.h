@@ -1,8 +1,8 @@
 // Internal to storage/: the keys of pages recently dropped as corrupt, so that a later miss on
 // one is explained ("dropped as corrupt", not "never written") after its index record is gone.
-// Bounded: the newest `capacity` keys (a FIFO of 20-byte entries plus a hash set), in memory
-// only, so the memory of corrupt pages ends with the process (a restart forgets it).
-// Thread-safe.
+// Bounded: the newest `capacity` keys (a FIFO of 20-byte entries plus a hash set). The store
+// keeps a marker of each in its meta family and loads them at open, so a restart remembers
+// them too. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -21,8 +22,8 @@ class CorruptLog {
  public:
   explicit CorruptLog(size_t capacity) : capacity_(capacity) {}
 
-  // Remembers (ns_id, key); forgets the oldest key past the capacity.
-  void Add(uint32_t ns_id, const KeyHash& key);
+  // Remembers (ns_id, key); forgets the oldest keys past the capacity and returns them.
+  std::vector<NamespacedKey> Add(uint32_t ns_id, const KeyHash& key);
   // Whether (ns_id, key) was dropped as corrupt (and not forgotten or erased since).
   bool Contains(uint32_t ns_id, const KeyHash& key) const;
   // Forgets (ns_id, key): the page was deleted or written again.

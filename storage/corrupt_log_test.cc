@@ -19,8 +19,16 @@ TEST(CorruptLog, RemembersPerNamespaceAndForgetsErased) {
 
 TEST(CorruptLog, KeepsTheNewestCapacityKeys) {
   CorruptLog log(3);
-  for (int i = 0; i < 5; ++i) log.Add(1, HashKey(std::to_string(i)));
+  std::vector<NamespacedKey> forgotten;
+  for (int i = 0; i < 5; ++i) {
+    auto f = log.Add(1, HashKey(std::to_string(i)));
+    forgotten.insert(forgotten.end(), f.begin(), f.end());
+  }
   EXPECT_EQ(log.size(), 3u);
+  // What was forgotten is returned (the store deletes those keys' markers).
+  ASSERT_EQ(forgotten.size(), 2u);
+  EXPECT_EQ(forgotten[0], (NamespacedKey{1, HashKey("0")}));
+  EXPECT_EQ(forgotten[1], (NamespacedKey{1, HashKey("1")}));
   EXPECT_FALSE(log.Contains(1, HashKey("0")));
   EXPECT_FALSE(log.Contains(1, HashKey("1")));
   for (int i = 2; i < 5; ++i) EXPECT_TRUE(log.Contains(1, HashKey(std::to_string(i)))) << i;
@@ -31,7 +39,9 @@ TEST(CorruptLog, AKeyAddedAgainCountsFromItsLatestAdd) {
   log.Add(1, HashKey("x"));
   log.Add(1, HashKey("y"));
   log.Add(1, HashKey("x"));  // x is now the newest
-  log.Add(1, HashKey("z"));  // forgets y, not x
+  auto forgotten = log.Add(1, HashKey("z"));  // forgets y, not x
+  ASSERT_EQ(forgotten.size(), 1u);
+  EXPECT_EQ(forgotten[0], (NamespacedKey{1, HashKey("y")}));
   EXPECT_TRUE(log.Contains(1, HashKey("x")));
   EXPECT_FALSE(log.Contains(1, HashKey("y")));
   EXPECT_TRUE(log.Contains(1, HashKey("z")));

@@ -117,4 +117,26 @@ std::optional<NamespaceRecord> DecodeNamespaceRecord(std::string_view in) {
   return r;
 }
 
+std::string CorruptMarkerKey(uint32_t ns_id, const KeyHash& key) {
+  std::string k(kMetaCorruptPrefix);
+  PutBig32(&k, ns_id);
+  k.append(reinterpret_cast<const char*>(key.data()), key.size());
+  return k;
+}
+
+std::string CorruptMarkerLimit(uint32_t ns_id) {
+  std::string k(kMetaCorruptPrefix);
+  PutBig32(&k, ns_id + 1);  // ids never reach UINT32_MAX (the store refuses new ones first)
+  return k;
+}
+
+bool DecodeCorruptMarkerKey(std::string_view in, NamespacedKey* out) {
+  if (!in.starts_with(kMetaCorruptPrefix)) return false;
+  in.remove_prefix(kMetaCorruptPrefix.size());
+  if (in.size() != 4 + out->hash.size()) return false;
+  out->ns_id = GetBig32(in.data());
+  std::memcpy(out->hash.data(), in.data() + 4, out->hash.size());
+  return true;
+}
+
 }  // namespace prefixd::storage

@@ -67,5 +67,14 @@ inline constexpr std::string_view kMetaNamespacePrefix = "ns/";
 inline constexpr std::string_view kMetaNextNamespaceId = "next_ns_id";
 // "nsttl/<name>" -> the namespace's TTL in seconds, 8 bytes little-endian (absent: none).
 inline constexpr std::string_view kMetaNamespaceTtlPrefix = "nsttl/";
+// "corrupt/" + namespace id (4 bytes big-endian) + KeyHash -> a sequence number (8 bytes
+// little-endian, later drops higher): a page dropped as corrupt, remembered across restarts
+// (CorruptLog) until its key is written or deleted again, or newer markers push it out.
+inline constexpr std::string_view kMetaCorruptPrefix = "corrupt/";
+std::string CorruptMarkerKey(uint32_t ns_id, const KeyHash& key);
+// The range of namespace `ns_id`'s markers: [CorruptMarkerKey(ns_id, 0...), limit).
+std::string CorruptMarkerLimit(uint32_t ns_id);
+// Parses a marker key; false if it is not one.
+bool DecodeCorruptMarkerKey(std::string_view in, NamespacedKey* out);
 
 }  // namespace prefixd::storage

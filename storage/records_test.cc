@@ -12,7 +12,7 @@ Fingerprint SampleFingerprint() {
 }
 
 TEST(Records, IndexRecordRoundTrip) {
-  IndexRecord r{77, 123, 4, 1 << 20, 0xdeadbeef, 1700000000, "some-key"};
+  IndexRecord r{77, 123, 4, 1 << 20, 0xdeadbeef, 1700000000, "some-key", true, std::nullopt};
   auto d = DecodeIndexRecord(EncodeIndexRecord(r));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->generation, 77u);
@@ -26,7 +26,7 @@ TEST(Records, IndexRecordRoundTrip) {
 }
 
 TEST(Records, IndexRecordParentRoundTrips) {
-  IndexRecord first{1, 2, 0, 3, 4, 5, "root"};  // a chain's first page: no parent
+  IndexRecord first{1, 2, 0, 3, 4, 5, "root", true, std::nullopt};  // a chain's first page: no parent
   auto d = DecodeIndexRecord(EncodeIndexRecord(first));
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->parent_known);
@@ -76,7 +76,7 @@ TEST(Records, IndexRecordVersion2IsReadWithoutAParent) {
 }
 
 TEST(Records, RejectsTruncatedOrUnknownVersion) {
-  std::string enc = EncodeIndexRecord(IndexRecord{9, 1, 2, 3, 4, 5, "k"});
+  std::string enc = EncodeIndexRecord(IndexRecord{9, 1, 2, 3, 4, 5, "k", true, std::nullopt});
   EXPECT_FALSE(DecodeIndexRecord(enc.substr(0, enc.size() - 1)));
   std::string bad_flags = enc;
   bad_flags[41] = 7;  // parent flags: neither none, a hash, nor unknown
@@ -121,6 +121,20 @@ TEST(Fingerprint, ValidateAndDiff) {
   other.tp_size = 2;
   EXPECT_EQ(DiffFingerprints(fp, other), (std::vector<std::string>{"dtype", "tp_size"}));
   EXPECT_TRUE(DiffFingerprints(fp, fp).empty());
+}
+
+TEST(Records, CorruptMarkerKeysRoundTripAndSortByNamespace) {
+  const KeyHash h = HashKey("page");
+  const std::string k = CorruptMarkerKey(7, h);
+  NamespacedKey back;
+  ASSERT_TRUE(DecodeCorruptMarkerKey(k, &back));
+  EXPECT_EQ(back, (NamespacedKey{7, h}));
+  // Namespace 7's markers lie in [CorruptMarkerKey(7, 0...), CorruptMarkerLimit(7)).
+  EXPECT_LE(CorruptMarkerKey(7, KeyHash{}), k);
+  EXPECT_LT(k, CorruptMarkerLimit(7));
+  EXPECT_LE(CorruptMarkerLimit(7), CorruptMarkerKey(8, KeyHash{}));
+  EXPECT_FALSE(DecodeCorruptMarkerKey(k.substr(0, k.size() - 1), &back));
+  EXPECT_FALSE(DecodeCorruptMarkerKey("ns/" + k.substr(8), &back));
 }
 
 }  // namespace

@@ -117,6 +117,10 @@ class StoreImpl final : public Store {
   // Persists (or, for 0, removes) namespace `name`'s TTL. REQUIRES: write_mu_ held.
   absl::Status StoreTtl(std::string_view name, uint64_t ttl_seconds);
   absl::Status LoadState();
+  // Loads the corrupt-page markers of namespaces in `by_id` into corrupt_keys_ (the newest
+  // kCorruptKeysRemembered) and deletes the rest. REQUIRES: write_mu_ held.
+  absl::Status LoadCorruptMarkers(
+      const absl::flat_hash_map<uint32_t, std::shared_ptr<NamespaceState>>& by_id);
 
   // Index records of `keys` in namespace `ns_id`, in order; nullopt where absent. Reads at
   // `snapshot` when given. Records of dropped generations are returned too (see Live).
@@ -205,6 +209,7 @@ class StoreImpl final : public Store {
   absl::Mutex write_mu_;
   uint64_t scanned_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t written_since_scan_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t next_corrupt_seq_ ABSL_GUARDED_BY(write_mu_) = 0;  // of the next corrupt marker
   std::chrono::steady_clock::time_point last_scan_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0};
   // Files of dropped generations that were still on the disk at the last scan.

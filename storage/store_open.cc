@@ -223,6 +223,45 @@ absl::Status StoreImpl::Init() {
   return absl::OkStatus();
 }
 
+absl::Status StoreImpl::LoadCorruptMarkers(
+    const absl::flat_hash_map<uint32_t, std::shared_ptr<NamespaceState>>& by_id) {
+  std::vector<std::pair<uint64_t, NamespacedKey>> markers;  // (sequence, key)
+  rocksdb::WriteBatch prune;  // undecodable, of deleted namespaces, or past the capacity
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+  for (it->Seek(rocksdb::Slice(kMetaCorruptPrefix.data(), kMetaCorruptPrefix.size()));
+       it->Valid(); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    if (!k.starts_with(kMetaCorruptPrefix)) break;
+    NamespacedKey key;
+    if (!DecodeCorruptMarkerKey(k, &key) || it->value().size() != 8 || !by_id.contains(key.ns_id)) {
+      prune.Delete(meta_cf_, it->key());
+      continue;
+    }
+    markers.emplace_back(GetLittle64(it->value().data()), key);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading corrupt-page markers");
+  std::sort(markers.begin(), markers.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t past = markers.size() > kCorruptKeysRemembered
+                          ? markers.size() - kCorruptKeysRemembered
+                          : 0;
+  for (size_t i = 0; i < markers.size(); ++i) {
+    const NamespacedKey& key = markers[i].second;
+    if (i < past) {
+      prune.Delete(meta_cf_, CorruptMarkerKey(key.ns_id, key.hash));
+    } else {
+      corrupt_keys_.Add(key.ns_id, key.hash);
+    }
+    next_corrupt_seq_ = std::max(next_corrupt_seq_, markers[i].first + 1);
+  }
+  if (prune.Count() > 0) {
+    if (auto s = db_->Write(rocksdb::WriteOptions(), &prune); !s.ok()) {
+      spdlog::warn("pruning corrupt-page markers: {}", s.ToString());
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StoreImpl::LoadState() {
   absl::MutexLock wl(&write_mu_);
   absl::MutexLock l(&ns_mu_);
@@ -257,6 +296,7 @@ absl::Status StoreImpl::LoadState() {
     auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaNextNamespaceId, &v);
     if (s.ok() && v.size() == 4) next_ns_id_ = std::max(next_ns_id_, GetLittle32(v.data()));
   }
+  if (auto s = LoadCorruptMarkers(by_id); !s.ok()) return s;
   std::vector<uint32_t> orphans;
   uint64_t total = 0, stale = 0;
   std::map<uint64_t, GenerationPtr> gens;
@@ -408,6 +448,7 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   batch.Delete(meta_cf_, std::string(kMetaNamespacePrefix).append(ref.name));
   batch.Delete(meta_cf_, std::string(kMetaNamespaceTtlPrefix).append(ref.name));
   batch.DeleteRange(index_cf_, NamespacePrefix(id), NamespaceLimit(id));
+  batch.DeleteRange(meta_cf_, CorruptMarkerKey(id, KeyHash{}), CorruptMarkerLimit(id));
   std::map<uint64_t, GenerationPtr> gens;
   {
     absl::MutexLock l(&gen_mu_);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "util/crc32c.h"
+#include "storage/coding.h"
 #include "storage/page_key.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
@@ -276,6 +277,15 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     new_bytes += rec.size;
   }
   if (result.written > 0) {
+    // A key dropped as corrupt and written again is no longer remembered as corrupt.
+    if (corrupt_keys_.ever_added()) {
+      for (std::string_view k : in_batch) {
+        const KeyHash h = HashKey(k);
+        if (corrupt_keys_.Contains(ns.info.id, h)) {
+          batch.Delete(meta_cf_, CorruptMarkerKey(ns.info.id, h));
+        }
+      }
+    }
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
   }
   for (const auto& [number, size] : replaced) {
@@ -315,16 +325,24 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
   }
   GenerationPtr gen = Find(rec.generation);
   if (!gen) return;  // evicted meanwhile
+  const KeyHash hash = HashKey(key);
   rocksdb::WriteBatch batch;
   batch.Delete(gen->handle, PageKeyOf(ns.info.id, rec));
-  batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(key)));
+  batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, hash));
+  std::string seq;
+  PutLittle64(&seq, next_corrupt_seq_++);
+  batch.Put(meta_cf_, CorruptMarkerKey(ns.info.id, hash), seq);
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
     spdlog::error("namespace '{}': could not drop a corrupt page: {}", ns.info.name,
                   s.ToString());
     return;
   }
   gen->Remove(ns.info.id, rec.size);
-  corrupt_keys_.Add(ns.info.id, HashKey(key));
+  if (auto forgotten = corrupt_keys_.Add(ns.info.id, hash); !forgotten.empty()) {
+    rocksdb::WriteBatch drop;
+    for (const NamespacedKey& k : forgotten) drop.Delete(meta_cf_, CorruptMarkerKey(k.ns_id, k.hash));
+    db_->Write(rocksdb::WriteOptions(), &drop).PermitUncheckedError();  // the next open prunes too
+  }
   ns.pages.fetch_sub(1, std::memory_order_relaxed);
   ns.bytes.fetch_sub(rec.size, std::memory_order_relaxed);
   ns.corrupt_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -518,13 +536,20 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
     ++deleted;
     bytes += (*recs)[i]->size;
   }
-  if (corrupt_keys_.ever_added()) {  // a deleted key is "not stored" from now on
-    for (const auto& k : keys) corrupt_keys_.Erase(ns.info.id, HashKey(k));
+  std::vector<KeyHash> uncorrupt;  // a deleted key is "not stored" from now on
+  if (corrupt_keys_.ever_added()) {
+    for (const auto& k : keys) {
+      const KeyHash h = HashKey(k);
+      if (!corrupt_keys_.Contains(ns.info.id, h)) continue;
+      batch.Delete(meta_cf_, CorruptMarkerKey(ns.info.id, h));
+      uncorrupt.push_back(h);
+    }
   }
   if (batch.Count() == 0) return 0u;
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
     return FromRocks(s, "deleting pages");
   }
+  for (const KeyHash& h : uncorrupt) corrupt_keys_.Erase(ns.info.id, h);
   for (const auto& [gen, size] : removed) gen->Remove(ns.info.id, size);
   ns.pages.fetch_sub(deleted, std::memory_order_relaxed);
   ns.bytes.fetch_sub(bytes, std::memory_order_relaxed);

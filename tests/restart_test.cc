@@ -245,6 +245,45 @@ TEST(Restart, CorruptBlobBytesAreNeverServed) {
   EXPECT_EQ(m.corrupt_dropped(), n.corrupt_dropped());  // nothing new dropped
   EXPECT_EQ(m.miss_corrupt(), n.miss_corrupt() + chains_cut);
   EXPECT_EQ(m.miss_not_stored(), n.miss_not_stored());
+
+  // A restart remembers them too (markers in the meta family).
+  c.reset();
+  ASSERT_EQ(d.Stop(SIGTERM), 0);
+  d.Start();
+  c = d.Connect();
+  ns = c->OpenNamespace("ns", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  int cut_chain = -1;
+  for (int ch = 0; ch < 10; ++ch) {
+    if (served_of[ch] == 4) continue;
+    if (cut_chain < 0) cut_chain = ch;
+    auto e = c->Explain(*ns, client::Chain::FromKeys(ChainKeys(9, ch, 4)));
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(e->pages(served_of[ch]).state(), v1::PageState::CORRUPT)
+        << "chain " << ch << " after a restart";
+    int wrong = -1;
+    auto again = GetTestChain(*c, *ns, 9, ch, 4, &wrong);
+    ASSERT_TRUE(again.ok()) << again.status();
+  }
+  auto restarted = c->Stats();
+  EXPECT_EQ(restarted->namespaces(0).miss_corrupt(), uint64_t(chains_cut));
+  EXPECT_EQ(restarted->namespaces(0).miss_not_stored(), 0u);
+
+  // Written again, a key is forgotten as corrupt, and stays forgotten across a restart: once
+  // deleted, it is "never written", not "corrupt".
+  ASSERT_TRUE(PutTestChain(*c, *ns, 9, cut_chain, 4).ok());
+  ASSERT_TRUE(c->Delete(*ns, client::Chain::FromKeys(ChainKeys(9, cut_chain, 4))).ok());
+  c.reset();
+  ASSERT_EQ(d.Stop(SIGTERM), 0);
+  d.Start();
+  c = d.Connect();
+  ns = c->OpenNamespace("ns", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto e = c->Explain(*ns, client::Chain::FromKeys(ChainKeys(9, cut_chain, 4)));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->prefix_pages(), 0u);
+  EXPECT_EQ(e->pages(0).state(), v1::PageState::NOT_STORED);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
 }  // namespace
