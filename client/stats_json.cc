@@ -47,6 +47,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                   ",\n  \"memory_cache_bytes\": ", s.memory_cache_bytes(),
                   ",\n  \"memory_cache_hits\": ", s.memory_cache_hits(),
                   ",\n  \"memory_cache_misses\": ", s.memory_cache_misses(),
+                  ",\n  \"key_index_entries\": ", s.key_index_entries(),
+                  ",\n  \"key_index_bytes\": ", s.key_index_bytes(),
                   ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
                   s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
                   s.compaction_write_bytes());

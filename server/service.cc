@@ -188,6 +188,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_generations(s->generations);
   resp->set_generation_bytes(s->generation_bytes);
   resp->set_evicted_generations(s->evicted_generations);
+  resp->set_key_index_entries(s->key_index_entries);
+  resp->set_key_index_bytes(s->key_index_bytes);
   resp->set_promoted_bytes(s->promoted_bytes);
   if (arenas_ != nullptr) {
     resp->set_shm_arenas(arenas_->arenas());

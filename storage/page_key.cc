@@ -1,5 +1,7 @@
 #include "storage/page_key.h"
 
+#include <cstring>
+
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +76,13 @@ std::string NamespaceLimit(uint32_t ns_id) {
 bool DecodeNamespaceId(std::string_view key, uint32_t* ns_id) {
   if (key.size() < 5 || uint8_t(key[0]) != kKeyFormatVersion) return false;
   *ns_id = GetBig32(key.data() + 1);
+  return true;
+}
+
+bool DecodeIndexKey(std::string_view key, NamespacedKey* out) {
+  if (key.size() != kIndexKeyBytes || uint8_t(key[0]) != kKeyFormatVersion) return false;
+  out->ns_id = GetBig32(key.data() + 1);
+  std::memcpy(out->hash.data(), key.data() + 5, out->hash.size());
   return true;
 }
 

@@ -61,6 +61,9 @@ struct NamespacedKey {
   }
 };
 
+// Decodes an index key (EncodeIndexKey). False if it is not one.
+bool DecodeIndexKey(std::string_view key, NamespacedKey* out);
+
 // The chain root for a chain whose first page has key hash `first`.
 uint64_t RootOf(const KeyHash& first);
 

@@ -88,5 +88,14 @@ TEST(PageKey, DerivationKnownAnswer) {
   EXPECT_EQ(hex(keys[1]), "1c3ac2f20e833956eccf0210527374fbdeeff66b57a79cf8be9c511a82f54d1b");
 }
 
+TEST(PageKey, IndexKeysDecodeBackToTheirNamespaceAndHash) {
+  const KeyHash h = HashKey("a page");
+  NamespacedKey k;
+  ASSERT_TRUE(DecodeIndexKey(EncodeIndexKey(42, h), &k));
+  EXPECT_EQ(k, (NamespacedKey{42, h}));
+  EXPECT_FALSE(DecodeIndexKey(EncodeIndexKey(42, h).substr(1), &k));
+  EXPECT_FALSE(DecodeIndexKey(EncodePageKey(42, 1, 2, h), &k));
+}
+
 }  // namespace
 }  // namespace prefixd::storage

@@ -148,6 +148,8 @@ struct StoreStats {
   uint64_t memory_cache_bytes = 0;     // page bytes it holds now
   uint64_t memory_cache_hits = 0;      // pages served from it
   uint64_t memory_cache_misses = 0;    // pages read from disk while it was on
+  uint64_t key_index_entries = 0;      // the in-memory key index that answers Exists
+  uint64_t key_index_bytes = 0;        // memory it takes, approximately
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

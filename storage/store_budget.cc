@@ -28,6 +28,9 @@ StoreImpl::GenerationPtr StoreImpl::Newest() {
 }
 
 absl::StatusOr<StoreImpl::GenerationPtr> StoreImpl::CreateGeneration(uint64_t number) {
+  if (number > UINT32_MAX) {  // the key index keeps generation numbers in 32 bits
+    return absl::ResourceExhaustedError("generation numbers exhausted (2^32 generations)");
+  }
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   rocksdb::ColumnFamilyOptions cf_options;
   {
@@ -159,6 +162,7 @@ absl::Status StoreImpl::DropOldest(bool await_files) {
     }
   }
   evicted_generations_.fetch_add(1, std::memory_order_relaxed);
+  unswept_pages_ += g->total.pages;
   spdlog::info("evicted generation {}: {} pages, {}", g->number, g->total.pages,
                util::FormatByteSize(g->total.bytes));
   if (!s.ok()) spdlog::warn("dropping generation {}: {}", g->number, s.ToString());
@@ -168,7 +172,16 @@ absl::Status StoreImpl::DropOldest(bool await_files) {
   dropped_files_.insert(dropped_files_.end(), std::make_move_iterator(files.begin()),
                         std::make_move_iterator(files.end()));
   last_scan_ = {};  // rescan: the generation's files are gone, or going
+  SweepKeyIndex();
   return absl::OkStatus();
+}
+
+void StoreImpl::SweepKeyIndex() {
+  const uint64_t oldest = oldest_live_.load(std::memory_order_relaxed);
+  if (oldest <= kEvictedHorizon || unswept_pages_ * 8 < keys_.size()) return;
+  const size_t removed = keys_.SweepBelow(oldest - kEvictedHorizon);
+  unswept_pages_ = 0;
+  spdlog::debug("key index: {} entries of evicted pages removed, {} left", removed, keys_.size());
 }
 
 StoreImpl::Room StoreImpl::Budget(bool opening) {
@@ -280,7 +293,12 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
   auto now = ReadIndex(ns.info.id, keys);
   if (!now.ok()) return;
   rocksdb::WriteBatch batch;
-  std::vector<std::pair<GenerationPtr, const IndexRecord*>> moved;
+  struct Moved {
+    GenerationPtr from;
+    uint64_t size, created_unix;
+    KeyHash hash;
+  };
+  std::vector<Moved> moved;
   for (size_t i = 0; i < recs.size(); ++i) {
     const auto& cur = (*now)[i];
     // Only a page that is still the one read, and still in an older generation. Its old copy
@@ -293,18 +311,20 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     if (!from) continue;  // dropped since it was read
     IndexRecord rec = *cur;
     rec.generation = to->number;
-    AddPage(&batch, *to, ns.info.id, rec, HashKey(rec.key), bytes[i]);
-    moved.emplace_back(from, recs[i]);
+    const KeyHash hash = HashKey(rec.key);
+    AddPage(&batch, *to, ns.info.id, rec, hash, bytes[i]);
+    moved.push_back({from, rec.size, rec.created_unix, hash});
   }
   if (moved.empty()) return;
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   if (!db_->Write(wo, &batch).ok()) return;
-  for (const auto& [from, rec] : moved) {
-    from->Remove(ns.info.id, rec->size);
-    to->Add(ns.info.id, rec->size);
-    written_since_scan_ += rec->size;
-    promoted_bytes_.fetch_add(rec->size, std::memory_order_relaxed);
+  for (const Moved& m : moved) {
+    m.from->Remove(ns.info.id, m.size);
+    to->Add(ns.info.id, m.size);
+    keys_.Set(ns.info.id, m.hash, to->number, m.created_unix);
+    written_since_scan_ += m.size;
+    promoted_bytes_.fetch_add(m.size, std::memory_order_relaxed);
   }
   ns.promoted_pages.fetch_add(moved.size(), std::memory_order_relaxed);
   // MakeRoom may drop those generations and (on a full disk) wait for their last reference.

@@ -1,4 +1,5 @@
 // The disk budget: generations, eviction by dropping the oldest, promotion of pages read.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -156,6 +157,42 @@ TEST_F(BudgetTest, PagesBehindAnEvictedParentAreCountedStranded) {
   EXPECT_EQ((*r)[0].stranded_pages, 4u);
   EXPECT_EQ((*r)[0].stranded_bytes, 4 * kPage);
   EXPECT_EQ((*r)[0].pages, store_->Stats()->pages);
+}
+
+// Exists answers from the key index in memory, Get from the index family: through eviction
+// (and the key index's sweeps), promotion, deletes and a reopen, both name the same pages.
+TEST_F(BudgetTest, ExistsAgreesWithGetThroughEvictionPromotionDeletesAndReopen) {
+  auto check = [&](int chains, const char* when) {
+    int present = 0;
+    for (int c = 0; c < chains; ++c) {
+      auto e = store_->Exists({"ns"}, Keys(c));
+      ASSERT_TRUE(e.ok()) << e.status();
+      int prefix = 0;
+      while (prefix < kChain && (*e)[prefix]) ++prefix;
+      // A get promotes pages it reads from old generations, which changes nothing Exists says.
+      ASSERT_EQ(prefix, Read(c)) << "chain " << c << " " << when;
+      present += prefix;
+    }
+    EXPECT_GT(present, 0) << when;
+  };
+  for (int c = 0; c < 150; ++c) {  // 75 MiB through 32 MiB: sweeps the key index
+    Put(c);
+    if (c % 25 == 24) Read(c - 20);  // some reads, so that some pages are promoted
+  }
+  check(150, "after eviction");
+  auto keys = Keys(149);
+  ASSERT_TRUE(store_->Delete({"ns"}, std::span<const std::string>(keys).subspan(4)).ok());
+  auto e = store_->Exists({"ns"}, keys);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(std::count(e->begin(), e->end(), true), 4) << "deleted pages still exist";
+  check(150, "after a delete");
+  Open(kCapacity);
+  check(150, "after a reopen");
+  ASSERT_TRUE(store_->DeleteNamespace({"ns"}).ok());
+  ASSERT_TRUE(store_->OpenNamespace("ns", Fp()).ok());
+  e = store_->Exists({"ns"}, Keys(149));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(std::count(e->begin(), e->end(), true), 0) << "pages of a deleted namespace exist";
 }
 
 TEST_F(BudgetTest, ReopenKeepsCountsAndAShrunkCapacityEvictsAtOnce) {

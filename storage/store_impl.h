@@ -18,6 +18,7 @@
 #include "rocksdb/statistics.h"
 #include "storage/corrupt_log.h"
 #include "storage/generations.h"
+#include "storage/key_index.h"
 #include "storage/page_cache.h"
 #include "storage/records.h"
 #include "storage/store.h"
@@ -163,6 +164,9 @@ class StoreImpl final : public Store {
   // `await_files`, waits (at most kDroppedFilesWait) until they are. REQUIRES: the caller
   // holds no reference to that generation.
   absl::Status DropOldest(bool await_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Removes keys_'s entries of generations dropped past the eviction horizon, once they are
+  // an eighth of it (a sweep reads every entry).
+  void SweepKeyIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The bytes the store's files may take now: the capacity (95 % of it for writes), and no
@@ -195,6 +199,9 @@ class StoreImpl final : public Store {
   std::shared_ptr<rocksdb::RateLimiter> rate_limiter_;
   PageCache cache_{options_.memory_cache_bytes};  // verified hot pages
   CorruptLog corrupt_keys_{kCorruptKeysRemembered};  // pages dropped as corrupt, recently
+  KeyIndex keys_;  // the index family in memory, for Exists
+  // Pages of generations dropped since keys_ was last swept (SweepKeyIndex).
+  uint64_t unswept_pages_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_
   uint64_t generation_bytes_ = 0;    // resolved from options_
   rocksdb::ColumnFamilyOptions page_family_options_ ABSL_GUARDED_BY(tuning_mu_);

@@ -16,6 +16,7 @@
 #include "storage/page_key.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
+#include "util/byte_size.h"
 
 namespace prefixd::storage {
 namespace {
@@ -320,6 +321,12 @@ absl::Status StoreImpl::LoadState() {
       }
       auto rec = DecodeIndexRecord(std::string_view(it->value().data(), it->value().size()));
       if (!rec) return absl::DataLossError("undecodable index record");
+      NamespacedKey key;
+      if (!DecodeIndexKey(std::string_view(it->key().data(), it->key().size()), &key)) {
+        return absl::DataLossError("undecodable index key");
+      }
+      // Records of evicted pages too, as in the family: Exists counts a miss on one as evicted.
+      keys_.Set(key.ns_id, key.hash, rec->generation, rec->created_unix);
       auto g = gens.find(rec->generation);
       if (g == gens.end()) {
         ++stale;  // its generation was dropped: evicted; compaction will remove the record
@@ -344,8 +351,9 @@ absl::Status StoreImpl::LoadState() {
     spdlog::info("removed pages of deleted namespace id {}", id);
   }
   spdlog::info("store open at {}: {} namespaces, {} pages in {} generations ({} index records "
-               "of evicted pages awaiting compaction)",
-               options_.path, namespaces_.size(), total, gens.size(), stale);
+               "of evicted pages awaiting compaction); key index in memory: {}",
+               options_.path, namespaces_.size(), total, gens.size(), stale,
+               util::FormatByteSize(keys_.MemoryBytes()));
   return absl::OkStatus();
 }
 
@@ -460,6 +468,7 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "deleting namespace");
+  keys_.EraseNamespace(id);
   for (const auto& [n, g] : gens) {
     auto c = g->per_namespace.find(id);
     if (c == g->per_namespace.end()) continue;
@@ -493,6 +502,8 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.disk_bytes = DirectoryBytes(options_.path);
   out.generation_bytes = generation_bytes_;
   out.evicted_generations = evicted_generations_.load(std::memory_order_relaxed);
+  out.key_index_entries = keys_.size();
+  out.key_index_bytes = keys_.MemoryBytes();
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
   const PageCacheStats cache = cache_.Stats();
   out.memory_cache_capacity = cache.capacity_bytes;

@@ -88,13 +88,12 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   if (auto s = ValidateKeys(keys); !s.ok()) return s;
   auto st = Resolve(ref);
   if (!st.ok()) return st.status();
-  auto recs = ReadIndex((*st)->info.id, keys);
-  if (!recs.ok()) return recs.status();
+  // From the in-memory key index: a few hash probes a key, no RocksDB lookup.
   std::vector<bool> present(keys.size());
   uint64_t hits = 0, evicted = 0, expired = 0;
   const uint64_t now = NowUnix();
   for (size_t i = 0; i < keys.size(); ++i) {
-    const auto& r = (*recs)[i];
+    const auto r = keys_.Find((*st)->info.id, HashKey(keys[i]));
     if (!r) continue;
     if (!Live(r->generation)) {
       ++evicted;
@@ -243,6 +242,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
   std::optional<KeyHash> prev_hash;  // HashKey(pages[i - 1].key) when page i - 1 was written
+  std::vector<KeyHash> written_hashes;  // of the pages written, for the key index
   for (size_t i = 0; i < pages.size(); ++i) {
     const auto& existing = (*recs)[first + i];
     if (existing || !in_batch.insert(pages[i].key).second) {
@@ -271,6 +271,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     }
     const KeyHash hash = HashKey(pages[i].key);
     AddPage(&batch, *gen, ns.info.id, rec, hash, pages[i].data);
+    written_hashes.push_back(hash);
     prev_hash = hash;
     if (cache_.enabled()) added.emplace_back(i, rec);
     ++result.written;
@@ -287,6 +288,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       }
     }
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
+    for (const KeyHash& h : written_hashes) keys_.Set(ns.info.id, h, gen->number, now);
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
@@ -338,6 +340,7 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
     return;
   }
   gen->Remove(ns.info.id, rec.size);
+  keys_.Erase(ns.info.id, hash);
   if (auto forgotten = corrupt_keys_.Add(ns.info.id, hash); !forgotten.empty()) {
     rocksdb::WriteBatch drop;
     for (const NamespacedKey& k : forgotten) drop.Delete(meta_cf_, CorruptMarkerKey(k.ns_id, k.hash));
@@ -526,9 +529,12 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
   uint64_t bytes = 0;
   absl::flat_hash_set<std::string_view> seen;
   std::vector<std::pair<GenerationPtr, uint64_t>> removed;
+  std::vector<KeyHash> unindexed;  // index records deleted
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!(*recs)[i] || !seen.insert(keys[i]).second) continue;
-    batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, HashKey(keys[i])));
+    const KeyHash h = HashKey(keys[i]);
+    batch.Delete(index_cf_, EncodeIndexKey(ns.info.id, h));
+    unindexed.push_back(h);
     GenerationPtr gen = Find((*recs)[i]->generation);
     if (!gen) continue;  // evicted already: only its stale index record goes
     batch.Delete(gen->handle, PageKeyOf(ns.info.id, *(*recs)[i]));
@@ -550,6 +556,7 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
     return FromRocks(s, "deleting pages");
   }
   for (const KeyHash& h : uncorrupt) corrupt_keys_.Erase(ns.info.id, h);
+  for (const KeyHash& h : unindexed) keys_.Erase(ns.info.id, h);
   for (const auto& [gen, size] : removed) gen->Remove(ns.info.id, size);
   ns.pages.fetch_sub(deleted, std::memory_order_relaxed);
   ns.bytes.fetch_sub(bytes, std::memory_order_relaxed);

@@ -91,6 +91,8 @@ TEST(Prefixctl, StatsCountStrandedPagesOnRequest) {
   std::string out;
   ASSERT_EQ(RunCommand(ctl + " stats --json", &out), 0);
   EXPECT_NE(out.find("\"stranded_pages\": null"), std::string::npos) << out;  // not asked
+  // 8 pages put, 1 deleted: 7 entries in the in-memory key index.
+  EXPECT_NE(out.find("\"key_index_entries\": 7,"), std::string::npos) << out;
   ASSERT_EQ(RunCommand(ctl + " stats --json --stranded", &out), 0);
   // Pages 2..4 of chain 0 sit behind the deleted page 1; chain 1 is whole.
   EXPECT_NE(out.find("\"stranded_pages\": 3,\n  \"stranded_bytes\": 12288"), std::string::npos)

@@ -1,0 +1,64 @@
+#include "storage/key_index.h"
+
+#include <algorithm>
+
+namespace prefixd::storage {
+
+void KeyIndex::Set(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
+                   uint64_t created_unix) {
+  Shard& s = ShardOf(hash);
+  const Entry e{static_cast<uint32_t>(generation),
+                static_cast<uint32_t>(std::min<uint64_t>(created_unix, UINT32_MAX))};
+  absl::MutexLock l(&s.mu);
+  s.map.insert_or_assign(NamespacedKey{ns_id, hash}, e);
+}
+
+void KeyIndex::Erase(uint32_t ns_id, const KeyHash& hash) {
+  Shard& s = ShardOf(hash);
+  absl::MutexLock l(&s.mu);
+  s.map.erase(NamespacedKey{ns_id, hash});
+}
+
+std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& hash) const {
+  const Shard& s = ShardOf(hash);
+  absl::MutexLock l(&s.mu);
+  auto it = s.map.find(NamespacedKey{ns_id, hash});
+  if (it == s.map.end()) return std::nullopt;
+  return it->second;
+}
+
+void KeyIndex::EraseNamespace(uint32_t ns_id) {
+  for (Shard& s : shards_) {
+    absl::MutexLock l(&s.mu);
+    absl::erase_if(s.map, [&](const auto& kv) { return kv.first.ns_id == ns_id; });
+  }
+}
+
+size_t KeyIndex::SweepBelow(uint64_t generation) {
+  size_t removed = 0;
+  for (Shard& s : shards_) {
+    absl::MutexLock l(&s.mu);
+    removed += absl::erase_if(s.map, [&](const auto& kv) { return kv.second.generation < generation; });
+  }
+  return removed;
+}
+
+size_t KeyIndex::size() const {
+  size_t n = 0;
+  for (const Shard& s : shards_) {
+    absl::MutexLock l(&s.mu);
+    n += s.map.size();
+  }
+  return n;
+}
+
+size_t KeyIndex::MemoryBytes() const {
+  size_t bytes = 0;
+  for (const Shard& s : shards_) {
+    absl::MutexLock l(&s.mu);
+    bytes += s.map.capacity() * (sizeof(std::pair<const NamespacedKey, Entry>) + 1);
+  }
+  return bytes;
+}
+
+}  // namespace prefixd::storage

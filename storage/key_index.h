@@ -1,0 +1,63 @@
+// Internal to storage/: the in-memory key index that answers Exists. One entry per index record
+// (namespace id and key hash -> the page's generation and creation time: 29 bytes a slot with
+// its control byte, 33-66 bytes a page as the tables fill between doublings), so that an existence check is a
+// few hash probes instead of a RocksDB lookup: at 4M pages the index family's key blocks
+// outgrow the block cache and every lookup read and decompressed a block.
+//
+// It mirrors the "index" family: loaded from it at open, and changed after each successful
+// write of that family (put, delete, promotion, a corrupt page dropped, a namespace deleted),
+// under the store's write lock, so between a write and its mirroring an Exists may see the
+// state just before the write (as it would reading the family a moment earlier). Entries of
+// dropped generations stay until a sweep removes those past the eviction horizon (as the
+// family's compaction filter does), so that Exists still counts a miss on them as evicted.
+// Keys are not stored: a 128-bit hash collision between two keys of one namespace would make
+// Exists say present; Get checks the key and would not serve the wrong page.
+// Thread-safe: 64 shards, each behind its own mutex.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/page_key.h"
+
+namespace prefixd::storage {
+
+class KeyIndex {
+ public:
+  // 8 bytes, so that a slot is 28 (with the 20-byte key). Generation numbers stay below 2^32
+  // (CreateGeneration refuses more).
+  struct Entry {
+    uint32_t generation = 0;
+    uint32_t created_unix = 0;  // saturates in 2106
+  };
+
+  // Adds or replaces the entry of (ns_id, hash).
+  void Set(uint32_t ns_id, const KeyHash& hash, uint64_t generation, uint64_t created_unix);
+  void Erase(uint32_t ns_id, const KeyHash& hash);
+  std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
+  // Removes every entry of namespace `ns_id`.
+  void EraseNamespace(uint32_t ns_id);
+  // Removes every entry whose generation is below `generation`; returns how many.
+  size_t SweepBelow(uint64_t generation);
+  size_t size() const;
+  // Bytes the tables take (slots and control bytes), approximately.
+  size_t MemoryBytes() const;
+
+ private:
+  static constexpr size_t kShards = 64;
+  struct Shard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<NamespacedKey, Entry> map ABSL_GUARDED_BY(mu);
+  };
+  Shard& ShardOf(const KeyHash& hash) { return shards_[hash[0] % kShards]; }
+  const Shard& ShardOf(const KeyHash& hash) const { return shards_[hash[0] % kShards]; }
+
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace prefixd::storage

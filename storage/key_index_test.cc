@@ -1,0 +1,57 @@
+#include "storage/key_index.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace prefixd::storage {
+namespace {
+
+TEST(KeyIndex, SetFindEraseByNamespaceAndHash) {
+  KeyIndex index;
+  const KeyHash a = HashKey("a"), b = HashKey("b");
+  EXPECT_FALSE(index.Find(1, a));
+  index.Set(1, a, 7, 1700000000);
+  index.Set(2, a, 8, 1700000001);  // the same key in another namespace is another entry
+  ASSERT_TRUE(index.Find(1, a));
+  EXPECT_EQ(index.Find(1, a)->generation, 7u);
+  EXPECT_EQ(index.Find(1, a)->created_unix, 1700000000u);
+  EXPECT_EQ(index.Find(2, a)->generation, 8u);
+  EXPECT_FALSE(index.Find(1, b));
+  index.Set(1, a, 9, 1700000002);  // a promotion or a rewrite replaces the entry
+  EXPECT_EQ(index.Find(1, a)->generation, 9u);
+  EXPECT_EQ(index.size(), 2u);
+  index.Erase(1, a);
+  EXPECT_FALSE(index.Find(1, a));
+  EXPECT_TRUE(index.Find(2, a));
+  index.Erase(1, b);  // absent: nothing happens
+  EXPECT_EQ(index.size(), 1u);
+}
+
+TEST(KeyIndex, CreationTimesSaturateInsteadOfWrapping) {
+  KeyIndex index;
+  index.Set(1, HashKey("far"), 1, uint64_t{1} << 40);
+  EXPECT_EQ(index.Find(1, HashKey("far"))->created_unix, UINT32_MAX);
+}
+
+TEST(KeyIndex, SweepsGenerationsBelowAndWholeNamespaces) {
+  KeyIndex index;
+  for (int i = 0; i < 1000; ++i) {
+    index.Set(uint32_t(1 + i % 2), HashKey(std::to_string(i)), uint64_t(i % 10), 0);
+  }
+  EXPECT_EQ(index.size(), 1000u);
+  EXPECT_GT(index.MemoryBytes(), 1000 * (sizeof(NamespacedKey) + sizeof(KeyIndex::Entry)));
+  EXPECT_EQ(index.SweepBelow(3), 300u);  // generations 0, 1 and 2
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(index.Find(uint32_t(1 + i % 2), HashKey(std::to_string(i))).has_value(), i % 10 >= 3)
+        << i;
+  }
+  index.EraseNamespace(1);
+  EXPECT_EQ(index.size(), 400u);  // odd i (namespace 2) with i % 10 in {3, 5, 7, 9}
+  for (int i = 1; i < 1000; i += 2) {
+    EXPECT_EQ(index.Find(2, HashKey(std::to_string(i))).has_value(), i % 10 >= 3) << i;
+  }
+}
+
+}  // namespace
+}  // namespace prefixd::storage
