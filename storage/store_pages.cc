@@ -183,11 +183,27 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
 
   uint64_t incoming = 0;
   for (const PageWrite& p : pages) incoming += p.data.size();
+  std::vector<KeyHash> hashes;  // of `keys`, hashed once, outside the lock
+  hashes.reserve(keys.size());
+  for (const std::string& k : keys) hashes.push_back(HashKey(k));
   absl::MutexLock wl(&write_mu_);
   if (auto s = StillCurrent(&ns, ref); !s.ok()) return s;
   if (auto s = MakeRoom(incoming); !s.ok()) return s;
   GenerationPtr gen = Newest();
-  auto recs = ReadIndex(ns.info.id, keys);
+  // The key index says which keys (the parent's too) may have a live record: a put of new
+  // pages, the common case, skips reading the index family. It never lacks a record the
+  // family has (both change under write_mu_), and a record it has is read back below.
+  bool maybe_stored = false;
+  for (const KeyHash& h : hashes) {
+    auto e = keys_.Find(ns.info.id, h);
+    if (e && Live(e->generation)) {
+      maybe_stored = true;
+      break;
+    }
+  }
+  absl::StatusOr<std::vector<std::optional<IndexRecord>>> recs =
+      maybe_stored ? ReadIndex(ns.info.id, keys)
+                   : std::vector<std::optional<IndexRecord>>(keys.size());
   if (!recs.ok()) return recs.status();
   // Evicted pages are as good as never written. Expired ones are written again: their old
   // copy goes (counted like a delete) in the same batch.
@@ -216,10 +232,10 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       root = (*recs)[0]->root;
       depth = (*recs)[0]->depth;
     } else {
-      root = RootOf(HashKey(parent_key));
+      root = RootOf(hashes[0]);
     }
   } else {
-    root = RootOf(HashKey(pages[0].key));
+    root = RootOf(hashes[0]);
   }
   // Sized once: a batch grown by doubling copies its pages again at every step, and past
   // malloc's mmap threshold each step maps fresh pages that fault in (measured: a third of an
@@ -241,7 +257,6 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   }
   std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
-  std::optional<KeyHash> prev_hash;  // HashKey(pages[i - 1].key) when page i - 1 was written
   std::vector<KeyHash> written_hashes;  // of the pages written, for the key index
   for (size_t i = 0; i < pages.size(); ++i) {
     const auto& existing = (*recs)[first + i];
@@ -251,7 +266,6 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
         depth = existing->depth;
       }
       ++result.existing;
-      prev_hash.reset();
       continue;
     }
     ++depth;
@@ -265,14 +279,13 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
                     .parent_known = true,
                     .parent = std::nullopt};  // set below
     if (i > 0) {
-      rec.parent = prev_hash ? *prev_hash : HashKey(pages[i - 1].key);
+      rec.parent = hashes[first + i - 1];
     } else if (!parent_key.empty()) {
-      rec.parent = HashKey(parent_key);
+      rec.parent = hashes[0];
     }
-    const KeyHash hash = HashKey(pages[i].key);
+    const KeyHash& hash = hashes[first + i];
     AddPage(&batch, *gen, ns.info.id, rec, hash, pages[i].data);
     written_hashes.push_back(hash);
-    prev_hash = hash;
     if (cache_.enabled()) added.emplace_back(i, rec);
     ++result.written;
     new_bytes += rec.size;
