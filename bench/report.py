@@ -502,17 +502,21 @@ WHY = {
                     "page cache, decompressing them, block-cache insertion and eviction, "
                     "malloc/free and index seeks, i.e. every lookup reads a block. "
                     "`--block-cache 1GiB` took exists 2.3× and gets 3.2× at 4M (docs/scale-4m.md)"
-                    "; an in-memory key index is the structural fix.",
+                    ". Exists answers from an in-memory key index since e43d66c (its 4M rate "
+                    "rose 35k → 515k keys/s; what is left is CPU shared with compaction and "
+                    "cache misses in a 200 MB table); gets still make two LSM lookups a page "
+                    "(docs/benchmarks-why.md).",
     "scale-rocksdb-inline": "A baseline (values inline, default options): not profiled here.",
     "scale-file": "A baseline: one file per page; not profiled here.",
     "scale-file-sharded": "A baseline: one file per page; not profiled here.",
     "exists-rate": "Latency-bound at one stream: one 256-key call cost the daemon about 1.1 ms "
                    "of CPU (4.3 µs a key: RocksDB's index-family lookups, data-block binary "
                    "search and block cache, 39 %; malloc, memcmp and copies 30 %; kernel 14 %) "
-                   "against 2.3 µs a key for the store in-process; an in-memory key index would "
-                   "take the index family off this path.",
-    "exists-p99": "Its median is already over 1 ms (the per-key cost above); with 4 streams "
-                  "calls also queue for the 2 CPUs.",
+                   "against 2.3 µs a key for the store in-process, before Exists answered from "
+                   "the in-memory key index (e43d66c).",
+    "exists-p99": "The client, the daemon and RocksDB's background work share 2 CPUs: the tail "
+                  "is scheduling (p50 624 µs, p99 4.4 ms at one stream in the run after the "
+                  "key index); with 4 streams calls also queue.",
     "policy": "prefixd drops whole generations oldest first (pages read from the oldest quarter "
               "copied forward) and gives pages ~95 % of the budget; simulated the same way "
               "(bench/segment_policies.py) it scores what it measures, so the gap is the policy. "

@@ -340,6 +340,7 @@ absl::Status StoreImpl::LoadState() {
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading the index");
   }
+  unswept_pages_ = stale;  // in the key index until a sweep (SweepKeyIndex)
   for (uint32_t id : orphans) {
     rocksdb::WriteBatch batch;
     batch.DeleteRange(index_cf_, NamespacePrefix(id), NamespaceLimit(id));

@@ -4,11 +4,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
-#include "util/crc32c.h"
 #include "storage/coding.h"
 #include "storage/page_key.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
+#include "util/crc32c.h"
 
 namespace prefixd::storage {
 using util::Crc32c;
