@@ -1,16 +1,39 @@
 #include "storage/key_index.h"
 
 #include <algorithm>
+#include <string>
 
 namespace prefixd::storage {
 
-void KeyIndex::Set(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
-                   uint64_t created_unix) {
+KeyIndex::Entry KeyIndex::EntryOf(const IndexRecord& rec) {
+  Entry e;
+  e.generation = static_cast<uint32_t>(rec.generation);
+  e.created_unix = static_cast<uint32_t>(std::min<uint64_t>(rec.created_unix, UINT32_MAX));
+  e.depth = rec.depth;
+  e.size = static_cast<uint32_t>(rec.size);
+  e.crc32c = rec.crc32c;
+  e.root_high = static_cast<uint32_t>(rec.root >> 32);
+  e.root_low = static_cast<uint32_t>(rec.root);
+  return e;
+}
+
+IndexRecord KeyIndex::RecordOf(const Entry& e, std::string_view key) {
+  IndexRecord rec;
+  rec.generation = e.generation;
+  rec.root = e.root();
+  rec.depth = e.depth;
+  rec.size = e.size;
+  rec.crc32c = e.crc32c;
+  rec.created_unix = e.created_unix;
+  rec.key = std::string(key);
+  rec.parent_known = false;
+  return rec;
+}
+
+void KeyIndex::Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry) {
   Shard& s = ShardOf(hash);
-  const Entry e{static_cast<uint32_t>(generation),
-                static_cast<uint32_t>(std::min<uint64_t>(created_unix, UINT32_MAX))};
   absl::MutexLock l(&s.mu);
-  s.map.insert_or_assign(NamespacedKey{ns_id, hash}, e);
+  s.map.insert_or_assign(NamespacedKey{ns_id, hash}, entry);
 }
 
 void KeyIndex::Erase(uint32_t ns_id, const KeyHash& hash) {

@@ -1,7 +1,8 @@
-// Internal to storage/: the in-memory key index that answers Exists. One entry per index record
-// (namespace id and key hash -> the page's generation and creation time: 29 bytes a slot with
-// its control byte, 33-66 bytes a page as the tables fill between doublings), so that an existence check is a
-// few hash probes instead of a RocksDB lookup: at 4M pages the index family's key blocks
+// Internal to storage/: the in-memory key index that answers Exists, and Get's index lookups.
+// One entry per index record (namespace id and key hash -> the page's generation, creation
+// time, chain position, size and CRC32C: 49 bytes a slot with its control byte, 56-112 bytes a
+// page as the tables fill between doublings), so that an existence check is a few hash probes
+// and a get one LSM lookup a page instead of two: at 4M pages the index family's key blocks
 // outgrow the block cache and every lookup read and decompressed a block.
 //
 // It mirrors the "index" family: loaded from it at open, and changed after each successful
@@ -19,25 +20,40 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/page_key.h"
+#include "storage/records.h"
 
 namespace prefixd::storage {
 
 class KeyIndex {
  public:
-  // 8 bytes, so that a slot is 28 (with the 20-byte key). Generation numbers stay below 2^32
-  // (CreateGeneration refuses more).
+  // What Exists and Get need of a page's index record, in 28 bytes (a slot is 48 with the
+  // key). Generation numbers stay below 2^32 (CreateGeneration refuses more), pages below
+  // 4 GiB (namespaces refuse larger ones).
   struct Entry {
     uint32_t generation = 0;
     uint32_t created_unix = 0;  // saturates in 2106
+    uint32_t depth = 0;
+    uint32_t size = 0;
+    uint32_t crc32c = 0;
+    uint32_t root_high = 0, root_low = 0;  // two halves: 4-byte alignment keeps slots small
+    uint64_t root() const { return uint64_t{root_high} << 32 | root_low; }
   };
+  static Entry EntryOf(const IndexRecord& rec);
+  // The index record an entry stands for, with the page's client key `key` (the parent is
+  // not kept: parent_known is false).
+  static IndexRecord RecordOf(const Entry& e, std::string_view key);
 
   // Adds or replaces the entry of (ns_id, hash).
-  void Set(uint32_t ns_id, const KeyHash& hash, uint64_t generation, uint64_t created_unix);
+  void Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry);
+  void Set(uint32_t ns_id, const KeyHash& hash, const IndexRecord& rec) {
+    Set(ns_id, hash, EntryOf(rec));
+  }
   void Erase(uint32_t ns_id, const KeyHash& hash);
   std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
   // Removes every entry of namespace `ns_id`.

@@ -7,18 +7,31 @@
 namespace prefixd::storage {
 namespace {
 
+KeyIndex::Entry At(uint64_t generation, uint64_t created_unix) {
+  IndexRecord rec;
+  rec.generation = generation;
+  rec.created_unix = created_unix;
+  return KeyIndex::EntryOf(rec);
+}
+
+}  // namespace
+}  // namespace prefixd::storage
+
+namespace prefixd::storage {
+namespace {
+
 TEST(KeyIndex, SetFindEraseByNamespaceAndHash) {
   KeyIndex index;
   const KeyHash a = HashKey("a"), b = HashKey("b");
   EXPECT_FALSE(index.Find(1, a));
-  index.Set(1, a, 7, 1700000000);
-  index.Set(2, a, 8, 1700000001);  // the same key in another namespace is another entry
+  index.Set(1, a, At(7, 1700000000));
+  index.Set(2, a, At(8, 1700000001));  // the same key in another namespace is another entry
   ASSERT_TRUE(index.Find(1, a));
   EXPECT_EQ(index.Find(1, a)->generation, 7u);
   EXPECT_EQ(index.Find(1, a)->created_unix, 1700000000u);
   EXPECT_EQ(index.Find(2, a)->generation, 8u);
   EXPECT_FALSE(index.Find(1, b));
-  index.Set(1, a, 9, 1700000002);  // a promotion or a rewrite replaces the entry
+  index.Set(1, a, At(9, 1700000002));  // a promotion or a rewrite replaces the entry
   EXPECT_EQ(index.Find(1, a)->generation, 9u);
   EXPECT_EQ(index.size(), 2u);
   index.Erase(1, a);
@@ -28,16 +41,36 @@ TEST(KeyIndex, SetFindEraseByNamespaceAndHash) {
   EXPECT_EQ(index.size(), 1u);
 }
 
+TEST(KeyIndex, EntriesKeepWhatAGetNeedsOfTheRecord) {
+  IndexRecord rec;
+  rec.generation = 12;
+  rec.root = 0x0123456789abcdefULL;
+  rec.depth = 77;
+  rec.size = 1 << 20;
+  rec.crc32c = 0xdeadbeef;
+  rec.created_unix = 1700000000;
+  rec.key = "k";
+  const IndexRecord back = KeyIndex::RecordOf(KeyIndex::EntryOf(rec), "k");
+  EXPECT_EQ(back.generation, rec.generation);
+  EXPECT_EQ(back.root, rec.root);
+  EXPECT_EQ(back.depth, rec.depth);
+  EXPECT_EQ(back.size, rec.size);
+  EXPECT_EQ(back.crc32c, rec.crc32c);
+  EXPECT_EQ(back.created_unix, rec.created_unix);
+  EXPECT_EQ(back.key, "k");
+  EXPECT_FALSE(back.parent_known);
+}
+
 TEST(KeyIndex, CreationTimesSaturateInsteadOfWrapping) {
   KeyIndex index;
-  index.Set(1, HashKey("far"), 1, uint64_t{1} << 40);
+  index.Set(1, HashKey("far"), At(1, uint64_t{1} << 40));
   EXPECT_EQ(index.Find(1, HashKey("far"))->created_unix, UINT32_MAX);
 }
 
 TEST(KeyIndex, SweepsGenerationsBelowAndWholeNamespaces) {
   KeyIndex index;
   for (int i = 0; i < 1000; ++i) {
-    index.Set(uint32_t(1 + i % 2), HashKey(std::to_string(i)), uint64_t(i % 10), 0);
+    index.Set(uint32_t(1 + i % 2), HashKey(std::to_string(i)), At(uint64_t(i % 10), 0));
   }
   EXPECT_EQ(index.size(), 1000u);
   EXPECT_GT(index.MemoryBytes(), 1000 * (sizeof(NamespacedKey) + sizeof(KeyIndex::Entry)));

@@ -295,8 +295,9 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
   rocksdb::WriteBatch batch;
   struct Moved {
     GenerationPtr from;
-    uint64_t size, created_unix;
+    uint64_t size;
     KeyHash hash;
+    KeyIndex::Entry entry;  // its record in the newest generation
   };
   std::vector<Moved> moved;
   for (size_t i = 0; i < recs.size(); ++i) {
@@ -313,7 +314,7 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     rec.generation = to->number;
     const KeyHash hash = HashKey(rec.key);
     AddPage(&batch, *to, ns.info.id, rec, hash, bytes[i]);
-    moved.push_back({from, rec.size, rec.created_unix, hash});
+    moved.push_back({from, rec.size, hash, KeyIndex::EntryOf(rec)});
   }
   if (moved.empty()) return;
   rocksdb::WriteOptions wo;
@@ -322,7 +323,7 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
   for (const Moved& m : moved) {
     m.from->Remove(ns.info.id, m.size);
     to->Add(ns.info.id, m.size);
-    keys_.Set(ns.info.id, m.hash, to->number, m.created_unix);
+    keys_.Set(ns.info.id, m.hash, m.entry);
     written_since_scan_ += m.size;
     promoted_bytes_.fetch_add(m.size, std::memory_order_relaxed);
   }

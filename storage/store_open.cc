@@ -326,7 +326,7 @@ absl::Status StoreImpl::LoadState() {
         return absl::DataLossError("undecodable index key");
       }
       // Records of evicted pages too, as in the family: Exists counts a miss on one as evicted.
-      keys_.Set(key.ns_id, key.hash, rec->generation, rec->created_unix);
+      keys_.Set(key.ns_id, key.hash, *rec);
       auto g = gens.find(rec->generation);
       if (g == gens.end()) {
         ++stale;  // its generation was dropped: evicted; compaction will remove the record

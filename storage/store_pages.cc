@@ -257,7 +257,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   }
   std::vector<std::pair<size_t, IndexRecord>> added;  // for the memory cache, once written
   absl::flat_hash_set<std::string_view> in_batch;
-  std::vector<KeyHash> written_hashes;  // of the pages written, for the key index
+  std::vector<std::pair<KeyHash, KeyIndex::Entry>> indexed;  // pages written, for keys_
   for (size_t i = 0; i < pages.size(); ++i) {
     const auto& existing = (*recs)[first + i];
     if (existing || !in_batch.insert(pages[i].key).second) {
@@ -285,7 +285,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     }
     const KeyHash& hash = hashes[first + i];
     AddPage(&batch, *gen, ns.info.id, rec, hash, pages[i].data);
-    written_hashes.push_back(hash);
+    indexed.emplace_back(hash, KeyIndex::EntryOf(rec));
     if (cache_.enabled()) added.emplace_back(i, rec);
     ++result.written;
     new_bytes += rec.size;
@@ -301,7 +301,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       }
     }
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
-    for (const KeyHash& h : written_hashes) keys_.Set(ns.info.id, h, gen->number, now);
+    for (const auto& [h, entry] : indexed) keys_.Set(ns.info.id, h, entry);
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
@@ -373,25 +373,47 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   NamespaceState& ns = **st;
   size_t n = keys.size();
   if (max_pages != 0 && max_pages < n) n = max_pages;
-  // One snapshot for the index and the pages: a concurrent delete and re-put of a key can
-  // neither make the two disagree nor be mistaken for corruption.
+  // The records come from the key index in memory, the pages from a snapshot taken first.
+  // The two can disagree while a write of the same keys runs (the key index is changed just
+  // after the family); a page not found, or not matching its record, then sends the rest of
+  // the chain to the index family at the snapshot (`from_memory` false), which the pages
+  // agree with: a concurrent delete and re-put of a key is never mistaken for corruption.
   ScopedSnapshot snap(db_.get());
-  auto recs = ReadIndex(ns.info.id, keys.first(n), snap.get());
-  if (!recs.ok()) return recs.status();
+  std::vector<std::optional<IndexRecord>> recs(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (auto e = keys_.Find(ns.info.id, HashKey(keys[i]))) {
+      recs[i] = KeyIndex::RecordOf(*e, keys[i]);
+    }
+  }
+  bool from_memory = true;
 
   GetResult result;
-  result.stop = n < keys.size() ? GetResult::Stop::kLimit : GetResult::Stop::kComplete;
-  // The leading pages stored, live and unexpired; a dropped generation means the page was
-  // evicted. Generations are held only while a group's reads run: eviction waits, under
-  // write_mu_, for a dropped generation's last reference to go, so nothing here may hold one
-  // while it takes write_mu_ (Promote, DropCorrupt) or waits on the client (sink).
+  const GetResult::Stop whole =
+      n < keys.size() ? GetResult::Stop::kLimit : GetResult::Stop::kComplete;
+  // The leading pages stored, live and unexpired, from page `from` on; a dropped generation
+  // means the page was evicted. Generations are held only while a group's reads run: eviction
+  // waits, under write_mu_, for a dropped generation's last reference to go, so nothing here
+  // may hold one while it takes write_mu_ (Promote, DropCorrupt) or waits on the client (sink).
   size_t present = 0;
   const uint64_t now = NowUnix();
-  while (present < n && (*recs)[present] && Live((*recs)[present]->generation) &&
-         !ns.Expired((*recs)[present]->created_unix, now)) {
-    ++present;
-  }
-  if (present < n) result.stop = GetResult::Stop::kAbsent;
+  auto count_present = [&](size_t from) {
+    present = from;
+    while (present < n && recs[present] && Live(recs[present]->generation) &&
+           !ns.Expired(recs[present]->created_unix, now)) {
+      ++present;
+    }
+    result.stop = present < n ? GetResult::Stop::kAbsent : whole;
+  };
+  count_present(0);
+  // Pages `from`.. read from the index family at the snapshot instead.
+  auto from_family = [&](size_t from) -> absl::Status {
+    auto read = ReadIndex(ns.info.id, keys.subspan(from, n - from), snap.get());
+    if (!read.ok()) return read.status();
+    for (size_t i = from; i < n; ++i) recs[i] = std::move((*read)[i - from]);
+    from_memory = false;
+    count_present(from);
+    return absl::OkStatus();
+  };
   // Pages read from the oldest generations get a second chance: they are copied forward.
   uint64_t promote_below = 0;  // generations below this number are promoted from
   // Without a capacity nothing is ever evicted: copying pages forward would only cost writes.
@@ -410,7 +432,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     if (r.stop == GetResult::Stop::kCancelled) return r;
     uint64_t evicted = 0, not_stored = 0, stranded = 0, corrupt = 0, expired = 0;
     for (size_t i = r.returned; i < n; ++i) {
-      const auto& rec = (*recs)[i];
+      const auto& rec = recs[i];
       if (i == r.returned && r.stop == GetResult::Stop::kCorrupt) {
         ++corrupt;
       } else if (!rec) {
@@ -436,20 +458,20 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     // One MultiGet per group of at most read_group_bytes (at least one page).
     size_t end = begin;
     uint64_t group_bytes = 0;
-    while (end < present && (end == begin || group_bytes + (*recs)[end]->size <=
+    while (end < present && (end == begin || group_bytes + recs[end]->size <=
                                                  options_.read_group_bytes)) {
-      group_bytes += (*recs)[end]->size;
+      group_bytes += recs[end]->size;
       ++end;
     }
     size_t count = end - begin;
     std::vector<std::string> pkeys;
     pkeys.reserve(count);
-    for (size_t i = begin; i < end; ++i) pkeys.push_back(PageKeyOf(ns.info.id, *(*recs)[i]));
+    for (size_t i = begin; i < end; ++i) pkeys.push_back(PageKeyOf(ns.info.id, *recs[i]));
     // Pages in the memory cache were verified when they entered it; the rest are read.
     std::vector<std::shared_ptr<const std::string>> cached(count);
     std::vector<size_t> to_read;  // positions in the group
     for (size_t j = 0; j < count; ++j) {
-      const IndexRecord& rec = *(*recs)[begin + j];
+      const IndexRecord& rec = *recs[begin + j];
       cached[j] = cache_.Lookup(pkeys[j], rec.generation, rec.crc32c);
       if (!cached[j]) to_read.push_back(j);
     }
@@ -458,7 +480,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     std::vector<rocksdb::ColumnFamilyHandle*> families;
     for (size_t k = 0; k < to_read.size(); ++k) {
       const size_t j = to_read[k];
-      GenerationPtr g = Find((*recs)[begin + j]->generation);
+      GenerationPtr g = Find(recs[begin + j]->generation);
       if (!g) {  // evicted since the index was read: the chain ends here
         present = end = begin + j;
         count = j;
@@ -475,6 +497,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     std::vector<rocksdb::Status> statuses(reads);
     std::vector<const IndexRecord*> promote;
     std::vector<std::string_view> promote_bytes;
+    size_t recheck = n;  // the page from which the index family is asked instead
     if (reads > 0) {
       // RocksDB's own blob checksum is skipped: every page is verified below against the
       // CRC32C the client computed, which covers the same bytes (hardware-accelerated here).
@@ -486,7 +509,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     held.clear();  // the values own their bytes; a dropped family's files may go now
     for (size_t j = 0, r = 0; j < count; ++j) {
       size_t i = begin + j;
-      const IndexRecord& rec = *(*recs)[i];
+      const IndexRecord& rec = *recs[i];
       std::string_view bytes;
       if (cached[j]) {
         bytes = *cached[j];
@@ -494,6 +517,10 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         const rocksdb::Status& st = statuses[r];
         const rocksdb::PinnableSlice& value = values[r];
         ++r;
+        if (st.IsNotFound() && from_memory) {
+          recheck = i;
+          break;
+        }
         if (st.IsNotFound()) {
           // The index and the pages disagree (e.g. a concurrent delete): not served.
           result.stop = GetResult::Stop::kAbsent;
@@ -505,6 +532,10 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         if (!corrupt) v = DecodePageValue(std::string_view(value.data(), value.size()));
         if (corrupt || !v || v->key != keys[i] || v->crc32c != rec.crc32c ||
             v->bytes.size() != rec.size || Crc32c(v->bytes) != rec.crc32c) {
+          if (from_memory) {  // judged against the family's record, not memory's
+            recheck = i;
+            break;
+          }
           DropCorrupt(ns, keys[i], rec);
           result.stop = GetResult::Stop::kCorrupt;
           return finish(result);
@@ -523,6 +554,11 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       }
     }
     Promote(ns, promote, promote_bytes);
+    if (recheck < n) {
+      if (auto s = from_family(recheck); !s.ok()) return s;
+      begin = recheck;
+      continue;
+    }
     begin = end;
   }
   return finish(result);
