@@ -502,10 +502,10 @@ WHY = {
                     "page cache, decompressing them, block-cache insertion and eviction, "
                     "malloc/free and index seeks, i.e. every lookup reads a block. "
                     "`--block-cache 1GiB` took exists 2.3× and gets 3.2× at 4M (docs/scale-4m.md)"
-                    ". Exists answers from an in-memory key index since e43d66c (its 4M rate "
-                    "rose 35k → 515k keys/s; what is left is CPU shared with compaction and "
-                    "cache misses in a 200 MB table); gets still make two LSM lookups a page "
-                    "(docs/benchmarks-why.md).",
+                    ". Since e43d66c / 1ad9569 an in-memory key index answers Exists and a "
+                    "get's record lookups (4M exists 35k → 515k keys/s in the suite); a get "
+                    "still looks up each page's blob reference in the pages family, past the "
+                    "block cache at 4M (docs/benchmarks-why.md).",
     "scale-rocksdb-inline": "A baseline (values inline, default options): not profiled here.",
     "scale-file": "A baseline: one file per page; not profiled here.",
     "scale-file-sharded": "A baseline: one file per page; not profiled here.",
