@@ -61,7 +61,8 @@ size_t KeyIndex::SweepBelow(uint64_t generation) {
   size_t removed = 0;
   for (Shard& s : shards_) {
     absl::MutexLock l(&s.mu);
-    removed += absl::erase_if(s.map, [&](const auto& kv) { return kv.second.generation < generation; });
+    removed +=
+        absl::erase_if(s.map, [&](const auto& kv) { return kv.second.generation < generation; });
   }
   return removed;
 }

@@ -1,8 +1,8 @@
 #include "storage/page_key.h"
 
-#include <cstring>
-
 #include <openssl/evp.h>
+
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "storage/coding.h"

@@ -26,7 +26,8 @@ TEST(Records, IndexRecordRoundTrip) {
 }
 
 TEST(Records, IndexRecordParentRoundTrips) {
-  IndexRecord first{1, 2, 0, 3, 4, 5, "root", true, std::nullopt};  // a chain's first page: no parent
+  // A chain's first page: no parent.
+  IndexRecord first{1, 2, 0, 3, 4, 5, "root", true, std::nullopt};
   auto d = DecodeIndexRecord(EncodeIndexRecord(first));
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->parent_known);

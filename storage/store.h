@@ -156,7 +156,8 @@ struct StoreStats {
 class Store {
  public:
   // Opens (creating if needed) the store at `options.path`. Rebuilds the in-memory counts
-  // from the index (no page values are read) and removes pages of deleted namespaces.
+  // and key index from the index family (no page values are read; about 56-112 bytes of
+  // memory a page) and removes pages of deleted namespaces.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
 
   // Flushes memtables and closes the store.

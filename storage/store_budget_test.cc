@@ -225,8 +225,8 @@ TEST_F(BudgetTest, ExistsStaysTrueToTheIndexUnderConcurrentPutsDeletesAndEvictio
     while (!done.load()) {
       // Half the time a chain being written now (a get racing its put), else any, or one of
       // 20 chains never written.
-      const int c = rng() % 2 ? std::max(0, next.load() - int(rng() % 3))
-                              : int(rng() % (kChains + 20));
+      const int c =
+          rng() % 2 ? std::max(0, next.load() - int(rng() % 3)) : int(rng() % (kChains + 20));
       auto e = store_->Exists({"ns"}, Keys(c));
       ASSERT_TRUE(e.ok()) << e.status();
       if (c >= kChains) {

@@ -199,7 +199,7 @@ class StoreImpl final : public Store {
   std::shared_ptr<rocksdb::RateLimiter> rate_limiter_;
   PageCache cache_{options_.memory_cache_bytes};  // verified hot pages
   CorruptLog corrupt_keys_{kCorruptKeysRemembered};  // pages dropped as corrupt, recently
-  KeyIndex keys_;  // the index family in memory, for Exists
+  KeyIndex keys_;  // the index family in memory, for Exists and Get
   // Pages of generations dropped since keys_ was last swept (SweepKeyIndex).
   uint64_t unswept_pages_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_

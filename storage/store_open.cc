@@ -229,8 +229,8 @@ absl::Status StoreImpl::LoadCorruptMarkers(
   std::vector<std::pair<uint64_t, NamespacedKey>> markers;  // (sequence, key)
   rocksdb::WriteBatch prune;  // undecodable, of deleted namespaces, or past the capacity
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
-  for (it->Seek(rocksdb::Slice(kMetaCorruptPrefix.data(), kMetaCorruptPrefix.size()));
-       it->Valid(); it->Next()) {
+  for (it->Seek(rocksdb::Slice(kMetaCorruptPrefix.data(), kMetaCorruptPrefix.size())); it->Valid();
+       it->Next()) {
     std::string_view k(it->key().data(), it->key().size());
     if (!k.starts_with(kMetaCorruptPrefix)) break;
     NamespacedKey key;
@@ -243,9 +243,8 @@ absl::Status StoreImpl::LoadCorruptMarkers(
   if (!it->status().ok()) return FromRocks(it->status(), "reading corrupt-page markers");
   std::sort(markers.begin(), markers.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  const size_t past = markers.size() > kCorruptKeysRemembered
-                          ? markers.size() - kCorruptKeysRemembered
-                          : 0;
+  const size_t past =
+      markers.size() > kCorruptKeysRemembered ? markers.size() - kCorruptKeysRemembered : 0;
   for (size_t i = 0; i < markers.size(); ++i) {
     const NamespacedKey& key = markers[i].second;
     if (i < past) {
@@ -351,10 +350,11 @@ absl::Status StoreImpl::LoadState() {
     if (!s.ok()) return FromRocks(s, "removing pages of a deleted namespace");
     spdlog::info("removed pages of deleted namespace id {}", id);
   }
-  spdlog::info("store open at {}: {} namespaces, {} pages in {} generations ({} index records "
-               "of evicted pages awaiting compaction); key index in memory: {}",
-               options_.path, namespaces_.size(), total, gens.size(), stale,
-               util::FormatByteSize(keys_.MemoryBytes()));
+  spdlog::info(
+      "store open at {}: {} namespaces, {} pages in {} generations ({} index records "
+      "of evicted pages awaiting compaction); key index in memory: {}",
+      options_.path, namespaces_.size(), total, gens.size(), stale,
+      util::FormatByteSize(keys_.MemoryBytes()));
   return absl::OkStatus();
 }
 

@@ -356,7 +356,9 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
   keys_.Erase(ns.info.id, hash);
   if (auto forgotten = corrupt_keys_.Add(ns.info.id, hash); !forgotten.empty()) {
     rocksdb::WriteBatch drop;
-    for (const NamespacedKey& k : forgotten) drop.Delete(meta_cf_, CorruptMarkerKey(k.ns_id, k.hash));
+    for (const NamespacedKey& k : forgotten) {
+      drop.Delete(meta_cf_, CorruptMarkerKey(k.ns_id, k.hash));
+    }
     db_->Write(rocksdb::WriteOptions(), &drop).PermitUncheckedError();  // the next open prunes too
   }
   ns.pages.fetch_sub(1, std::memory_order_relaxed);
@@ -458,8 +460,8 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     // One MultiGet per group of at most read_group_bytes (at least one page).
     size_t end = begin;
     uint64_t group_bytes = 0;
-    while (end < present && (end == begin || group_bytes + recs[end]->size <=
-                                                 options_.read_group_bytes)) {
+    while (end < present &&
+           (end == begin || group_bytes + recs[end]->size <= options_.read_group_bytes)) {
       group_bytes += recs[end]->size;
       ++end;
     }

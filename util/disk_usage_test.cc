@@ -13,8 +13,8 @@ namespace prefixd::util {
 namespace {
 
 std::string ScratchDir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("prefixd_disk_usage_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("prefixd_disk_usage_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir / "sub");
   return dir.string();
