@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -55,6 +56,10 @@ struct StoreOptions {
   // --read-group-bytes). Reading the next group on another thread while the last is handed
   // over was slower here (1 MiB pages, 2 CPUs: warm 2.1 -> 1.6 GB/s, cold 1.1 -> 0.86).
   uint64_t read_group_bytes = uint64_t{4} << 20;
+
+  // Fault injection for tests only: called by Get between taking its snapshot and looking its
+  // records up in the key index, where a concurrent write makes the two disagree.
+  std::function<void()> testing_after_get_snapshot;
 
   absl::Status Validate() const;
 };

@@ -381,6 +381,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   // the chain to the index family at the snapshot (`from_memory` false), which the pages
   // agree with: a concurrent delete and re-put of a key is never mistaken for corruption.
   ScopedSnapshot snap(db_.get());
+  if (options_.testing_after_get_snapshot) options_.testing_after_get_snapshot();
   std::vector<std::optional<IndexRecord>> recs(n);
   for (size_t i = 0; i < n; ++i) {
     if (auto e = keys_.Find(ns.info.id, HashKey(keys[i]))) {

@@ -1,8 +1,10 @@
 #include "storage/store.h"
 
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "util/crc32c.h"
@@ -44,6 +46,9 @@ class StoreTest : public ::testing::Test {
     o.path = dir_.string();
     o.memory_cache_bytes = memory_cache_bytes;
     o.read_group_bytes = 3 * kPageBytes;  // several MultiGet groups per Get
+    o.testing_after_get_snapshot = [this] {
+      if (auto f = std::exchange(after_snapshot_, nullptr)) f();  // once
+    };
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = *std::move(s);
@@ -69,6 +74,7 @@ class StoreTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::unique_ptr<Store> store_;
+  std::function<void()> after_snapshot_;  // run once inside the next Get, after its snapshot
 };
 
 TEST_F(StoreTest, OpenNamespaceCreatesThenChecksFingerprint) {
@@ -344,6 +350,48 @@ TEST_F(StoreTest, MemoryCacheServesTheSameBytesAndNeverAStaleWrite) {
   auto third = ReadAll(*store_, keys);
   EXPECT_EQ(third.second, 6u);
   EXPECT_EQ(third.first.substr(2 * other.size(), other.size()), other);
+}
+
+// A get reads its records from the key index and its pages at a snapshot taken just before;
+// a write landing in between makes them disagree, and the get must then trust the index
+// family at its snapshot: never a page it cannot verify, never a false "corrupt".
+TEST_F(StoreTest, AGetRacingAPutOfItsChainFallsBackToTheIndexAtItsSnapshot) {
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  // The chain is put after the snapshot: memory names pages the snapshot does not have.
+  after_snapshot_ = [&] { PutChain("x", 3, 50); };
+  int served = 0;
+  auto g = store_->Get({"ns"}, Keys("x", 3), 0, [&](auto...) { return ++served, true; });
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(served, 0);
+  EXPECT_EQ(g->stop, GetResult::Stop::kAbsent);
+  auto st = store_->Stats();
+  EXPECT_EQ(st->namespaces[0].counters.miss_not_stored, 3u);  // as of the snapshot
+  EXPECT_EQ(st->namespaces[0].counters.miss_stranded, 0u);
+
+  // Deleted and written again with other bytes after the snapshot: memory's checksums no
+  // longer match the pages the snapshot reads, which the family's records at the snapshot do.
+  PutChain("y", 3, 60);
+  after_snapshot_ = [&] {
+    ASSERT_TRUE(store_->Delete({"ns"}, Keys("y", 3)).ok());
+    PutChain("y", 3, 70);
+  };
+  served = 0;
+  g = store_->Get({"ns"}, Keys("y", 3), 0, [&](size_t i, auto, std::string_view b, auto) {
+    EXPECT_EQ(b, PageBytes(60 + int(i))) << "the page as of the snapshot";
+    return ++served, true;
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(served, 3);
+  st = store_->Stats();
+  EXPECT_EQ(st->namespaces[0].counters.corrupt_dropped, 0u);
+  EXPECT_EQ(st->namespaces[0].counters.miss_corrupt, 0u);
+  // And the next get serves the new bytes.
+  served = 0;
+  g = store_->Get({"ns"}, Keys("y", 3), 0, [&](size_t i, auto, std::string_view b, auto) {
+    EXPECT_EQ(b, PageBytes(70 + int(i)));
+    return ++served, true;
+  });
+  EXPECT_EQ(served, 3);
 }
 
 }  // namespace
