@@ -293,8 +293,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   if (result.written > 0) {
     // A key dropped as corrupt and written again is no longer remembered as corrupt.
     if (corrupt_keys_.ever_added()) {
-      for (std::string_view k : in_batch) {
-        const KeyHash h = HashKey(k);
+      for (const auto& [h, entry] : indexed) {
         if (corrupt_keys_.Contains(ns.info.id, h)) {
           batch.Delete(meta_cf_, CorruptMarkerKey(ns.info.id, h));
         }
@@ -312,7 +311,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     if (!(*recs)[first + i] && in_batch.contains(pages[i].key)) {
       gen->Add(ns.info.id, pages[i].data.size());
       in_batch.erase(pages[i].key);  // a key repeated in the batch was written once
-      if (corrupt_keys_.ever_added()) corrupt_keys_.Erase(ns.info.id, HashKey(pages[i].key));
+      if (corrupt_keys_.ever_added()) corrupt_keys_.Erase(ns.info.id, hashes[first + i]);
     }
   }
   // Pages just written are the likeliest to be read next (a conversation's next turn). The

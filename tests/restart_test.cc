@@ -247,12 +247,15 @@ TEST(Restart, CorruptBlobBytesAreNeverServed) {
   EXPECT_EQ(m.miss_not_stored(), n.miss_not_stored());
 
   // A restart remembers them too (markers in the meta family).
-  c.reset();
-  ASSERT_EQ(d.Stop(SIGTERM), 0);
-  d.Start();
-  c = d.Connect();
-  ns = c->OpenNamespace("ns", TestFingerprint(kPage));
-  ASSERT_TRUE(ns.ok());
+  auto restart = [&] {
+    c.reset();
+    ASSERT_EQ(d.Stop(SIGTERM), 0);
+    d.Start();
+    c = d.Connect();
+    ns = c->OpenNamespace("ns", TestFingerprint(kPage));
+    ASSERT_TRUE(ns.ok());
+  };
+  restart();
   int cut_chain = -1;
   for (int ch = 0; ch < 10; ++ch) {
     if (served_of[ch] == 4) continue;
@@ -273,12 +276,7 @@ TEST(Restart, CorruptBlobBytesAreNeverServed) {
   // deleted, it is "never written", not "corrupt".
   ASSERT_TRUE(PutTestChain(*c, *ns, 9, cut_chain, 4).ok());
   ASSERT_TRUE(c->Delete(*ns, client::Chain::FromKeys(ChainKeys(9, cut_chain, 4))).ok());
-  c.reset();
-  ASSERT_EQ(d.Stop(SIGTERM), 0);
-  d.Start();
-  c = d.Connect();
-  ns = c->OpenNamespace("ns", TestFingerprint(kPage));
-  ASSERT_TRUE(ns.ok());
+  restart();
   auto e = c->Explain(*ns, client::Chain::FromKeys(ChainKeys(9, cut_chain, 4)));
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->prefix_pages(), 0u);
