@@ -58,7 +58,8 @@ constexpr char kUsage[] =
     "           --page-tokens 256 --read-fraction 0.5 --reread-distance 100] [--bytes-per-token 256]\n"
     "           [--capacity-fraction F] [--speed S]\n"
     "phases:    [--phases population,serving,mixed,population] [--phase-seconds 20]\n"
-    "           [--page-bytes 256KiB] [--chain-pages 16]\n"
+    "           [--phase-bytes SIZE: a phase ends after SIZE of puts and gets, --phase-seconds\n"
+    "           its limit] [--page-bytes 256KiB] [--chain-pages 16]\n"
     "--csv FILE (trace, multiturn) writes one line per request. --print-capacity prints the\n"
     "budget a --capacity-fraction means and exits (for a daemon's --capacity);\n"
     "--dump-requests FILE (trace, multiturn) writes the request sequence as JSON lines and exits;\n"
@@ -200,12 +201,14 @@ int RunPhasesWorkload(FlagSet& f, Common c) {
   ASSIGN_OR_FAIL(page_bytes, f.Bytes("page-bytes", 256 << 10));
   ASSIGN_OR_FAIL(chain_pages, f.Uint("chain-pages", 16));
   ASSIGN_OR_FAIL(seconds, f.Uint("phase-seconds", 20));
+  ASSIGN_OR_FAIL(phase_bytes, f.Bytes("phase-bytes", 0));
   std::string phases = f.Str("phases", "population,serving,mixed,population");
   if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
   o.phases = absl::StrSplit(phases, ',', absl::SkipEmpty());
   o.page_bytes = page_bytes;
   o.chain_pages = static_cast<uint32_t>(std::min<uint64_t>(chain_pages, 1 << 20));
   o.phase_seconds = static_cast<double>(seconds);
+  o.phase_bytes = phase_bytes;
   o.concurrency = c.concurrency;
   o.seed = c.seed;
   o.progress = c.progress;
@@ -223,6 +226,10 @@ int RunPhasesWorkload(FlagSet& f, Common c) {
                 r.exists_us.Percentile(0.99).value_or(0),
                 r.pages_asked ? double(r.pages_returned) / r.pages_asked : 0.0,
                 r.stall_micros / 1e6, r.device_write_bytes / 1e6);
+    if (!r.completed) {
+      std::printf("%-10s cut by --phase-seconds before --phase-bytes were moved\n",
+                  r.name.c_str());
+    }
     wrong += r.wrong_pages;
     errors += r.errors;
   }

@@ -30,6 +30,7 @@ uint64_t PageIndex(uint64_t chain, uint32_t i) { return chain * 65536 + i; }
 struct Shared {
   std::atomic<uint64_t> next_chain{0};  // chains started
   std::atomic<uint64_t> done_chains{0};  // a prefix of chains all written (approximately)
+  std::atomic<uint64_t> claimed{0};      // bytes the current phase's operations claimed
 };
 
 // One worker's share of a phase.
@@ -42,7 +43,9 @@ void Work(const PhasesOptions& o, const std::string& phase, Backend* b, Shared* 
   auto fail = [&](const absl::Status& s) {
     if (out->errors++ == 0) out->first_error = s.ToString();
   };
+  const uint64_t chain_bytes = uint64_t{o.chain_pages} * o.page_bytes;
   while (Clock::now() < until) {
+    if (o.phase_bytes > 0 && sh->claimed.fetch_add(chain_bytes) >= o.phase_bytes) break;
     const bool do_put = phase == "population" || (phase == "mixed" && put_turn) ||
                         sh->done_chains.load() == 0;
     put_turn = !put_turn;
@@ -123,6 +126,9 @@ absl::Status PhasesOptions::Validate() const {
     }
   }
   if (!(phase_seconds > 0)) return absl::InvalidArgumentError("--phase-seconds must be > 0");
+  if (phase_bytes > 0 && phase_bytes < uint64_t{chain_pages} * page_bytes) {
+    return absl::InvalidArgumentError("--phase-bytes is less than one chain");
+  }
   if (page_bytes == 0 || chain_pages == 0 || chain_pages > 65536 || concurrency < 1) {
     return absl::InvalidArgumentError("bad --page-bytes, --chain-pages or --concurrency");
   }
@@ -135,6 +141,7 @@ absl::StatusOr<std::vector<PhaseResult>> RunPhases(const PhasesOptions& o, Backe
   std::vector<PhaseResult> results;
   for (const auto& phase : o.phases) {
     IoCounters before = b->Io().value_or(IoCounters{});
+    shared.claimed.store(0);
     const auto start = Clock::now();
     const auto until = start + std::chrono::duration_cast<Clock::duration>(
                                    std::chrono::duration<double>(o.phase_seconds));
@@ -148,6 +155,7 @@ absl::StatusOr<std::vector<PhaseResult>> RunPhases(const PhasesOptions& o, Backe
     r.name = phase;
     r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     for (auto& p : per) Merge(&r, p);
+    r.completed = o.phase_bytes == 0 || shared.claimed.load() >= o.phase_bytes;
     (void)b->Sync();  // the phase's writes reach the device inside the phase
     IoCounters after = b->Io().value_or(IoCounters{});
     r.device_write_bytes = after.write_bytes - std::min(after.write_bytes, before.write_bytes);
@@ -172,6 +180,7 @@ std::string PhasesToJson(const BackendOptions& b, const PhasesOptions& o,
   head.Int("chain_pages", o.chain_pages);
   head.Int("concurrency", o.concurrency);
   head.Num("phase_seconds", o.phase_seconds, 1);
+  head.Int("phase_bytes", o.phase_bytes);
   std::string out = head.Render();
   out.resize(out.rfind('}'));
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -181,6 +190,7 @@ std::string PhasesToJson(const BackendOptions& b, const PhasesOptions& o,
     JsonObject j;
     j.Str("phase", r.name);
     j.Num("seconds", r.seconds, 3);
+    j.Bool("completed", r.completed);
     j.Num("put_MBps", r.put_bytes / 1e6 / r.seconds, 1);
     j.Num("get_MBps", r.get_bytes / 1e6 / r.seconds, 1);
     j.Num("exists_keys_per_s", r.exists_keys / r.seconds, 0);
