@@ -23,6 +23,12 @@ segments pages each; when the pages would pass the capacity a whole segment is d
           tenth of the budget), pages re-put soon after leaving probation unread (a ghost, as
           many keys as the budget has pages) to main segments; a page read while in probation
           is copied to main; main drops its oldest, copying pages read from its oldest quarter.
+  clock2  clock, but rescuing only pages read at least twice since they were written.
+  twostream  S3-FIFO at segment level with rescues at the drop (no dead copies): new pages go to
+          probation segments (a tenth of the budget), pages re-put soon after leaving probation
+          unread (a ghost, as many keys as the budget has pages) to main segments; dropping a
+          probation segment copies its pages read since written into main, dropping a main
+          segment copies those read at least twice since written.
   segopt  an oracle: drop the segment with the fewest pages read again within 3 x capacity
           writes (needs the future: an upper bound for choosing segments, not a policy).
 Reported: token hit rate, and copies per page inserted (extra device writes: the store's write
@@ -187,14 +193,15 @@ class Opt(PagePolicy):
 class Segments:
     """Pages in segments written in order; `victim()` picks the segment to drop."""
 
-    def __init__(self, cap, segments, promote_fraction=0.25, lazy_clock=False):
+    def __init__(self, cap, segments, promote_fraction=0.25, lazy_clock=False, min_reads=1):
         self.cap, self.seg_pages = cap, max(1, cap // segments)
         self.promote_fraction, self.lazy_clock = promote_fraction, lazy_clock
+        self.min_reads = min_reads
         self.where = {}                          # page -> segment holding its live copy
         self.live = collections.OrderedDict()    # segment -> set of live pages, oldest first
         self.written = {}                        # segment -> pages written (its disk share)
         self.used = self.n = self.clock = 0
-        self.read = set()                        # pages read since (re)written (lazy clock)
+        self.read = collections.Counter()        # reads since (re)written (lazy clock)
         self.copies = self.inserts = 0
         self.new_segment()
 
@@ -230,13 +237,13 @@ class Segments:
         for b in pages:
             del self.where[b]
         if self.lazy_clock:
-            for b in [b for b in pages if b in self.read]:
-                self.read.discard(b)
+            for b in [b for b in pages if self.read[b] >= self.min_reads]:
+                del self.read[b]
                 self.copies += 1
                 self.write(b)
         for b in pages:
             if b not in self.where:
-                self.read.discard(b)
+                self.read.pop(b, None)
 
     def victim(self, candidates):
         return candidates[0]
@@ -253,7 +260,7 @@ class Segments:
                 continue
             self.on_hit(b, seg)
             if self.lazy_clock:
-                self.read.add(b)
+                self.read[b] += 1
             elif self.promote_fraction > 0 and seg in promote and seg != self.n:
                 self.copies += 1
                 self.write(b)
@@ -393,6 +400,82 @@ class Probation:
                 self.write(b, "P")
 
 
+class TwoStream:
+    """Probation and main streams of segments; rescues happen at the drop (see the docstring)."""
+
+    def __init__(self, cap, segments, probation_share=0.1, main_min_reads=2):
+        self.cap, self.seg_pages = cap, max(1, cap // segments)
+        self.probation_cap = max(self.seg_pages, int(cap * probation_share))
+        self.main_min_reads = main_min_reads
+        self.where = {}                        # page -> (stream, segment)
+        self.streams = {"P": collections.OrderedDict(), "M": collections.OrderedDict()}
+        self.used = {"P": 0, "M": 0}
+        self.members = collections.defaultdict(list)
+        self.ghost = collections.OrderedDict()
+        self.reads = collections.Counter()     # reads since (re)written
+        self.n = self.copies = self.inserts = 0
+        for stream in "PM":
+            self.new_segment(stream)
+
+    def new_segment(self, stream):
+        self.n += 1
+        self.streams[stream][self.n] = 0
+        return self.n
+
+    def contains(self, b):
+        return b in self.where
+
+    def drop(self, stream):
+        seg, written = self.streams[stream].popitem(last=False)
+        self.used[stream] -= written
+        need = 1 if stream == "P" else self.main_min_reads
+        rescue = []
+        for b in self.members.pop(seg):
+            if self.where.get(b) != (stream, seg):
+                continue
+            del self.where[b]
+            if self.reads[b] >= need:
+                rescue.append(b)
+                continue
+            self.reads.pop(b, None)
+            if stream == "P":
+                self.ghost[b] = 1
+                while len(self.ghost) > self.cap:
+                    self.ghost.popitem(last=False)
+        for b in rescue:
+            del self.reads[b]
+            self.copies += 1
+            self.write(b, "M")
+
+    def write(self, b, stream):
+        while self.used["P"] + self.used["M"] + 1 > self.cap:
+            p, m = len(self.streams["P"]), len(self.streams["M"])
+            if p > 1 and (self.used["P"] > self.probation_cap or m <= 1):
+                self.drop("P")
+            elif m > 1:
+                self.drop("M")
+            else:
+                break
+        segs = self.streams[stream]
+        cur = next(reversed(segs))
+        if segs[cur] >= self.seg_pages:
+            cur = self.new_segment(stream)
+        segs[cur] += 1
+        self.used[stream] += 1
+        self.where[b] = (stream, cur)
+        self.members[cur].append(b)
+
+    def request(self, blocks, k):
+        for b in blocks[:k]:
+            if b in self.where:
+                self.reads[b] += 1
+        for b in blocks[k:]:
+            if b in self.where:
+                continue
+            self.inserts += 1
+            self.write(b, "M" if self.ghost.pop(b, None) is not None else "P")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("requests")
@@ -410,9 +493,9 @@ def main():
     print(f"{args.requests}: {len(reqs)} requests, {distinct} distinct pages, "
           f"unbounded hit rate {unbounded:.3f}; segment policies get {args.effective:g} of the "
           f"budget, {args.segments} segments")
-    print("| fraction | pages | LRU | S3-FIFO | LFU-DA | OPT | gen | clock | strand | hits | "
-          "probation | segopt |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| fraction | pages | LRU | S3-FIFO | LFU-DA | OPT | gen | clock | clock2 | strand | "
+          "hits | probation | twostream | segopt |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in (float(x) for x in args.fractions.split(",")):
         cap = max(1, int(f * distinct))
         seg_cap = max(1, int(cap * args.effective))
@@ -420,8 +503,11 @@ def main():
                (Lru(cap), S3Fifo(cap), LfuAging(cap), Opt(cap, reqs))]
         for p in (Segments(seg_cap, args.segments),
                   Segments(seg_cap, args.segments, promote_fraction=0, lazy_clock=True),
+                  Segments(seg_cap, args.segments, promote_fraction=0, lazy_clock=True,
+                           min_reads=2),
                   Stranded(seg_cap, args.segments, parent), Hits(seg_cap, args.segments),
-                  Probation(seg_cap, args.segments), SegmentOracle(seg_cap, args.segments, reqs)):
+                  Probation(seg_cap, args.segments), TwoStream(seg_cap, args.segments),
+                  SegmentOracle(seg_cap, args.segments, reqs)):
             h = replay(reqs, p)
             row.append(f"{h:.3f} (+{p.copies / max(1, p.inserts):.2f})")
         print(f"| {f:g} | {cap:,} | " + " | ".join(row) + " |")
