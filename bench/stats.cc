@@ -13,6 +13,12 @@ void Latencies::Merge(const Latencies& other) {
   sorted_ = false;
 }
 
+double Latencies::Sum() const {
+  double sum = 0;
+  for (double s : samples_) sum += s;
+  return sum;
+}
+
 std::optional<double> Latencies::Percentile(double q) {
   if (samples_.empty()) return std::nullopt;
   if (!sorted_) {

@@ -20,6 +20,8 @@ class Latencies {
   }
   void Merge(const Latencies& other);
   size_t count() const { return samples_.size(); }
+  // The samples' sum (0 with none).
+  double Sum() const;
 
   // Nearest-rank percentile, q in [0, 1] (0.5 = p50, 0.999 = p99.9); nullopt with no samples.
   // Sorts the samples on first use after an Add or Merge.

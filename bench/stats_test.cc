@@ -19,6 +19,17 @@ TEST(Latencies, NearestRankPercentiles) {
   EXPECT_EQ(*l.Percentile(1.0), 1000);
 }
 
+TEST(Latencies, SumAddsEverySample) {
+  Latencies l;
+  EXPECT_EQ(l.Sum(), 0);
+  l.Add(1.5);
+  l.Add(2.5);
+  Latencies more;
+  more.Add(6);
+  l.Merge(more);
+  EXPECT_DOUBLE_EQ(l.Sum(), 10);
+}
+
 TEST(JsonObject, RendersInOrderWithEscapesAndNulls) {
   JsonObject j;
   j.Str("s", "a\"b\\c\n\x01");
