@@ -518,7 +518,7 @@ WHY = {
                   "is scheduling (p50 624 µs, p99 4.4 ms at one stream in the run after the "
                   "key index); with 4 streams calls also queue.",
     "policy": "prefixd drops whole generations oldest first (pages read from the oldest quarter "
-              "copied forward) and gives pages ~95 % of the budget; simulated the same way "
+              "copied forward) and gives pages ~98 % of the budget; simulated the same way "
               "(bench/segment_policies.py) it scores what it measures, so the gap is the policy. "
               "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
               "to drop is where the room is (benchmarks-why.md); issue #3.",

@@ -155,7 +155,7 @@ class StoreImpl final : public Store {
   absl::StatusOr<GenerationPtr> CreateGeneration(uint64_t number)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Makes room for `incoming` more bytes of pages: starts a new generation when the newest is
-  // full, and drops the oldest while the files would pass 95 % of the capacity.
+  // full, and drops the oldest while the files would pass 98 % of the capacity.
   // RESOURCE_EXHAUSTED when nothing is left to drop and the pages still do not fit.
   // `opening`: at start-up, evict only past the capacity itself.
   absl::Status MakeRoom(uint64_t incoming, bool opening = false)
@@ -169,7 +169,7 @@ class StoreImpl final : public Store {
   void SweepKeyIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The bytes the store's files may take now: the capacity (95 % of it for writes), and no
+  // The bytes the store's files may take now: the capacity (98 % of it for writes), and no
   // more than the file system can give; `by_file_system` when the latter is the limit.
   struct Room {
     uint64_t bytes;

@@ -14,7 +14,7 @@ struct StoreOptions {
   std::string path;
 
   // Budget for every file under `path`, in bytes; 0 = unlimited. When the files would pass
-  // 95 % of it, the oldest generation is dropped (pages read from it recently were copied
+  // 98 % of it, the oldest generation is dropped (pages read from it recently were copied
   // forward first). Not changeable online yet.
   uint64_t capacity_bytes = 0;
 
