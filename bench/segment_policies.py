@@ -29,6 +29,8 @@ segments pages each; when the pages would pass the capacity a whole segment is d
           unread (a ghost, as many keys as the budget has pages) to main segments; dropping a
           probation segment copies its pages read since written into main, dropping a main
           segment copies those read at least twice since written.
+  seglru  LRU by segments, no copies: drop the segment whose live pages' median last touch
+          (write or read) is oldest, never the newest.
   segopt  an oracle: drop the segment with the fewest pages read again within 3 x capacity
           writes (needs the future: an upper bound for choosing segments, not a policy).
 Reported: token hit rate, and copies per page inserted (extra device writes: the store's write
@@ -305,6 +307,31 @@ class Hits(Segments):
         return min(pool, key=lambda s: (self.hits[s] / max(1, self.written[s]), s))
 
 
+class SegmentLru(Segments):
+    def __init__(self, cap, segments):
+        self.touch = {}
+        super().__init__(cap, segments, promote_fraction=0)
+
+    def write(self, b):
+        super().write(b)
+        self.touch[b] = self.clock
+
+    def drop(self, seg):
+        for b in self.live[seg]:
+            del self.touch[b]
+        super().drop(seg)
+
+    def on_hit(self, b, seg):
+        self.touch[b] = self.clock
+
+    def median_touch(self, seg):
+        ts = sorted(self.touch[b] for b in self.live[seg])
+        return ts[len(ts) // 2] if ts else -1
+
+    def victim(self, candidates):
+        return min(candidates, key=lambda s: (self.median_touch(s), s))
+
+
 class SegmentOracle(Segments):
     def __init__(self, cap, segments, reqs):
         self.positions = collections.defaultdict(list)
@@ -494,8 +521,8 @@ def main():
           f"unbounded hit rate {unbounded:.3f}; segment policies get {args.effective:g} of the "
           f"budget, {args.segments} segments")
     print("| fraction | pages | LRU | S3-FIFO | LFU-DA | OPT | gen | clock | clock2 | strand | "
-          "hits | probation | twostream | segopt |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "hits | probation | twostream | seglru | segopt |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in (float(x) for x in args.fractions.split(",")):
         cap = max(1, int(f * distinct))
         seg_cap = max(1, int(cap * args.effective))
@@ -507,7 +534,7 @@ def main():
                            min_reads=2),
                   Stranded(seg_cap, args.segments, parent), Hits(seg_cap, args.segments),
                   Probation(seg_cap, args.segments), TwoStream(seg_cap, args.segments),
-                  SegmentOracle(seg_cap, args.segments, reqs)):
+                  SegmentLru(seg_cap, args.segments), SegmentOracle(seg_cap, args.segments, reqs)):
             h = replay(reqs, p)
             row.append(f"{h:.3f} (+{p.copies / max(1, p.inserts):.2f})")
         print(f"| {f:g} | {cap:,} | " + " | ".join(row) + " |")
