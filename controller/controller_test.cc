@@ -240,5 +240,43 @@ TEST_F(ControllerStoreTest, ApplyTuningChecksItsInput) {
   EXPECT_EQ(store_->CurrentTuning(), t);
 }
 
+// Lazy: a new memtable size and triggers apply to memtables yet to fill; ApplyTuning flushes
+// nothing, compacts nothing, and the pages written before it are still there.
+TEST_F(ControllerStoreTest, ApplyTuningIsLazy) {
+  constexpr uint64_t kPage = 4096;
+  storage::Fingerprint fp{"llama", "rev1", "bfloat16", "layer_first", 16, kPage, 0, 1, "client"};
+  ASSERT_TRUE(store_->OpenNamespace("ns", fp).ok());
+  std::vector<std::string> keys, data;
+  for (int i = 0; i < 64; ++i) {
+    keys.push_back("k" + std::to_string(i));
+    data.push_back(std::string(kPage, char('a' + i % 26)));
+  }
+  std::vector<storage::PageWrite> pages;
+  for (int i = 0; i < 64; ++i) pages.push_back({keys[i], data[i], util::Crc32c(data[i])});
+  ASSERT_TRUE(store_->Put({"ns"}, "", pages).ok());
+  const storage::StoreSignals before = store_->Signals();
+
+  storage::Tuning t = store_->CurrentTuning();
+  t.write_buffer_bytes *= 2;
+  t.l0_slowdown_trigger += 10;
+  t.l0_stop_trigger += 20;
+  t.max_background_jobs += 2;
+  ASSERT_TRUE(store_->ApplyTuning(t).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for a flush to start
+
+  const storage::StoreSignals after = store_->Signals();
+  EXPECT_EQ(after.flush_write_bytes, before.flush_write_bytes);
+  EXPECT_EQ(after.compaction_write_bytes, before.compaction_write_bytes);
+  EXPECT_EQ(after.l0_files, before.l0_files);
+  EXPECT_EQ(store_->CurrentTuning(), t);
+  size_t served = 0;
+  auto g = store_->Get({"ns"}, keys, 0, [&](size_t i, std::string_view, std::string_view b, uint32_t) {
+    served += b == data[i];
+    return true;
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(served, keys.size());
+}
+
 }  // namespace
 }  // namespace prefixd::controller
