@@ -41,7 +41,8 @@ bench-micro: build
 bench-transport: build
 	bash bench/run_transport.sh
 
-# The controller off, on and pinned to each profile on the phases workload (~6 min).
+# The controller off, on and pinned to each profile on the phases workload (~7 min; REPEAT=3
+# for the medians in docs/controller.md, ~21 min).
 bench-phases: build
 	@bash scripts/install-deps.sh bench
 	bash bench/run_phases.sh
