@@ -63,6 +63,25 @@ TEST(Rates, AreDifferencesOverTheEpoch) {
   EXPECT_DOUBLE_EQ(r.hit_ratio, 0.75);
   EXPECT_DOUBLE_EQ(r.stall_fraction, 0.25);
   EXPECT_DOUBLE_EQ(r.write_amplification(), 2.0);
+  EXPECT_EQ(r.get_p99_us, 0);  // no gets timed in the epoch
+}
+
+TEST(Rates, LatencyPercentilesAreTheEpochsOwn) {
+  storage::StoreSignals a, b;
+  a.get_latency[util::LatencyHistogram::Bucket(1e6)] = 100;  // slow gets before the epoch
+  b.get_latency = a.get_latency;
+  b.get_latency[util::LatencyHistogram::Bucket(200)] += 99;
+  b.get_latency[util::LatencyHistogram::Bucket(9000)] += 1;
+  b.put_latency[util::LatencyHistogram::Bucket(3000)] = 5;
+  b.blob_garbage_bytes = 7;
+  auto r = Rates(a, b, 1.0);
+  EXPECT_NEAR(r.get_p50_us, 200, 200 * 0.19);
+  EXPECT_NEAR(r.get_p99_us, 200, 200 * 0.19);
+  EXPECT_EQ(r.put_p99_us, util::LatencyHistogram::UpperBound(util::LatencyHistogram::Bucket(3000)));
+  EXPECT_EQ(r.exists_p99_us, 0);
+  EXPECT_EQ(r.blob_garbage_bytes, 7u);
+  b.get_latency[util::LatencyHistogram::Bucket(9000)] += 1;  // now 2 of 101 are slow
+  EXPECT_GE(Rates(a, b, 1.0).get_p99_us, 9000);
 }
 
 TEST(CostModel, CalibratesBandwidthAndWriteAmplificationFromEpochs) {
@@ -276,6 +295,10 @@ TEST_F(ControllerStoreTest, ApplyTuningIsLazy) {
   });
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(served, keys.size());
+  // The store timed the put and the get.
+  const EpochRates r = Rates(storage::StoreSignals{}, store_->Signals(), 1.0);
+  EXPECT_GT(r.put_p99_us, 0);
+  EXPECT_GT(r.get_p99_us, 0);
 }
 
 }  // namespace

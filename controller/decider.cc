@@ -7,10 +7,12 @@ namespace prefixd::controller {
 std::string DescribeRates(const EpochRates& e) {
   return absl::StrFormat(
       "put %.1f MB/s, get %.1f MB/s, exists %.0f keys/s, flush %.1f MB/s, compaction w %.1f "
-      "MB/s, promote %.1f MB/s, stall %.1f%%, L0 %u, hit ratio %.2f",
+      "MB/s, promote %.1f MB/s, stall %.1f%%, L0 %u, hit ratio %.2f, blob garbage %.1f MB, "
+      "get p50/p99 %.0f/%.0f us, put p99 %.0f us, exists p99 %.0f us",
       e.put_bytes / 1e6, e.get_bytes / 1e6, e.exists_keys, e.flush_bytes / 1e6,
       e.compaction_write_bytes / 1e6, e.promoted_bytes / 1e6, 100 * e.stall_fraction,
-      static_cast<unsigned>(e.l0_files), e.hit_ratio);
+      static_cast<unsigned>(e.l0_files), e.hit_ratio, e.blob_garbage_bytes / 1e6, e.get_p50_us,
+      e.get_p99_us, e.put_p99_us, e.exists_p99_us);
 }
 
 std::optional<Decision> Decider::Step(uint64_t epoch_number, const EpochRates& epoch,

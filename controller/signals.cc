@@ -7,6 +7,10 @@ double Per(uint64_t before, uint64_t after, double seconds) {
   return after > before ? static_cast<double>(after - before) / seconds : 0.0;
 }
 
+double Quantile(const util::LatencyCounts& before, const util::LatencyCounts& after, double q) {
+  return util::LatencyPercentile(before, after, q).value_or(0);
+}
+
 }  // namespace
 
 double EpochRates::write_amplification() const {
@@ -36,6 +40,11 @@ EpochRates Rates(const storage::StoreSignals& b, const storage::StoreSignals& a,
   r.hit_ratio = asked > 0 ? r.get_pages / asked : 0;
   r.l0_files = a.l0_files;
   r.pending_compaction_bytes = a.pending_compaction_bytes;
+  r.blob_garbage_bytes = a.blob_garbage_bytes;
+  r.get_p50_us = Quantile(b.get_latency, a.get_latency, 0.5);
+  r.get_p99_us = Quantile(b.get_latency, a.get_latency, 0.99);
+  r.put_p99_us = Quantile(b.put_latency, a.put_latency, 0.99);
+  r.exists_p99_us = Quantile(b.exists_latency, a.exists_latency, 0.99);
   return r;
 }
 

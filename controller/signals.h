@@ -18,6 +18,10 @@ struct EpochRates {
   double hit_ratio = 0;       // pages returned / pages asked by gets (0 when none asked)
   uint64_t l0_files = 0;
   uint64_t pending_compaction_bytes = 0;
+  uint64_t blob_garbage_bytes = 0;  // gauge at the epoch's end
+  // Foreground latency percentiles over the epoch, µs (bucket bounds, within 19 %); 0 when
+  // no such call. Observed and reported; the cost model does not price latency directly.
+  double get_p50_us = 0, get_p99_us = 0, put_p99_us = 0, exists_p99_us = 0;
 
   // Bytes the device writes in the background per byte of pages put (flush, compaction,
   // promotions); 0 without puts.

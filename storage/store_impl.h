@@ -23,6 +23,7 @@
 #include "storage/records.h"
 #include "storage/store.h"
 #include "util/disk_usage.h"
+#include "util/latency_histogram.h"
 
 namespace prefixd::storage {
 
@@ -219,6 +220,8 @@ class StoreImpl final : public Store {
   uint64_t next_corrupt_seq_ ABSL_GUARDED_BY(write_mu_) = 0;  // of the next corrupt marker
   std::chrono::steady_clock::time_point last_scan_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0};
+  // Time inside Put, Get and Exists calls (errors included), for the controller's signals.
+  util::LatencyHistogram put_latency_, get_latency_, exists_latency_;
   // Files of dropped generations that were still on the disk at the last scan.
   std::vector<DroppedFile> dropped_files_ ABSL_GUARDED_BY(write_mu_);
 

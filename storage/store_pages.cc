@@ -85,6 +85,7 @@ absl::StatusOr<std::vector<std::optional<IndexRecord>>> StoreImpl::ReadIndex(
 
 absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
                                                     std::span<const std::string> keys) {
+  util::ScopedLatency timer(&exists_latency_);
   if (auto s = ValidateKeys(keys); !s.ok()) return s;
   auto st = Resolve(ref);
   if (!st.ok()) return st.status();
@@ -147,6 +148,7 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
 
 absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view parent_key,
                                          std::span<const PageWrite> pages) {
+  util::ScopedLatency timer(&put_latency_);
   auto st = Resolve(ref);
   if (!st.ok()) return st.status();
   NamespaceState& ns = **st;
@@ -368,6 +370,7 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
 
 absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::string> keys,
                                          uint32_t max_pages, const PageSink& sink) {
+  util::ScopedLatency timer(&get_latency_);
   if (auto s = ValidateKeys(keys); !s.ok()) return s;
   auto st = Resolve(ref);
   if (!st.ok()) return st.status();

@@ -47,8 +47,14 @@ StoreSignals StoreImpl::Signals() {
                             &v)) {
       s.pending_compaction_bytes += v;
     }
+    if (db_->GetIntProperty(g->handle, rocksdb::DB::Properties::kLiveBlobFileGarbageSize, &v)) {
+      s.blob_garbage_bytes += v;
+    }
   }
   s.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
+  s.put_latency = put_latency_.Snapshot();
+  s.get_latency = get_latency_.Snapshot();
+  s.exists_latency = exists_latency_.Snapshot();
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "util/latency_histogram.h"
+
 namespace prefixd::storage {
 
 // Cumulative counts since the store opened, and gauges of the moment.
@@ -19,10 +21,17 @@ struct StoreSignals {
   uint64_t flush_write_bytes = 0;
   uint64_t compaction_read_bytes = 0, compaction_write_bytes = 0;
   uint64_t stall_micros = 0;  // time writers were delayed or stopped
+  // Time inside the store's Put, Get and Exists calls (a Get's includes its sink: the
+  // transport's copy), cumulative; percentiles of an epoch come from two snapshots.
+  util::LatencyCounts put_latency{}, get_latency{}, exists_latency{};
   // Gauges.
   uint64_t l0_files = 0;                  // the most in any page family
   uint64_t pending_compaction_bytes = 0;  // all families
   uint64_t promoted_bytes = 0;            // cumulative: copies forward on reads
+  // Bytes of blob files no key refers to any more (deleted or rewritten pages, once a
+  // compaction has dropped their references), all families. Space comes back only when the
+  // generation is dropped: prefixd runs no blob GC.
+  uint64_t blob_garbage_bytes = 0;
 };
 
 // The settings the controller may change, all applied online and lazily (new memtable sizes
