@@ -82,6 +82,16 @@ def main():
     print("*vs best pinned*: the best pinned profile's cost in that phase ÷ this mode's "
           "(1.000× = as good as the best; within 5 % of the best is ≥ 0.952×), where the cost is the phase's "
           f"{'seconds' if fixed_work else 'seconds per byte moved'}.")
+    if fixed_work and len(cost) > 2:
+        print()
+        print("| controller | whole run s (sum of the phase medians) | off ÷ this |")
+        print("|---|---:|---:|")
+        off_total = sum(cost["off"]) if "off" in cost and all(cost["off"]) else None
+        for mode, c in cost.items():
+            total = sum(c) if all(c) else None
+            vs = f"{off_total / total:.3f}×" if off_total and total else "-"
+            print(f"| {mode} | {fmt(total, 2)} | {vs} |")
+        print()
     if "on" in cost and "off" in cost and fixed_work:
         on, off = sum(cost["on"]), sum(cost["off"])
         print(f"Whole run, `on` against `off`: {on:.2f} s against {off:.2f} s "

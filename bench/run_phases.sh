@@ -13,6 +13,10 @@
 # Environment (optional): PHASE_BYTES=8GiB  SECONDS_PER_PHASE=120 (15 for timed phases)
 #   REPEAT=1  EPOCH=2s  CAPACITY=1GiB  CONCURRENCY=4  PAGE_BYTES=256KiB
 #   MODES="off on pin:balanced pin:write-heavy pin:read-heavy"  BUILD=build  BENCH_DIR=./var
+#   OUT=build/bench/phases  REPORT=build/bench/phases.md
+# A mode may carry controller settings after '~', for ablations: `on~epoch=5s~patience=1`
+# runs `--controller on --controller-epoch 5s --controller-patience 1` and is reported as
+# `on-epoch5s-patience1`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -25,7 +29,8 @@ CONCURRENCY=${CONCURRENCY:-4}
 PAGE_BYTES=${PAGE_BYTES:-256KiB}
 MODES=${MODES:-off on pin:balanced pin:write-heavy pin:read-heavy}
 BENCH_DIR=${BENCH_DIR:-$(pwd)/var}
-OUT=$BUILD/bench/phases
+OUT=${OUT:-$BUILD/bench/phases}
+REPORT=${REPORT:-$BUILD/bench/phases.md}
 rm -rf "$OUT"
 mkdir -p "$OUT" "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/prefixd-phases.XXXXXX")
@@ -41,37 +46,43 @@ decisions=()
 work=(--phase-seconds "$PHASE_S")
 [[ -z $PHASE_BYTES ]] || work+=(--phase-bytes "$PHASE_BYTES")
 for ((rep = 1; rep <= REPEAT; rep++)); do
-for mode in $MODES; do
+for spec in $MODES; do
+  IFS='~' read -r -a parts <<<"$spec"
+  mode=${parts[0]}
+  controller=(--controller "$mode" --controller-epoch "$EPOCH")
+  for kv in "${parts[@]:1}"; do controller+=("--controller-${kv%%=*}" "${kv#*=}"); done
   rm -rf "$WORK/data"
   PORT=$((20000 + RANDOM % 20000))
   "$BUILD/bin/prefixd" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --capacity "$CAPACITY" \
-    --controller "$mode" --controller-epoch "$EPOCH" --log-level warn >"$WORK/prefixd.log" 2>&1 &
+    "${controller[@]}" --log-level warn >"$WORK/prefixd.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do
     "$BUILD/bin/prefixctl" --target "127.0.0.1:$PORT" health >/dev/null 2>&1 && break
     sleep 0.1
   done
-  name=${mode//:/-}-r$rep
-  echo "phases: controller $mode, run $rep of $REPEAT" >&2
+  name=${spec//:/-}
+  name=${name//\~/-}
+  name=${name//=/}-r$rep
+  echo "phases: controller ${controller[*]}, run $rep of $REPEAT" >&2
   "$BUILD/bin/prefixd-bench" --workload phases --target "127.0.0.1:$PORT" "${work[@]}" \
     --concurrency "$CONCURRENCY" --page-bytes "$PAGE_BYTES" \
     --json "$OUT/$name.json" --no-progress >&2
   "$BUILD/bin/prefixctl" --target "127.0.0.1:$PORT" stats --json >"$OUT/$name-stats.json"
   stop
   s=$OUT/$name-stats.json
-  decisions+=("- \`$mode\` (run $rep): controller CPU $(jget "$s" "'%.3f' % d['controller']['cpu_seconds']") s over $(jget "$s" "d['uptime_seconds']") s ($(jget "$s" "'%.2f' % (100 * d['controller']['cpu_seconds'] / max(1, d['uptime_seconds']))") % of one core); decisions: $(jget "$s" "'; '.join('epoch %d %s -> %s (predicted gain %.0f%%)' % (x['epoch'], x['from'], x['to'], 100 * x['predicted_gain']) for x in d['controller']['decisions']) or 'none'")")
+  decisions+=("- \`$spec\` (run $rep): controller CPU $(jget "$s" "'%.3f' % d['controller']['cpu_seconds']") s over $(jget "$s" "d['uptime_seconds']") s ($(jget "$s" "'%.2f' % (100 * d['controller']['cpu_seconds'] / max(1, d['uptime_seconds']))") % of one core); decisions: $(jget "$s" "'; '.join('epoch %d %s -> %s (predicted gain %.0f%%)' % (x['epoch'], x['from'], x['to'], 100 * x['predicted_gain']) for x in d['controller']['decisions']) or 'none'")")
 done
 done
 {
   echo "# The controller on the phases workload"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $(nproc) CPUs."
-  echo "Rerun: \`PHASE_BYTES=$PHASE_BYTES SECONDS_PER_PHASE=$PHASE_S REPEAT=$REPEAT EPOCH=$EPOCH CAPACITY=$CAPACITY CONCURRENCY=$CONCURRENCY PAGE_BYTES=$PAGE_BYTES bash bench/run_phases.sh\`"
+  echo "Rerun: \`PHASE_BYTES=$PHASE_BYTES SECONDS_PER_PHASE=$PHASE_S REPEAT=$REPEAT EPOCH=$EPOCH CAPACITY=$CAPACITY CONCURRENCY=$CONCURRENCY PAGE_BYTES=$PAGE_BYTES MODES=\"$MODES\" bash bench/run_phases.sh\`"
   echo "(daemon: \`prefixd --capacity $CAPACITY --controller MODE --controller-epoch $EPOCH\`; client:"
   echo "\`prefixd-bench --workload phases ${work[*]} --concurrency $CONCURRENCY --page-bytes $PAGE_BYTES\`)."
   echo
   python3 bench/phases_summary.py "$OUT"
   echo
   printf '%s\n' "${decisions[@]}"
-} >"$BUILD/bench/phases.md"
-cat "$BUILD/bench/phases.md"
+} >"$REPORT"
+cat "$REPORT"

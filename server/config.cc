@@ -112,6 +112,13 @@ const std::vector<Setting>& Settings() {
       {"controller-epoch", "controller epoch length, e.g. 5s or 500ms",
        Text(&ServerConfig::controller_epoch),
        [](const ServerConfig& c) { return c.controller_epoch; }},
+      {"controller-threshold",
+       "percent a profile must be predicted cheaper by before the controller switches to it",
+       Number(&ServerConfig::controller_threshold_percent),
+       [](const ServerConfig& c) { return absl::StrCat(c.controller_threshold_percent); }},
+      {"controller-patience", "epochs running the gain must hold before a switch",
+       Number(&ServerConfig::controller_patience),
+       [](const ServerConfig& c) { return absl::StrCat(c.controller_patience); }},
       {"log-level", "trace, debug, info, warn or error", Text(&ServerConfig::log_level),
        [](const ServerConfig& c) { return c.log_level; }},
   };
@@ -156,6 +163,12 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat(
         "--controller-epoch wants a duration of at least 50ms (e.g. 5s), got '",
         controller_epoch, "'"));
+  }
+  if (controller_patience < 1 || controller_patience > 100) {
+    return absl::InvalidArgumentError("--controller-patience must be in [1, 100]");
+  }
+  if (controller_threshold_percent > 1000) {
+    return absl::InvalidArgumentError("--controller-threshold must be in [0, 1000] (percent)");
   }
   if (controller != "off" && controller != "on" && controller.rfind("pin:", 0) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(

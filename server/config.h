@@ -93,6 +93,12 @@ struct ServerConfig {
   // Length of a controller epoch, e.g. 5s or 500ms. Default 5 s; at least 50 ms.
   std::string controller_epoch = "5s";
 
+  // The controller's hysteresis: a profile must be predicted cheaper than the current one by
+  // more than controller_threshold_percent, in controller_patience epochs running. Defaults
+  // 10 % and 2; patience in [1, 100], threshold in [0, 1000].
+  uint32_t controller_threshold_percent = 10;
+  uint32_t controller_patience = 2;
+
   // trace, debug, info, warn, error. Default info.
   std::string log_level = "info";
 

@@ -84,5 +84,27 @@ TEST(ServerConfig, DescribeRoundTripsThroughAFile) {
   std::filesystem::remove(path);
 }
 
+TEST(ServerConfig, ControllerHysteresisIsBounded) {
+  ServerConfig c;
+  ASSERT_TRUE(Parse(c, {"--controller-threshold", "50", "--controller-patience=4"}).ok());
+  EXPECT_EQ(c.controller_threshold_percent, 50u);
+  EXPECT_EQ(c.controller_patience, 4u);
+  ServerConfig bad;
+  bad.controller_patience = 0;
+  EXPECT_NE(bad.Validate().message().find("controller-patience"), absl::string_view::npos);
+  bad = ServerConfig();
+  bad.controller_threshold_percent = 1001;
+  EXPECT_NE(bad.Validate().message().find("controller-threshold"), absl::string_view::npos);
+  EXPECT_FALSE(Parse(c, {"--controller-threshold", "-5"}).ok());
+}
+
+TEST(ServerConfig, TheShippedExampleLoads) {
+  ServerConfig c;
+  auto s = c.LoadFile(PREFIXD_EXAMPLE_CONFIG);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(c.Validate().ok());
+  EXPECT_EQ(c.controller_patience, 2u);
+}
+
 }  // namespace
 }  // namespace prefixd::server

@@ -48,6 +48,8 @@ class ServerImpl final : public Server {
     if (!absl::ParseDuration(config_.controller_epoch, &co->epoch)) {
       return absl::InvalidArgumentError("bad --controller-epoch");
     }
+    co->decider.threshold = config_.controller_threshold_percent / 100.0;
+    co->decider.patience = static_cast<int>(config_.controller_patience);
     auto ctl = controller::Controller::Start(store_.get(), *co);
     if (!ctl.ok()) return ctl.status();
     controller_ = *std::move(ctl);
