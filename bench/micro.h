@@ -85,8 +85,8 @@ struct MicroReport {
 absl::StatusOr<MicroReport> RunMicro(const MicroOptions& options, Backend* backend);
 
 // MB/s of memcpy of `page_bytes` pages into a shared-memory arena (a sealed memfd, as the shm
-// transport uses), over at least `bytes` (at least 1 GiB) in an arena of at most 256 MiB;
-// nullopt if the arena cannot be made.
+// transport uses), over at least `bytes` (at least 1 GiB) in an arena of at most 256 MiB,
+// touched before the clock starts; nullopt if the arena cannot be made.
 std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes);
 
 }  // namespace prefixd::bench
