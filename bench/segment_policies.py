@@ -36,9 +36,9 @@ segments pages each; when the pages would pass the capacity a whole segment is d
 Reported: token hit rate, and copies per page inserted (extra device writes: the store's write
 amplification rises by about that much).
 
-Usage: bench/segment_policies.py FILE [--fractions 0.1,0.25,0.5] [--effective 0.95]
+Usage: bench/segment_policies.py FILE [--fractions 0.1,0.25,0.5] [--effective 0.98]
   --effective: the share of the budget a segment store gives to pages (prefixd counts its SSTs,
-  logs and a 5 % headroom against --capacity); the page-level policies get the whole budget.
+  logs and a 2 % headroom against --capacity); the page-level policies get the whole budget.
 """
 import argparse
 import bisect
@@ -507,7 +507,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("requests")
     ap.add_argument("--fractions", default="0.1,0.25,0.5")
-    ap.add_argument("--effective", type=float, default=0.95)
+    ap.add_argument("--effective", type=float, default=0.98)
     ap.add_argument("--segments", type=int, default=32)
     args = ap.parse_args()
     reqs = load(args.requests)
