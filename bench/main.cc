@@ -185,7 +185,10 @@ int RunMicroWorkload(FlagSet& f, Common c) {
     auto after = backend->Io().value_or(IoCounters{});
     report.shm_put_pages = after.shm_put_pages - before.shm_put_pages;
     report.shm_get_pages = after.shm_get_pages - before.shm_get_pages;
-    report.memcpy_ceiling_mbps = MemcpyCeilingMBps(m.page_bytes, m.pages * m.page_bytes);
+    report.memcpy_ceiling_mbps =
+        MemcpyCeilingMBps(m.page_bytes, m.pages * m.page_bytes, m.page_bytes);
+    report.memcpy_working_set_mbps =
+        MemcpyCeilingMBps(m.page_bytes, m.pages * m.page_bytes, m.pages * m.page_bytes);
   }
   PrintMicroSummary(c.backend, m, report);
   if (auto s = WriteFile(c.json, MicroToJson(c.backend, m, report, fp)); !s.ok()) return Fail(s);

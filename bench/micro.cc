@@ -311,12 +311,14 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
   return finish();
 }
 
-std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes) {
+std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes,
+                                        uint64_t source_bytes) {
   const uint64_t slots = std::max<uint64_t>(1, (uint64_t{256} << 20) / page_bytes);
   auto arena = shm::Arena::Create(slots * page_bytes, "prefixd-bench-ceiling");
   if (!arena.ok()) return std::nullopt;
-  std::string page(page_bytes, '\0');
-  FillPage(1, 0, page.data(), page.size());
+  const uint64_t sources = std::max<uint64_t>(1, source_bytes / page_bytes);
+  std::vector<char> source(sources * page_bytes);
+  for (uint64_t i = 0; i < sources; ++i) FillPage(1, i, source.data() + i * page_bytes, page_bytes);
   bytes = std::max(bytes, uint64_t{1} << 30);
   // Touch every slot first: the ceiling is a copy into memory already mapped, as an arena is
   // after its first use. (First touch on this VM ran at 0.3-0.4 GB/s against ~21 GB/s after,
@@ -325,7 +327,8 @@ std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes) {
   auto start = std::chrono::steady_clock::now();
   uint64_t copied = 0;
   for (uint64_t i = 0; copied < bytes; ++i, copied += page_bytes) {
-    std::memcpy((*arena)->data() + (i % slots) * page_bytes, page.data(), page_bytes);
+    std::memcpy((*arena)->data() + (i % slots) * page_bytes,
+                source.data() + (i % sources) * page_bytes, page_bytes);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return secs > 0 ? std::optional(copied / 1e6 / secs) : std::nullopt;

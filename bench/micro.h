@@ -77,7 +77,8 @@ struct MicroReport {
   // --transport shm: pages the daemon moved through shared memory (the rest went as bytes),
   // and the ceiling: a plain memcpy of page_bytes pages into a shared memfd arena.
   uint64_t shm_put_pages = 0, shm_get_pages = 0;
-  std::optional<double> memcpy_ceiling_mbps;
+  std::optional<double> memcpy_ceiling_mbps;       // from one hot source page
+  std::optional<double> memcpy_working_set_mbps;  // from the run's working set of pages
 };
 
 // Runs the phases against `backend`. A non-OK status means the options are invalid; per-call
@@ -86,7 +87,11 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& options, Backend* backe
 
 // MB/s of memcpy of `page_bytes` pages into a shared-memory arena (a sealed memfd, as the shm
 // transport uses), over at least `bytes` (at least 1 GiB) in an arena of at most 256 MiB,
-// touched before the clock starts; nullopt if the arena cannot be made.
-std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes);
+// touched before the clock starts; nullopt if the arena cannot be made. The pages are copied
+// from `source_bytes` of distinct source pages in turn (at least one page): one page stays in
+// the CPU's caches (a write-bandwidth ceiling); the benchmark's working set of pages is read
+// from memory, as the daemon's memory cache is.
+std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes,
+                                        uint64_t source_bytes);
 
 }  // namespace prefixd::bench

@@ -90,6 +90,7 @@ std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroRep
     j.Int("shm_put_pages", r.shm_put_pages);
     j.Int("shm_get_pages", r.shm_get_pages);
     j.Num("memcpy_ceiling_MBps", r.memcpy_ceiling_mbps, 1);
+    j.Num("memcpy_working_set_MBps", r.memcpy_working_set_mbps, 1);
   }
   j.Int("exists_present_pages", r.exists_present_pages);
   j.Int("exists_get_mismatches", r.exists_get_mismatches);

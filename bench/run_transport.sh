@@ -55,7 +55,7 @@ for size in $SIZES; do
       "$BUILD/bin/prefixd-bench" --workload micro "${args[@]}" --namespace "$t-$size-c$k" \
         --pages "$pages" --page-bytes "$size" --concurrency "$k" --no-progress --json "$json" \
         >/dev/null
-      rows+=("| $size | $k | $t | $(jget "$json" put_MBps) | $(jget "$json" get_MBps) | $(jget "$json" get_call_MBps) | $(jget "$json" get_chain_p99_us) | $(jget "$json" verified_pages)/$pages | $(jget "$json" memcpy_ceiling_MBps) |")
+      rows+=("| $size | $k | $t | $(jget "$json" put_MBps) | $(jget "$json" get_MBps) | $(jget "$json" get_call_MBps) | $(jget "$json" get_chain_p99_us) | $(jget "$json" verified_pages)/$pages | $(jget "$json" memcpy_ceiling_MBps) | $(jget "$json" memcpy_working_set_MBps) |")
     done
   done
 done
@@ -67,13 +67,16 @@ done
   echo "The daemon ran with \`--memory-cache $CACHE\`: gets of pages it has served once come from memory."
   echo "Chains of 16 pages; every page verified byte for byte by prefixd-bench. \`file\` is the"
   echo "in-process file-per-page tier; its gets read the page cache it just filled."
-  echo "\`memcpy\` is a plain copy of the same pages into a shared memfd arena (the ceiling)."
+  echo "\`memcpy\` is a plain copy of pages into a shared memfd arena (the ceiling): *hot* copies one"
+  echo "source page again and again (it stays in the CPU's caches: the arena's write bandwidth);"
+  echo "*working set* copies the run's $MIB MiB of distinct pages in turn, read from memory as the"
+  echo "daemon's memory cache is."
   echo "*get MB/s* is over the whole get phase: an Exists, the Get, and prefixd-bench comparing every"
   echo "byte, chain after chain; *in calls* is the same bytes over the time inside the Get calls"
   echo "(summed over workers ÷ workers; exact for one worker), which is what compares with memcpy."
   echo
-  echo "| page | workers | transport | put MB/s | get MB/s | get MB/s in calls | get p99 per chain (µs) | verified | memcpy MB/s |"
-  echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+  echo "| page | workers | transport | put MB/s | get MB/s | get MB/s in calls | get p99 per chain (µs) | verified | memcpy hot MB/s | memcpy working set MB/s |"
+  echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 } >"$BUILD/bench/transport.md"
 cat "$BUILD/bench/transport.md"
