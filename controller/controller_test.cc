@@ -77,7 +77,8 @@ TEST(Rates, LatencyPercentilesAreTheEpochsOwn) {
   auto r = Rates(a, b, 1.0);
   EXPECT_NEAR(r.get_p50_us, 200, 200 * 0.19);
   EXPECT_NEAR(r.get_p99_us, 200, 200 * 0.19);
-  EXPECT_EQ(r.put_p99_us, util::LatencyHistogram::UpperBound(util::LatencyHistogram::Bucket(3000)));
+  EXPECT_EQ(r.put_p99_us,
+            util::LatencyHistogram::UpperBound(util::LatencyHistogram::Bucket(3000)));
   EXPECT_EQ(r.exists_p99_us, 0);
   EXPECT_EQ(r.blob_garbage_bytes, 7u);
   b.get_latency[util::LatencyHistogram::Bucket(9000)] += 1;  // now 2 of 101 are slow
@@ -299,6 +300,19 @@ TEST_F(ControllerStoreTest, ApplyTuningIsLazy) {
   const EpochRates r = Rates(storage::StoreSignals{}, store_->Signals(), 1.0);
   EXPECT_GT(r.put_p99_us, 0);
   EXPECT_GT(r.get_p99_us, 0);
+}
+
+// The signals see level-0 files (the cost model's L0 terms depend on it): a flush makes one.
+TEST_F(ControllerStoreTest, SignalsCountLevelZeroFiles) {
+  constexpr uint64_t kPage = 4096;
+  storage::Fingerprint fp{"llama", "rev1", "bfloat16", "layer_first", 16, kPage, 0, 1, "client"};
+  ASSERT_TRUE(store_->OpenNamespace("ns", fp).ok());
+  EXPECT_EQ(store_->Signals().l0_files, 0u);
+  const std::string data(kPage, 'x');
+  const storage::PageWrite page{"k0", data, util::Crc32c(data)};
+  ASSERT_TRUE(store_->Put({"ns"}, "", std::span(&page, 1)).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_GE(store_->Signals().l0_files, 1u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // StoreImpl: the controller's view (Signals) and its levers (CurrentTuning, ApplyTuning).
 #include <unordered_map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/rate_limiter.h"
 #include "rocksdb/statistics.h"
@@ -37,10 +38,13 @@ StoreSignals StoreImpl::Signals() {
     absl::MutexLock l(&gen_mu_);
     for (const auto& [n, g] : gens_) gens.push_back(g);
   }
+  const std::string l0_property =
+      rocksdb::DB::Properties::kNumFilesAtLevelPrefix + std::string("0");
   for (const auto& g : gens) {
     uint64_t v = 0;
-    if (db_->GetIntProperty(g->handle, rocksdb::DB::Properties::kNumFilesAtLevelPrefix + std::string("0"),
-                            &v)) {
+    // "num-files-at-level<N>" has only a string form in RocksDB 7.8 (GetIntProperty fails).
+    std::string text;
+    if (db_->GetProperty(g->handle, l0_property, &text) && absl::SimpleAtoi(text, &v)) {
       s.l0_files = std::max(s.l0_files, v);
     }
     if (db_->GetIntProperty(g->handle, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
