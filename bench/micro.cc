@@ -316,6 +316,8 @@ std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes,
   const uint64_t slots = std::max<uint64_t>(1, (uint64_t{256} << 20) / page_bytes);
   auto arena = shm::Arena::Create(slots * page_bytes, "prefixd-bench-ceiling");
   if (!arena.ok()) return std::nullopt;
+  // At most 1 GiB of sources: far past any CPU cache, and bounded memory for large runs.
+  source_bytes = std::min(source_bytes, uint64_t{1} << 30);
   const uint64_t sources = std::max<uint64_t>(1, source_bytes / page_bytes);
   std::vector<char> source(sources * page_bytes);
   for (uint64_t i = 0; i < sources; ++i) FillPage(1, i, source.data() + i * page_bytes, page_bytes);

@@ -88,9 +88,9 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& options, Backend* backe
 // MB/s of memcpy of `page_bytes` pages into a shared-memory arena (a sealed memfd, as the shm
 // transport uses), over at least `bytes` (at least 1 GiB) in an arena of at most 256 MiB,
 // touched before the clock starts; nullopt if the arena cannot be made. The pages are copied
-// from `source_bytes` of distinct source pages in turn (at least one page): one page stays in
-// the CPU's caches (a write-bandwidth ceiling); the benchmark's working set of pages is read
-// from memory, as the daemon's memory cache is.
+// from `source_bytes` (at most 1 GiB, at least one page) of distinct source pages in turn: one
+// page stays in the CPU's caches (a write-bandwidth ceiling); the benchmark's working set of
+// pages is read from memory, as the daemon's memory cache is.
 std::optional<double> MemcpyCeilingMBps(uint64_t page_bytes, uint64_t bytes,
                                         uint64_t source_bytes);
 

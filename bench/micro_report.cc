@@ -1,5 +1,6 @@
 #include "bench/micro_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 

@@ -66,7 +66,8 @@ def main():
     print("| controller | phase | seconds | put MB/s | get MB/s | get p50 µs | get p99 µs | "
           "exists p99 µs | stall s | device MB written | get hit ratio | vs best pinned |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    pinned = [m for m in summary if m.startswith("pin:")]
+    # Pinned profiles as they are: a pin with settings after it (`pin:x+k=v`) is an ablation.
+    pinned = [m for m in summary if m.startswith("pin:") and "+" not in m]
     for mode, rows in summary.items():
         for i, r in enumerate(rows):
             best = min((cost[p][i] for p in pinned if cost[p][i]), default=None)

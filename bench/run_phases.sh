@@ -16,7 +16,7 @@
 #   OUT=build/bench/phases  REPORT=build/bench/phases.md
 # A mode may carry controller settings after '~', for ablations: `on~epoch=5s~patience=1`
 # runs `--controller on --controller-epoch 5s --controller-patience 1` and is reported as
-# `on-epoch5s-patience1`.
+# `on+epoch=5s+patience=1` (never as a pinned profile, even after `pin:`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -31,8 +31,11 @@ MODES=${MODES:-off on pin:balanced pin:write-heavy pin:read-heavy}
 BENCH_DIR=${BENCH_DIR:-$(pwd)/var}
 OUT=${OUT:-$BUILD/bench/phases}
 REPORT=${REPORT:-$BUILD/bench/phases.md}
+case $(realpath -m "$OUT") in
+  / | "$(realpath -m .)" | "$(realpath -m ~)") echo "run_phases.sh: refusing OUT=$OUT" >&2; exit 2 ;;
+esac
 rm -rf "$OUT"
-mkdir -p "$OUT" "$BENCH_DIR"
+mkdir -p "$OUT" "$BENCH_DIR" "$(dirname "$REPORT")"
 WORK=$(mktemp -d "$BENCH_DIR/prefixd-phases.XXXXXX")
 PID=""
 stop() {
@@ -50,7 +53,10 @@ for spec in $MODES; do
   IFS='~' read -r -a parts <<<"$spec"
   mode=${parts[0]}
   controller=(--controller "$mode" --controller-epoch "$EPOCH")
-  for kv in "${parts[@]:1}"; do controller+=("--controller-${kv%%=*}" "${kv#*=}"); done
+  for kv in "${parts[@]:1}"; do
+    [[ $kv == *=* ]] || { echo "run_phases.sh: '$kv' in mode '$spec' wants key=value" >&2; exit 2; }
+    controller+=("--controller-${kv%%=*}" "${kv#*=}")
+  done
   rm -rf "$WORK/data"
   PORT=$((20000 + RANDOM % 20000))
   "$BUILD/bin/prefixd" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --capacity "$CAPACITY" \
@@ -61,8 +67,7 @@ for spec in $MODES; do
     sleep 0.1
   done
   name=${spec//:/-}
-  name=${name//\~/-}
-  name=${name//=/}-r$rep
+  name=${name//\~/+}-r$rep
   echo "phases: controller ${controller[*]}, run $rep of $REPEAT" >&2
   "$BUILD/bin/prefixd-bench" --workload phases --target "127.0.0.1:$PORT" "${work[@]}" \
     --concurrency "$CONCURRENCY" --page-bytes "$PAGE_BYTES" \
@@ -78,7 +83,8 @@ done
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $(nproc) CPUs."
   echo "Rerun: \`PHASE_BYTES=$PHASE_BYTES SECONDS_PER_PHASE=$PHASE_S REPEAT=$REPEAT EPOCH=$EPOCH CAPACITY=$CAPACITY CONCURRENCY=$CONCURRENCY PAGE_BYTES=$PAGE_BYTES MODES=\"$MODES\" bash bench/run_phases.sh\`"
-  echo "(daemon: \`prefixd --capacity $CAPACITY --controller MODE --controller-epoch $EPOCH\`; client:"
+  echo "(daemon: \`prefixd --capacity $CAPACITY --controller MODE --controller-epoch $EPOCH\`, plus a"
+  echo "mode's \`~key=value\` settings as \`--controller-key value\`; client:"
   echo "\`prefixd-bench --workload phases ${work[*]} --concurrency $CONCURRENCY --page-bytes $PAGE_BYTES\`)."
   echo
   python3 bench/phases_summary.py "$OUT"

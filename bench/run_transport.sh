@@ -69,7 +69,7 @@ done
   echo "in-process file-per-page tier; its gets read the page cache it just filled."
   echo "\`memcpy\` is a plain copy of pages into a shared memfd arena (the ceiling): *hot* copies one"
   echo "source page again and again (it stays in the CPU's caches: the arena's write bandwidth);"
-  echo "*working set* copies the run's $MIB MiB of distinct pages in turn, read from memory as the"
+  echo "*working set* copies the run's distinct pages (up to 1 GiB of them) in turn, read from memory as the"
   echo "daemon's memory cache is."
   echo "*get MB/s* is over the whole get phase: an Exists, the Get, and prefixd-bench comparing every"
   echo "byte, chain after chain; *in calls* is the same bytes over the time inside the Get calls"

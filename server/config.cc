@@ -167,8 +167,8 @@ absl::Status ServerConfig::Validate() const {
   if (controller_patience < 1 || controller_patience > 100) {
     return absl::InvalidArgumentError("--controller-patience must be in [1, 100]");
   }
-  if (controller_threshold_percent > 1000) {
-    return absl::InvalidArgumentError("--controller-threshold must be in [0, 1000] (percent)");
+  if (controller_threshold_percent > 99) {  // a predicted gain is below 100 %
+    return absl::InvalidArgumentError("--controller-threshold must be in [0, 99] (percent)");
   }
   if (controller != "off" && controller != "on" && controller.rfind("pin:", 0) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(

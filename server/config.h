@@ -95,7 +95,7 @@ struct ServerConfig {
 
   // The controller's hysteresis: a profile must be predicted cheaper than the current one by
   // more than controller_threshold_percent, in controller_patience epochs running. Defaults
-  // 10 % and 2; patience in [1, 100], threshold in [0, 1000].
+  // 10 % and 2; patience in [1, 100], threshold in [0, 99] (whole percents).
   uint32_t controller_threshold_percent = 10;
   uint32_t controller_patience = 2;
 

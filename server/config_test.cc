@@ -93,7 +93,7 @@ TEST(ServerConfig, ControllerHysteresisIsBounded) {
   bad.controller_patience = 0;
   EXPECT_NE(bad.Validate().message().find("controller-patience"), absl::string_view::npos);
   bad = ServerConfig();
-  bad.controller_threshold_percent = 1001;
+  bad.controller_threshold_percent = 100;
   EXPECT_NE(bad.Validate().message().find("controller-threshold"), absl::string_view::npos);
   EXPECT_FALSE(Parse(c, {"--controller-threshold", "-5"}).ok());
 }

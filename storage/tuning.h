@@ -21,8 +21,9 @@ struct StoreSignals {
   uint64_t flush_write_bytes = 0;
   uint64_t compaction_read_bytes = 0, compaction_write_bytes = 0;
   uint64_t stall_micros = 0;  // time writers were delayed or stopped
-  // Time inside the store's Put, Get and Exists calls (a Get's includes its sink: the
-  // transport's copy), cumulative; percentiles of an epoch come from two snapshots.
+  // Time inside the store's Put, Get and Exists calls, cumulative; percentiles of an epoch
+  // come from two snapshots. A Get's time includes its sink: the transport's copy or stream
+  // write, so a slow reader or gRPC flow control shows up in it.
   util::LatencyCounts put_latency{}, get_latency{}, exists_latency{};
   // Gauges.
   uint64_t l0_files = 0;                  // the most in any page family

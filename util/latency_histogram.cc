@@ -11,6 +11,7 @@ LatencyHistogram::LatencyHistogram() {
 
 int LatencyHistogram::Bucket(double micros) {
   if (!(micros > 1)) return 0;  // also NaN
+  if (!(micros <= UpperBound(kLatencyBuckets - 2))) return kLatencyBuckets - 1;  // also +inf
   const int b = static_cast<int>(std::ceil(4 * std::log2(micros)));
   return b < kLatencyBuckets - 1 ? b : kLatencyBuckets - 1;
 }

@@ -12,7 +12,8 @@
 
 namespace prefixd::util {
 
-inline constexpr int kLatencyBuckets = 105;  // bounds 2^(b/4) µs for b < 104; one for anything above
+// Bucket b < 104 holds (2^((b-1)/4), 2^(b/4)] µs (bucket 0: up to 1 µs); bucket 104 the rest.
+inline constexpr int kLatencyBuckets = 105;
 
 using LatencyCounts = std::array<uint64_t, kLatencyBuckets>;
 

@@ -1,5 +1,6 @@
 #include "util/latency_histogram.h"
 
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -18,6 +19,7 @@ TEST(LatencyHistogram, BucketsBoundTheirSamplesWithin19Percent) {
   EXPECT_EQ(LatencyHistogram::Bucket(0), 0);
   EXPECT_EQ(LatencyHistogram::Bucket(-3), 0);
   EXPECT_EQ(LatencyHistogram::Bucket(1e12), kLatencyBuckets - 1);
+  EXPECT_EQ(LatencyHistogram::Bucket(std::numeric_limits<double>::infinity()), kLatencyBuckets - 1);
 }
 
 TEST(LatencyHistogram, PercentilesOfTheSamplesBetweenTwoSnapshots) {
