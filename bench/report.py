@@ -522,6 +522,10 @@ WHY = {
               "(bench/segment_policies.py) it scores what it measures, so the gap is the policy. "
               "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
               "to drop is where the room is (benchmarks-why.md); issue #3.",
+    "wa": "Pages read from the oldest quarter of the generations are copied into the newest "
+          "(promotions), each a second device write; on the trace replays they add 0.07-0.15 "
+          "to the store's ~1.08 (benchmarks-why.md). A policy that copies less, or copies only "
+          "what will be read again, is issue #3's open work.",
     "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
             "generations and counts every file in its budget, and keeps fewer useful pages "
             "than the file tier's per-page LRU (trace table above; issue #3's policy work).",
@@ -602,6 +606,10 @@ def findings_section(data):
                            "hit rate ÷ best of LRU, S3-FIFO, LFU-DA (simulated)", "≥ 1.00×",
                            [("", ratio(d.get("token_hit_rate"), best_sim(d)), "")], 1.0),
                 "policy")
+            add(target_row(f"{kind}{' ' + where if where else ''} `{key[-2]}` at {key[-1]:g}: "
+                           "write amplification", "≤ 1.20",
+                           [("", d.get("write_amplification"), "")], 1.20, False,
+                           lambda v: num(v, 3)), "wa")
     for tier in sorted((k for k in data["fill"] if k in PREFIXD), key=tier_key):
         d = data["fill"][tier]
         add(target_row(f"fill `{tier}`: peak disk ÷ budget", "≤ 1.10",
