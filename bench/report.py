@@ -523,8 +523,8 @@ WHY = {
               "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
               "to drop is where the room is (benchmarks-why.md); issue #3.",
     "wa": "Pages read from the oldest eighth of the generations are copied into the newest "
-          "(promotions), each a second device write; on the trace replays they add 0.07-0.15 "
-          "to the store's ~1.08 (benchmarks-why.md). A policy that copies less, or copies only "
+          "(promotions), each a second device write; on the trace replays they add up to ~0.1 "
+          "to the store's ~1.05-1.08 (benchmarks-why.md). A policy that copies less, or copies only "
           "what will be read again, is issue #3's open work.",
     "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
             "generations and counts every file in its budget, and keeps fewer useful pages "
