@@ -50,6 +50,17 @@ Setter Number(Int ServerConfig::*field) {
   };
 }
 
+Setter Fraction(double ServerConfig::*field) {
+  return [field](ServerConfig& c, const std::string& v) -> absl::Status {
+    double x = 0;
+    if (!absl::SimpleAtod(v, &x) || !(x >= 0 && x <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("not a fraction in [0, 1]: '", v, "'"));
+    }
+    c.*field = x;
+    return absl::OkStatus();
+  };
+}
+
 const std::vector<Setting>& Settings() {
   static const auto* kSettings = new std::vector<Setting>{
       {"listen", "TCP listener HOST:PORT; empty for none", Text(&ServerConfig::listen),
@@ -79,6 +90,10 @@ const std::vector<Setting>& Settings() {
        "the file system's size/32)",
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
+      {"promote-fraction",
+       "pages read from this oldest share of the generations are copied forward (0 = never)",
+       Fraction(&ServerConfig::promote_fraction),
+       [](const ServerConfig& c) { return absl::StrCat(c.promote_fraction); }},
       {"max-inflight-bytes", "page bytes all requests may hold in memory",
        Bytes(&ServerConfig::max_inflight_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.max_inflight_bytes); }},

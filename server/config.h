@@ -49,6 +49,11 @@ struct ServerConfig {
   // Page bytes per generation (the unit of eviction); 0 = capacity / 32. Default 0.
   uint64_t generation_bytes = 0;
 
+  // Pages read from the oldest promote_fraction of the generations (at least two) are copied
+  // into the newest before their generation is dropped: hit rate for device writes. Default
+  // 0.125; 0 never copies (docs/benchmarks-why.md has the trade measured).
+  double promote_fraction = 0.125;
+
   // Page bytes all requests together may hold in memory; beyond it a request waits up to
   // `admission_wait_ms`, then fails with RESOURCE_EXHAUSTED. Default 1 GiB.
   uint64_t max_inflight_bytes = uint64_t{1} << 30;

@@ -98,6 +98,19 @@ TEST(ServerConfig, ControllerHysteresisIsBounded) {
   EXPECT_FALSE(Parse(c, {"--controller-threshold", "-5"}).ok());
 }
 
+TEST(ServerConfig, PromoteFractionIsAFraction) {
+  ServerConfig c;
+  ASSERT_TRUE(Parse(c, {"--promote-fraction", "0.25"}).ok());
+  EXPECT_DOUBLE_EQ(c.promote_fraction, 0.25);
+  ASSERT_TRUE(Parse(c, {"--promote-fraction=0"}).ok());
+  EXPECT_DOUBLE_EQ(c.promote_fraction, 0);
+  for (const char* bad : {"1.5", "-0.1", "lots", "nan"}) {
+    auto s = Parse(c, {"--promote-fraction", bad});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("promote-fraction"), absl::string_view::npos) << s;
+  }
+}
+
 TEST(ServerConfig, TheShippedExampleLoads) {
   ServerConfig c;
   auto s = c.LoadFile(PREFIXD_EXAMPLE_CONFIG);

@@ -50,6 +50,17 @@ TEST(Prefixctl, HealthAndStatsJson) {
   EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
 }
 
+TEST(Prefixctl, StatsShowThePromoteFractionTheDaemonWasGiven) {
+  TempDir dir("cli-promote");
+  Daemon d(dir.path() + "/data", {"--promote-fraction", "0.5"});
+  d.Start();
+  std::string out;
+  ASSERT_EQ(RunCommand(BinaryPath("prefixctl") + " --target " + d.target() + " stats --json", &out),
+            0);
+  EXPECT_NE(out.find("\"promote_fraction\": 0.5,"), std::string::npos) << out;
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 TEST(Prefixctl, ExplainSaysWhichPagesExpired) {
   TempDir dir("cli-ttl");
   Daemon d(dir.path() + "/data");
