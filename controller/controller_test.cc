@@ -290,10 +290,11 @@ TEST_F(ControllerStoreTest, ApplyTuningIsLazy) {
   EXPECT_EQ(after.l0_files, before.l0_files);
   EXPECT_EQ(store_->CurrentTuning(), t);
   size_t served = 0;
-  auto g = store_->Get({"ns"}, keys, 0, [&](size_t i, std::string_view, std::string_view b, uint32_t) {
-    served += b == data[i];
-    return true;
-  });
+  auto g = store_->Get({"ns"}, keys, 0,
+                       [&](size_t i, std::string_view, std::string_view b, uint32_t) {
+                         served += b == data[i];
+                         return true;
+                       });
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(served, keys.size());
   // The store timed the put and the get.
