@@ -517,15 +517,15 @@ WHY = {
     "exists-p99": "The client, the daemon and RocksDB's background work share 2 CPUs: the tail "
                   "is scheduling (p50 624 µs, p99 4.4 ms at one stream in the run after the "
                   "key index); with 4 streams calls also queue.",
-    "policy": "prefixd drops whole generations oldest first (pages read from the oldest eighth "
+    "policy": "prefixd drops whole generations oldest first (pages read from the oldest quarter "
               "copied forward) and gives pages ~98 % of the budget; simulated the same way "
               "(bench/segment_policies.py) it scores what it measures, so the gap is the policy. "
               "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
               "to drop is where the room is (benchmarks-why.md); issue #3.",
-    "wa": "Pages read from the oldest eighth of the generations are copied into the newest "
-          "(promotions), each a second device write; on the trace replays they add up to ~0.1 "
-          "to the store's ~1.05-1.08 (benchmarks-why.md). A policy that copies less, or copies only "
-          "what will be read again, is issue #3's open work.",
+    "wa": "Pages read from the oldest quarter of the generations are copied into the newest "
+          "(promotions), each a second device write; on the trace replays they add 0.13-0.15 "
+          "to the store's ~1.08; --promote-fraction 0.125 halves them at about the same hit rate "
+          "but keeps only prefixes read more often (benchmarks-why.md); issue #3.",
     "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
             "generations and counts every file in its budget, and keeps fewer useful pages "
             "than the file tier's per-page LRU (trace table above; issue #3's policy work).",

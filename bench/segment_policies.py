@@ -11,9 +11,9 @@ that are all cached), requests in order; the blocks a request misses are written
 Page-level references (as policy_sim.h): lru, s3fifo, lfu_aging, opt (Belady).
 Segment policies: pages are written into the newest of `--segments` segments of capacity /
 segments pages each; when the pages would pass the capacity a whole segment is dropped.
-  gen     prefixd today: drop the oldest; a page read from the oldest eighth of the segments
-          (at least two; a quarter before a0c5b6c) is copied into the newest (its old copy keeps
-          its space until its segment goes).
+  gen     prefixd today: drop the oldest; a page read from the oldest quarter of the segments
+          (at least two; --promote-fraction) is copied into the newest (its old copy keeps its
+          space until its segment goes).
   clock   drop the oldest, but first copy its pages read since they were written into the newest
           (a lazy second chance, CLOCK at segment level: no dead copies, but more writes).
   strand  drop the segment with the smallest share of useful pages (live and every ancestor
@@ -196,7 +196,7 @@ class Opt(PagePolicy):
 class Segments:
     """Pages in segments written in order; `victim()` picks the segment to drop."""
 
-    def __init__(self, cap, segments, promote_fraction=0.125, lazy_clock=False, min_reads=1):
+    def __init__(self, cap, segments, promote_fraction=0.25, lazy_clock=False, min_reads=1):
         self.cap, self.seg_pages = cap, max(1, cap // segments)
         self.promote_fraction, self.lazy_clock = promote_fraction, lazy_clock
         self.min_reads = min_reads

@@ -24,10 +24,9 @@ struct StoreOptions {
 
   // Pages read from the oldest `promote_fraction` of the live generations (at least two) are
   // copied into the newest: a second chance before their generation is dropped. 0 disables
-  // it; so does an unlimited capacity (nothing is evicted). Default 0.125 (the oldest 4 of 32
-  // generations): simulated on the Mooncake trace and the multi-turn shapes it keeps the hit
-  // rate of 0.25 (within 0.01) with half the copies (docs/benchmarks-why.md).
-  double promote_fraction = 0.125;
+  // it; so does an unlimited capacity (nothing is evicted). Default 0.25 (see
+  // ServerConfig::promote_fraction for the trade against 0.125).
+  double promote_fraction = 0.25;
 
   // Memtable size per column family (bytes). Default 64 MiB; with a capacity, at most
   // capacity / 128 (at least 1 MiB) so that unflushed pages stay a small share. Changeable online.

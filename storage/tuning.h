@@ -43,7 +43,7 @@ struct Tuning {
   int l0_stop_trigger = 36;         // ... and stop
   int max_background_jobs = 4;
   uint64_t background_rate_bytes = 0;  // flush + compaction write rate limit; 0 = unlimited
-  double promote_fraction = 0.125;     // see StoreOptions::promote_fraction
+  double promote_fraction = 0.25;      // see StoreOptions::promote_fraction
 
   bool operator==(const Tuning&) const = default;
   std::string ToString() const;
