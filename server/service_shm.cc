@@ -4,12 +4,14 @@
 // the arena bytes to the store, which checks them against the client's CRC32C and copies them
 // into its write batch; bytes changed between that check and that copy are stored with a
 // checksum they fail, so they are dropped as corrupt when read, never served. A get copies
-// verified bytes into the client's slots and returns their CRC32C for the client to check.
-#include <cstring>
-
+// verified bytes into the client's slots and returns their CRC32C for the client to check. The
+// copy streams around the daemon's caches (util::StreamCopy): the client reads the slots next,
+// from another core, and with memcpy the two cores fought over the lines (1 MiB gets ran at
+// half the speed; docs/transport.md).
 #include "absl/strings/str_cat.h"
 #include "server/convert.h"
 #include "server/service.h"
+#include "util/stream_copy.h"
 
 namespace prefixd::server {
 absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> PrefixdService::RequestArena(
@@ -102,7 +104,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   uint64_t unreported = 0;
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (ctx->IsCancelled()) return false;
-    std::memcpy(slots[i], bytes.data(), bytes.size());
+    util::StreamCopy(slots[i], bytes.data(), bytes.size());
     out.add_crc32c(crc);
     unreported += bytes.size();
     if (unreported >= (uint64_t{1} << 20)) {
