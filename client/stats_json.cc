@@ -40,6 +40,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       s.peak_rss_bytes(), ",\n  \"generations\": ", s.generations(),
       ",\n  \"generation_bytes\": ", s.generation_bytes(), ",\n  \"evicted_generations\": ",
       s.evicted_generations(), ",\n  \"promoted_bytes\": ", s.promoted_bytes(),
+      ",\n  \"promotions_declined\": ", s.promotions_declined(),
+      ",\n  \"promote_budget\": ", s.promote_budget(),
       ",\n  \"shm_arenas\": ", s.shm_arenas(), ",\n  \"shm_mapped_bytes\": ",
       s.shm_mapped_bytes(), ",\n  \"shm_put_pages\": ", s.shm_put_pages(),
       ",\n  \"shm_get_pages\": ", s.shm_get_pages());

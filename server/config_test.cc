@@ -111,6 +111,18 @@ TEST(ServerConfig, PromoteFractionIsAFraction) {
   }
 }
 
+TEST(ServerConfig, PromoteBudgetIsAFraction) {
+  ServerConfig c;
+  EXPECT_DOUBLE_EQ(c.promote_budget, 0.1);
+  ASSERT_TRUE(Parse(c, {"--promote-budget", "0.05"}).ok());
+  EXPECT_DOUBLE_EQ(c.promote_budget, 0.05);
+  for (const char* bad : {"1.5", "-0.1", "some"}) {
+    auto s = Parse(c, {"--promote-budget", bad});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("promote-budget"), absl::string_view::npos) << s;
+  }
+}
+
 TEST(ServerConfig, TheShippedExampleLoads) {
   ServerConfig c;
   auto s = c.LoadFile(PREFIXD_EXAMPLE_CONFIG);

@@ -38,6 +38,7 @@ class ServerImpl final : public Server {
     so.block_cache_bytes = config_.block_cache_bytes;
     so.generation_bytes = config_.generation_bytes;
     so.promote_fraction = config_.promote_fraction;
+    so.promote_budget = config_.promote_budget;
     auto store = storage::Store::Open(so);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);

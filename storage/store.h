@@ -144,6 +144,8 @@ struct StoreStats {
   uint64_t generation_bytes = 0;       // the size at which a new generation starts
   uint64_t evicted_generations = 0;    // dropped since the store opened
   uint64_t promoted_bytes = 0;         // copied forward since the store opened
+  uint64_t promotions_declined = 0;    // pages not copied forward: the copy budget was spent
+  double promote_budget = 0;           // StoreOptions::promote_budget
   uint64_t memory_cache_capacity = 0;  // the memory cache (StoreOptions::memory_cache_bytes)
   uint64_t memory_cache_bytes = 0;     // page bytes it holds now
   uint64_t memory_cache_hits = 0;      // pages served from it

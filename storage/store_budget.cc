@@ -313,6 +313,11 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     }
     GenerationPtr from = Find(cur->generation);
     if (!from) continue;  // dropped since it was read
+    if (promote_credit_ < double(cur->size)) {  // the copy budget is spent for now
+      promotions_declined_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    promote_credit_ -= double(cur->size);
     IndexRecord rec = *cur;
     rec.generation = to->number;
     const KeyHash hash = HashKey(rec.key);

@@ -53,11 +53,12 @@ class BudgetTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Open(uint64_t capacity) {
+  void Open(uint64_t capacity, double promote_budget = StoreOptions().promote_budget) {
     store_.reset();
     StoreOptions o;
     o.path = dir_;
     o.capacity_bytes = capacity;
+    o.promote_budget = promote_budget;
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = *std::move(s);
@@ -137,6 +138,39 @@ TEST_F(BudgetTest, PagesReadFromTheOldestGenerationSurviveItsDrop) {
 
 // A chain continued in a later put outlives its parent's generation: its pages are stored but
 // stranded, and CountStranded says so.
+TEST_F(BudgetTest, WithoutACopyBudgetReadPagesAreNotCopiedForward) {
+  Open(kCapacity, /*promote_budget=*/0);
+  Put(0);
+  for (int c = 1; c < 200; ++c) {
+    Put(c);
+    if (c % 10 == 0) Read(0);  // read as in the test above, but nothing may be copied
+  }
+  auto st = store_->Stats();
+  EXPECT_EQ(st->promoted_bytes, 0u);
+  EXPECT_EQ(st->namespaces[0].counters.promoted_pages, 0u);
+  EXPECT_GT(st->promotions_declined, 0u);
+  EXPECT_EQ(Read(0), 0) << "chain 0 survived 100 MiB of puts through 32 MiB uncopied";
+}
+
+TEST_F(BudgetTest, CopiesForwardStayWithinTheirShareOfTheAcceptedBytes) {
+  constexpr double kBudget = 0.02;
+  Open(kCapacity, kBudget);
+  uint64_t put_bytes = 0;
+  for (int c = 0; c < 200; ++c) {
+    Put(c);
+    put_bytes += kChain * kPage;
+    // Read a band of old chains after every put: more wants copying than the budget allows.
+    for (int old = std::max(0, c - 62); old < std::max(0, c - 50); ++old) Read(old);
+  }
+  auto st = store_->Stats();
+  EXPECT_GT(st->promoted_bytes, 0u);
+  EXPECT_GT(st->promotions_declined, 0u);
+  EXPECT_DOUBLE_EQ(st->promote_budget, kBudget);
+  // The credit starts at 0, grows by kBudget per accepted byte and never passes one generation.
+  EXPECT_LE(st->promoted_bytes, kBudget * put_bytes + st->generation_bytes)
+      << "put " << put_bytes << " bytes, generations of " << st->generation_bytes;
+}
+
 TEST_F(BudgetTest, PagesBehindAnEvictedParentAreCountedStranded) {
   Put(0);
   for (int c = 1; c < 20; ++c) Put(c);  // chain 0's generation is now an old one

@@ -217,9 +217,12 @@ class StoreImpl final : public Store {
   absl::Mutex write_mu_;
   uint64_t scanned_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t written_since_scan_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // Bytes Promote may still copy (StoreOptions::promote_budget).
+  double promote_credit_ ABSL_GUARDED_BY(write_mu_) = 0;
+  double promote_budget_ = 0;  // resolved from options_
   uint64_t next_corrupt_seq_ ABSL_GUARDED_BY(write_mu_) = 0;  // of the next corrupt marker
   std::chrono::steady_clock::time_point last_scan_ ABSL_GUARDED_BY(write_mu_);
-  std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0};
+  std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0}, promotions_declined_{0};
   // Time inside Put, Get and Exists calls (errors included), for the controller's signals.
   util::LatencyHistogram put_latency_, get_latency_, exists_latency_;
   // Files of dropped generations that were still on the disk at the last scan.

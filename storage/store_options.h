@@ -28,6 +28,13 @@ struct StoreOptions {
   // ServerConfig::promote_fraction for the trade against 0.125).
   double promote_fraction = 0.25;
 
+  // Copies forward may write at most this share of the page bytes Put accepts (a credit that
+  // grows with every accepted page and is capped at one generation's bytes), so that second
+  // chances cannot push the disk writes per accepted byte past 1 + promote_budget over time.
+  // Pages read while the credit is spent are served and stay where they are. Default 0.1;
+  // in [0, 1]. Not changeable online.
+  double promote_budget = 0.1;
+
   // Memtable size per column family (bytes). Default 64 MiB; with a capacity, at most
   // capacity / 128 (at least 1 MiB) so that unflushed pages stay a small share. Changeable online.
   uint64_t write_buffer_size = uint64_t{64} << 20;

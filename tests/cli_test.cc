@@ -50,14 +50,16 @@ TEST(Prefixctl, HealthAndStatsJson) {
   EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
 }
 
-TEST(Prefixctl, StatsShowThePromoteFractionTheDaemonWasGiven) {
+TEST(Prefixctl, StatsShowThePromoteFractionAndBudgetTheDaemonWasGiven) {
   TempDir dir("cli-promote");
-  Daemon d(dir.path() + "/data", {"--promote-fraction", "0.5"});
+  Daemon d(dir.path() + "/data", {"--promote-fraction", "0.5", "--promote-budget", "0.05"});
   d.Start();
   std::string out;
   ASSERT_EQ(RunCommand(BinaryPath("prefixctl") + " --target " + d.target() + " stats --json", &out),
             0);
   EXPECT_NE(out.find("\"promote_fraction\": 0.5,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"promote_budget\": 0.05,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"promotions_declined\": 0,"), std::string::npos) << out;
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
