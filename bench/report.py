@@ -523,9 +523,9 @@ WHY = {
               "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
               "to drop is where the room is (benchmarks-why.md); issue #3.",
     "wa": "Pages read from the oldest quarter of the generations are copied into the newest "
-          "(promotions), each a second device write; on the trace replays they add 0.13-0.15 "
-          "to the store's ~1.08; --promote-fraction 0.125 halves them at about the same hit rate "
-          "but keeps only prefixes read more often (benchmarks-why.md); issue #3.",
+          "(promotions), each a second device write; --promote-budget (default 0.1) caps them "
+          "at a tenth of the accepted page bytes on top of the store's ~1.08 (uncapped they "
+          "added 0.13-0.15 on the trace replays; benchmarks-why.md); issue #3.",
     "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
             "generations and counts every file in its budget, and keeps fewer useful pages "
             "than the file tier's per-page LRU (trace table above; issue #3's policy work).",
