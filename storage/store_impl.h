@@ -219,7 +219,6 @@ class StoreImpl final : public Store {
   uint64_t written_since_scan_ ABSL_GUARDED_BY(write_mu_) = 0;
   // Bytes Promote may still copy (StoreOptions::promote_budget).
   double promote_credit_ ABSL_GUARDED_BY(write_mu_) = 0;
-  double promote_budget_ = 0;  // resolved from options_
   uint64_t next_corrupt_seq_ ABSL_GUARDED_BY(write_mu_) = 0;  // of the next corrupt marker
   std::chrono::steady_clock::time_point last_scan_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> evicted_generations_{0}, promoted_bytes_{0}, promotions_declined_{0};

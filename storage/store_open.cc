@@ -167,7 +167,6 @@ absl::Status StoreImpl::Init() {
     tuning_.promote_fraction = options_.promote_fraction;
   }
   promote_fraction_ = options_.promote_fraction;
-  promote_budget_ = options_.promote_budget;
 
   // The generations that exist, from the last run.
   std::vector<std::string> existing;
@@ -508,7 +507,7 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.key_index_bytes = keys_.MemoryBytes();
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
   out.promotions_declined = promotions_declined_.load(std::memory_order_relaxed);
-  out.promote_budget = promote_budget_;
+  out.promote_budget = options_.promote_budget;
   const PageCacheStats cache = cache_.Stats();
   out.memory_cache_capacity = cache.capacity_bytes;
   out.memory_cache_bytes = cache.bytes;

@@ -323,7 +323,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     cache_.InsertChecked(PageKeyOf(ns.info.id, rec), rec.generation, rec.crc32c, pages[i].data);
   }
   written_since_scan_ += new_bytes;
-  promote_credit_ = std::min<double>(promote_credit_ + promote_budget_ * double(new_bytes),
+  promote_credit_ = std::min<double>(promote_credit_ + options_.promote_budget * double(new_bytes),
                                      double(generation_bytes_));
   ns.pages.fetch_add(result.written, std::memory_order_relaxed);
   ns.bytes.fetch_add(new_bytes, std::memory_order_relaxed);

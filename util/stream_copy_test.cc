@@ -1,8 +1,8 @@
 #include "util/stream_copy.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include "gtest/gtest.h"
 
