@@ -14,6 +14,7 @@
 #include "spdlog/spdlog.h"
 #include "storage/coding.h"
 #include "storage/page_key.h"
+#include "storage/rocks_logger.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
 #include "util/byte_size.h"
@@ -23,6 +24,19 @@ namespace {
 
 constexpr char kIndexFamily[] = "index";
 constexpr char kLegacyPagesFamily[] = "pages";  // format 1, before generations
+
+// Deletes the info log files ("LOG", "LOG.old.<micros>") that RocksDB wrote into the data
+// directory before its log went to spdlog: nothing reads them, and they count against the budget.
+void RemoveOldInfoLogs(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name != "LOG" && !name.starts_with("LOG.old.")) continue;
+    if (std::filesystem::remove(e.path(), ec)) {
+      spdlog::info("removed {}: RocksDB's log now goes to this log", e.path().string());
+    }
+  }
+}
 
 }  // namespace
 
@@ -110,11 +124,9 @@ absl::Status StoreImpl::Init() {
   // while dropped generations' files were gone from disk, and once reached it refuses every
   // write until a restart. prefixd counts the bytes itself (MakeRoom).
   db_opts.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
-  // RocksDB's own log files count against the budget: keep them few and small.
-  db_opts.max_log_file_size =
-      options_.capacity_bytes ? std::clamp<uint64_t>(options_.capacity_bytes / 256, 256 << 10, 4 << 20)
-                              : 4 << 20;
-  db_opts.keep_log_file_num = 4;
+  // RocksDB's info log goes to the daemon's log, not to LOG files in the budget
+  // (rocks_logger.h says why).
+  db_opts.info_log = NewSpdlogRocksLogger();
   db_opts.stats_dump_period_sec = 0;
   db_opts.manifest_preallocation_size = 1 << 20;
   // Tickers only (flush, compaction and stall counters for the controller): no timers.
@@ -191,6 +203,7 @@ absl::Status StoreImpl::Init() {
   auto s = rocksdb::DB::Open(db_opts, options_.path, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening store at ", options_.path));
   db_.reset(raw);
+  RemoveOldInfoLogs(options_.path);  // after Open: the directory's LOCK is ours
   index_cf_ = handles[1];
   {
     absl::MutexLock l(&gen_mu_);
