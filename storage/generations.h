@@ -40,6 +40,12 @@ struct Generation {
   // Page bytes ever written into this family: what dropping it frees from the disk (copies
   // promoted away or deleted stay in its files until then). Drives rotation and eviction.
   uint64_t written = 0;
+  // Bytes of blob records (header, key, page) written into the family, and of those in its
+  // blob files at the last scan: the difference is in its memtables. RocksDB's memtable size
+  // stops growing once a flush is requested, and a batch bigger than the memtable is not
+  // split, so a 5 MiB chain read back as 1 MiB (DiskEstimate).
+  uint64_t stored = 0, flushed = 0;
+  uint64_t Unflushed() const { return stored > flushed ? stored - flushed : 0; }
 
   void Add(uint32_t ns_id, uint64_t bytes);  // a page written here (counts `written` too)
   void Remove(uint32_t ns_id, uint64_t bytes);

@@ -52,6 +52,20 @@ absl::StatusOr<StoreImpl::GenerationPtr> StoreImpl::CreateGeneration(uint64_t nu
 uint64_t StoreImpl::DiskEstimate() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_scan_ > std::chrono::milliseconds(100)) {
+    // What each generation has in blob files, read before the directory: a flush that ends
+    // between the two is counted twice (in the files and as unflushed), never missed.
+    std::vector<GenerationPtr> gens;
+    {
+      absl::MutexLock l(&gen_mu_);
+      for (const auto& [n, g] : gens_) gens.push_back(g);
+    }
+    for (const GenerationPtr& g : gens) {
+      rocksdb::ColumnFamilyMetaData meta;
+      db_->GetColumnFamilyMetaData(g->handle, &meta);
+      uint64_t flushed = 0;
+      for (const auto& b : meta.blob_files) flushed += b.total_blob_bytes;
+      g->flushed = flushed;
+    }
     scanned_bytes_ = DirectoryBytes(options_.path);
     // A dropped generation's files still there are as good as gone: they go when the last
     // read or background job using them ends. Counting them would evict a second generation.
@@ -63,22 +77,21 @@ uint64_t StoreImpl::DiskEstimate() {
       return false;
     });
     scanned_bytes_ -= std::min(scanned_bytes_, going);
-    written_since_scan_ = 0;
     last_scan_ = now;
   }
-  // Every live family's unflushed bytes: a put that starts a new generation leaves the last
-  // one's memtable to flush, and counting only the newest's let a run of puts of 1/8 of the
-  // budget pass it by 17 % (the fill benchmark at 64 MiB). Dropped generations are left out
-  // (RocksDB's aggregate would count them until their last reference goes).
-  uint64_t memtables = 0;
-  auto add = [&](rocksdb::ColumnFamilyHandle* h) {
-    uint64_t m = 0;
-    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &m)) memtables += m;
-  };
-  add(index_cf_);
-  absl::MutexLock l(&gen_mu_);
-  for (const auto& [n, g] : gens_) add(g->handle);
-  return scanned_bytes_ + written_since_scan_ + memtables;
+  // Pages not in blob files yet, counted by prefixd: RocksDB's memtable size stops growing
+  // once a flush is requested, so one put of a 5 MiB chain into a 1 MiB memtable read as
+  // 1 MiB until the next write switched it, and the flush took the disk 12 % past a 32 MiB
+  // budget. Dropped generations are left out: their memtables are never flushed.
+  uint64_t unflushed = 0;
+  {
+    absl::MutexLock l(&gen_mu_);
+    for (const auto& [n, g] : gens_) unflushed += g->Unflushed();
+  }
+  // The index family's records are small, and a batch holds at most a chain's worth.
+  uint64_t index_memtables = 0;
+  db_->GetIntProperty(index_cf_, rocksdb::DB::Properties::kCurSizeAllMemTables, &index_memtables);
+  return scanned_bytes_ + unflushed + index_memtables;
 }
 
 namespace {
@@ -303,6 +316,7 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     KeyIndex::Entry entry;  // its record in the newest generation
   };
   std::vector<Moved> moved;
+  uint64_t blob_bytes = 0;  // Generation::stored
   for (size_t i = 0; i < recs.size(); ++i) {
     const auto& cur = (*now)[i];
     // Only a page that is still the one read, and still in an older generation. Its old copy
@@ -321,18 +335,18 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
     IndexRecord rec = *cur;
     rec.generation = to->number;
     const KeyHash hash = HashKey(rec.key);
-    AddPage(&batch, *to, ns.info.id, rec, hash, bytes[i]);
+    blob_bytes += AddPage(&batch, *to, ns.info.id, rec, hash, bytes[i]);
     moved.push_back({from, rec.size, hash, KeyIndex::EntryOf(rec)});
   }
   if (moved.empty()) return;
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   if (!db_->Write(wo, &batch).ok()) return;
+  to->stored += blob_bytes;
   for (const Moved& m : moved) {
     m.from->Remove(ns.info.id, m.size);
     to->Add(ns.info.id, m.size);
     keys_.Set(ns.info.id, m.hash, m.entry);
-    written_since_scan_ += m.size;
     promoted_bytes_.fetch_add(m.size, std::memory_order_relaxed);
   }
   ns.promoted_pages.fetch_add(moved.size(), std::memory_order_relaxed);

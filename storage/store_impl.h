@@ -136,9 +136,10 @@ class StoreImpl final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Adds page `rec` (its generation `gen`) with `bytes` and its index record to `batch`.
-  // `hash` is HashKey(rec.key).
-  void AddPage(rocksdb::WriteBatch* batch, const Generation& gen, uint32_t ns_id,
-               const IndexRecord& rec, const KeyHash& hash, std::string_view bytes);
+  // `hash` is HashKey(rec.key). Returns the bytes of its blob record if the value goes to a
+  // blob file (Generation::stored), else 0.
+  uint64_t AddPage(rocksdb::WriteBatch* batch, const Generation& gen, uint32_t ns_id,
+                   const IndexRecord& rec, const KeyHash& hash, std::string_view bytes);
 
   // Removes one corrupt page and its index record, and counts it.
   void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec)
@@ -183,7 +184,8 @@ class StoreImpl final : public Store {
   absl::Status WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Bytes under the store path, from a scan at most 100 ms old (less the files of dropped
-  // generations not deleted yet) plus what was written since and what the memtables hold.
+  // generations not deleted yet), plus the page bytes not in blob files at that scan
+  // (Generation::Unflushed) and the index family's memtables.
   uint64_t DiskEstimate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Copies pages served from old generations into the newest one; `bytes[i]` is the page
   // of `recs[i]`, valid during the call.
@@ -216,7 +218,6 @@ class StoreImpl final : public Store {
   // Serialises writers so that "present?" checks and counts stay exact.
   absl::Mutex write_mu_;
   uint64_t scanned_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;
-  uint64_t written_since_scan_ ABSL_GUARDED_BY(write_mu_) = 0;
   // Bytes Promote may still copy (StoreOptions::promote_budget).
   double promote_credit_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t next_corrupt_seq_ ABSL_GUARDED_BY(write_mu_) = 0;  // of the next corrupt marker
