@@ -178,6 +178,42 @@ TEST_F(BudgetTest, AChainBiggerThanTheMemtableIsCountedBeforeItIsFlushed) {
   EXPECT_LE(st->disk_bytes, kCapacity) << "the 8 MiB chain was not counted until it was flushed";
 }
 
+// The MANIFEST logs every flush and every generation created or dropped: ~200 bytes per MiB put,
+// kept until it reaches max_manifest_bytes (RocksDB's default was 1 GiB), then started anew.
+TEST_F(BudgetTest, TheManifestStartsAnewAtItsLimit) {
+  constexpr uint64_t kLimit = 16 << 10;
+  store_.reset();
+  StoreOptions o;
+  o.path = dir_;
+  o.capacity_bytes = kCapacity;
+  o.max_manifest_bytes = 1000;
+  EXPECT_EQ(Store::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.max_manifest_bytes = kLimit;
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  store_ = *std::move(s);
+  ASSERT_TRUE(store_->OpenNamespace("ns", Fp()).ok());
+  auto manifest_bytes = [&] {
+    uint64_t bytes = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+      if (e.path().filename().string().starts_with("MANIFEST-")) bytes += e.file_size();
+    }
+    return bytes;
+  };
+  uint64_t peak = 0;
+  for (int c = 0; c < 300; ++c) {  // 150 MiB: ~150 flushes, ~37 generations created and dropped
+    Put(c);
+    peak = std::max(peak, manifest_bytes());
+  }
+  // Measured 16.5 KB; without the limit 42.6 KB after 100 MiB, growing with every MiB. Up to
+  // twice the limit: the old file may still be there when the new one has its first records.
+  EXPECT_LE(peak, 2 * kLimit) << "the MANIFEST was not started anew";
+  EXPECT_EQ(Read(299), kChain);
+  // And a store reopened from a new MANIFEST has its pages.
+  Open(kCapacity);
+  EXPECT_EQ(Read(299), kChain);
+}
+
 TEST_F(BudgetTest, PagesReadFromTheOldestGenerationSurviveItsDrop) {
   Put(0);  // the chain an engine keeps reading
   Put(1);  // written once, never read

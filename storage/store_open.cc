@@ -128,7 +128,13 @@ absl::Status StoreImpl::Init() {
   // (rocks_logger.h says why).
   db_opts.info_log = NewSpdlogRocksLogger();
   db_opts.stats_dump_period_sec = 0;
-  db_opts.manifest_preallocation_size = 1 << 20;
+  db_opts.max_manifest_file_size =
+      options_.max_manifest_bytes    ? options_.max_manifest_bytes
+      : options_.capacity_bytes == 0 ? uint64_t{64} << 20
+                                     : std::clamp<uint64_t>(options_.capacity_bytes / 256,
+                                                            uint64_t{64} << 10, uint64_t{64} << 20);
+  db_opts.manifest_preallocation_size =
+      std::min<uint64_t>(db_opts.max_manifest_file_size, uint64_t{1} << 20);
   // Tickers only (flush, compaction and stall counters for the controller): no timers.
   statistics_ = rocksdb::CreateDBStatistics();
   statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);

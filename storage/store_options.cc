@@ -19,6 +19,9 @@ absl::Status StoreOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("max_background_jobs must be in [1, 64], got ", max_background_jobs));
   }
+  if (max_manifest_bytes != 0 && max_manifest_bytes < (uint64_t{4} << 10)) {
+    return absl::InvalidArgumentError("max_manifest_bytes must be 0 (derived) or at least 4 KiB");
+  }
   if (read_group_bytes == 0) return absl::InvalidArgumentError("read_group_bytes must be > 0");
   if (!(promote_fraction >= 0 && promote_fraction <= 1)) {
     return absl::InvalidArgumentError("promote_fraction must be in [0, 1]");

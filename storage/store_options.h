@@ -48,6 +48,14 @@ struct StoreOptions {
   // Target size of one blob file (bytes). Default 256 MiB. Changeable online.
   uint64_t blob_file_size = uint64_t{256} << 20;
 
+  // Size at which RocksDB starts a new MANIFEST (the log of every flush, compaction and
+  // family created or dropped) and deletes the old one. RocksDB's default, 1 GiB, let it grow
+  // by a few hundred bytes per flush and per generation (42.6 KB per 100 MiB put at a 32 MiB
+  // budget), all counted against the budget and replayed at start-up.
+  // 0 (default): capacity / 256, clamped to [64 KiB, 64 MiB]; 64 MiB when the capacity is
+  // unlimited. At least 4 KiB. Not changeable online.
+  uint64_t max_manifest_bytes = 0;
+
   // Background flush and compaction threads. Default 4. Changeable online.
   int max_background_jobs = 4;
 
