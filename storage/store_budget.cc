@@ -54,10 +54,14 @@ uint64_t StoreImpl::DiskEstimate() {
   if (now - last_scan_ > std::chrono::milliseconds(100)) {
     // What each generation has in blob files, read before the directory: a flush that ends
     // between the two is counted twice (in the files and as unflushed), never missed.
+    // Only those with bytes not in blob files at the last look, or written since: the others
+    // have nothing in their memtables.
     std::vector<GenerationPtr> gens;
     {
       absl::MutexLock l(&gen_mu_);
-      for (const auto& [n, g] : gens_) gens.push_back(g);
+      for (const auto& [n, g] : gens_) {
+        if (g->Unflushed() > 0) gens.push_back(g);
+      }
     }
     for (const GenerationPtr& g : gens) {
       rocksdb::ColumnFamilyMetaData meta;

@@ -58,11 +58,14 @@ class BudgetTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   void Open(uint64_t capacity, double promote_budget = StoreOptions().promote_budget) {
-    store_.reset();
     StoreOptions o;
-    o.path = dir_;
     o.capacity_bytes = capacity;
     o.promote_budget = promote_budget;
+    OpenWith(o);
+  }
+  void OpenWith(StoreOptions o) {
+    store_.reset();
+    o.path = dir_;
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = *std::move(s);
@@ -74,6 +77,18 @@ class BudgetTest : public ::testing::Test {
     auto keys = Keys(chain);
     std::vector<PageWrite> w;
     for (int i = 0; i < kChain; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
+    auto r = store_->Put({"ns"}, "", w);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  // Chain "long<chain>" of `pages` pages, written in one put (one batch).
+  void PutLong(int chain, int pages) {
+    std::vector<std::string> data, keys;
+    for (int i = 0; i < pages; ++i) {
+      data.push_back(Bytes(chain, i));
+      keys.push_back("long" + std::to_string(chain) + "p" + std::to_string(i));
+    }
+    std::vector<PageWrite> w;
+    for (int i = 0; i < pages; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
     auto r = store_->Put({"ns"}, "", w);
     ASSERT_TRUE(r.ok()) << r.status();
   }
@@ -160,26 +175,35 @@ TEST_F(BudgetTest, RocksDBLogsToTheDaemonsLogAndKeepsNoLogFiles) {
 // never split: an 8 MiB chain in a 1 MiB memtable read as 1 MiB until the next write switched
 // it. The budget now counts the bytes not yet in blob files itself.
 TEST_F(BudgetTest, AChainBiggerThanTheMemtableIsCountedBeforeItIsFlushed) {
-  auto put_long = [&](int chain, int pages) {
-    std::vector<std::string> data, keys;
-    for (int i = 0; i < pages; ++i) {
-      data.push_back(Bytes(chain, i));
-      keys.push_back("long" + std::to_string(chain) + "p" + std::to_string(i));
-    }
-    std::vector<PageWrite> w;
-    for (int i = 0; i < pages; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
-    auto r = store_->Put({"ns"}, "", w);
-    ASSERT_TRUE(r.ok()) << r.status();
-  };
   for (int c = 0; c < 60; ++c) Put(c);  // 30 MiB in 512 KiB chains: the budget nearly full
-  put_long(1, 128);                     // 8 MiB in one batch
+  PutLong(1, 128);                      // 8 MiB in one batch
   // Past the estimate's 100 ms between scans, so that the next put reads the memtables anew.
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  put_long(2, 96);  // 6 MiB: fits only if the 8 MiB still in memory were missed
+  PutLong(2, 96);  // 6 MiB: fits only if the 8 MiB still in memory were missed
   ASSERT_TRUE(store_->Flush().ok());
   auto st = store_->Stats();
   ASSERT_TRUE(st.ok());
   EXPECT_LE(st->disk_bytes, kCapacity) << "the 8 MiB chain was not counted until it was flushed";
+}
+
+// A generation reopened with pages in its blob files takes more: what its memtables then hold
+// is counted from zero, not from what the files held.
+TEST_F(BudgetTest, AReopenedGenerationCountsWhatItsMemtablesHold) {
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.generation_bytes = 24 << 20;  // the 8 MiB below stay in the reopened generation
+  OpenWith(o);
+  for (int c = 0; c < 16; ++c) Put(c);  // 8 MiB
+  ASSERT_TRUE(store_->Flush().ok());
+  OpenWith(o);
+  PutLong(1, 128);  // 8 MiB more into the same generation, in one batch
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  PutLong(2, 320);  // 20 MiB: fits beside 16 MiB only if 8 of them were missed
+  ASSERT_TRUE(store_->Flush().ok());
+  auto st = store_->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_LE(st->disk_bytes, kCapacity);
+  EXPECT_EQ(Read(15), 0) << "the reopened generation should have been dropped for the 20 MiB";
 }
 
 // The MANIFEST logs every flush and every generation created or dropped, a few hundred bytes
@@ -193,10 +217,8 @@ TEST_F(BudgetTest, TheManifestStartsAnewAtItsLimit) {
   o.max_manifest_bytes = 1000;
   EXPECT_EQ(Store::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
   o.max_manifest_bytes = kLimit;
-  auto s = Store::Open(o);
-  ASSERT_TRUE(s.ok()) << s.status();
-  store_ = *std::move(s);
-  ASSERT_TRUE(store_->OpenNamespace("ns", Fp()).ok());
+  OpenWith(o);
+  ASSERT_NE(store_, nullptr);
   auto manifest_bytes = [&] {
     uint64_t bytes = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir_)) {
