@@ -39,7 +39,8 @@ class SpdlogRocksLogger final : public rocksdb::Logger {
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     Write(level, format, ap);
   }
-  // The base class's rolling logger keeps these for every new file; nothing is kept here.
+  // RocksDB's own rolling logger keeps these to repeat at the top of every new file; here
+  // they are logged once and forgotten.
   void LogHeader(const char* format, va_list ap) override {
     Write(rocksdb::InfoLogLevel::HEADER_LEVEL, format, ap);
   }

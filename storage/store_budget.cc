@@ -204,7 +204,7 @@ void StoreImpl::SweepKeyIndex() {
 StoreImpl::Room StoreImpl::Budget(bool opening) {
   // Writes keep the files under 98 % of the capacity; opening evicts only past 100 %, so a
   // restart (which adds a log file or two) does not cost a generation. The 2 % covers what
-  // the estimate learns only at its next scan (RocksDB's logs, MANIFEST and OPTIONS writes):
+  // the estimate learns only at its next scan (RocksDB's MANIFEST and OPTIONS writes):
   // measured peaks sat at the write threshold (fill benchmark at 512 MiB: 0.94-0.95 with a
   // 95 % threshold), and every budget point buys hit rate (docs/benchmarks-why.md).
   uint64_t budget = options_.capacity_bytes == 0 ? UINT64_MAX
