@@ -85,8 +85,9 @@ uint64_t StoreImpl::DiskEstimate() {
   }
   // Pages not in blob files yet, counted by prefixd: RocksDB's memtable size stops growing
   // once a flush is requested, so one put of a 5 MiB chain into a 1 MiB memtable read as
-  // 1 MiB until the next write switched it, and the flush took the disk 12 % past a 32 MiB
-  // budget. Dropped generations are left out: their memtables are never flushed.
+  // 1 MiB until the next write switched it, and the flush took the disk 7 % past a 33 MiB
+  // budget (SGLang-shape replay at 10 %). Dropped generations are left out: their memtables
+  // are never flushed.
   uint64_t unflushed = 0;
   {
     absl::MutexLock l(&gen_mu_);
