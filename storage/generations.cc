@@ -34,6 +34,12 @@ void Generation::Remove(uint32_t ns_id, uint64_t bytes) {
   if (it->second.pages == 0) per_namespace.erase(it);
 }
 
+uint64_t BlobRecordBytes(const rocksdb::ColumnFamilyMetaData& meta) {
+  uint64_t bytes = 0;
+  for (const auto& b : meta.blob_files) bytes += b.total_blob_bytes;
+  return bytes;
+}
+
 std::string GenerationFamilyName(uint64_t number) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "gen.%020llu", static_cast<unsigned long long>(number));

@@ -51,6 +51,10 @@ struct Generation {
   void Remove(uint32_t ns_id, uint64_t bytes);
 };
 
+// Bytes of the blob records in a family's blob files (RocksDB's total_blob_bytes: header, key
+// and value of each), comparable with Generation::stored.
+uint64_t BlobRecordBytes(const rocksdb::ColumnFamilyMetaData& meta);
+
 // "gen.00000000000000000042": zero-padded so that names sort like numbers.
 std::string GenerationFamilyName(uint64_t number);
 std::optional<uint64_t> ParseGenerationFamilyName(std::string_view name);

@@ -66,9 +66,7 @@ uint64_t StoreImpl::DiskEstimate() {
     for (const GenerationPtr& g : gens) {
       rocksdb::ColumnFamilyMetaData meta;
       db_->GetColumnFamilyMetaData(g->handle, &meta);
-      uint64_t flushed = 0;
-      for (const auto& b : meta.blob_files) flushed += b.total_blob_bytes;
-      g->flushed = flushed;
+      g->flushed = BlobRecordBytes(meta);
     }
     scanned_bytes_ = DirectoryBytes(options_.path);
     // A dropped generation's files still there are as good as gone: they go when the last

@@ -234,8 +234,7 @@ absl::Status StoreImpl::Init() {
       rocksdb::ColumnFamilyMetaData meta;
       db_->GetColumnFamilyMetaData(g->handle, &meta);
       g->written = std::max<uint64_t>(g->total.bytes, meta.size + meta.blob_file_size);
-      for (const auto& b : meta.blob_files) g->stored += b.total_blob_bytes;
-      g->flushed = g->stored;  // memtables start empty
+      g->stored = g->flushed = BlobRecordBytes(meta);  // memtables start empty
     }
   }
   absl::MutexLock wl(&write_mu_);
