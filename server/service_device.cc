@@ -4,6 +4,7 @@
 // memory), and writes gets only after the store verified them.
 #include "absl/strings/str_cat.h"
 #include "gpu/gpu.h"
+#include "server/cancel_poll.h"
 #include "server/convert.h"
 #include "server/service.h"
 #include "util/crc32c.h"
@@ -93,8 +94,9 @@ grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDe
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return ToGrpc(budget_.Busy());
   absl::Status copy_error;
+  CancelPoll poll([ctx] { return ctx->IsCancelled(); });
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
-    if (ctx->IsCancelled()) return false;
+    if (poll.CancelledBefore(bytes.size())) return false;
     copy_error = gpu::CopyToDevice((*dev)->base() + req->offsets(i), bytes.data(), bytes.size());
     if (!copy_error.ok()) return false;
     resp->add_crc32c(crc);

@@ -9,6 +9,7 @@
 // from another core, and with memcpy the two cores fought over the lines (1 MiB gets ran at
 // half the speed; docs/transport.md).
 #include "absl/strings/str_cat.h"
+#include "server/cancel_poll.h"
 #include "server/convert.h"
 #include "server/service.h"
 #include "util/stream_copy.h"
@@ -99,11 +100,14 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   const uint64_t group = GroupPages(config_.read_group_bytes, page_bytes, wanted);
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
   if (!lease.held()) return ToGrpc(budget_.Busy());
-  // Report filled slots about every MiB, so the client checks them while later ones fill.
+  // Report filled slots about every MiB, so the client checks them while later ones fill. A
+  // cancelled call fails its next report's Write, or is seen by the poll (CancelPoll: asking
+  // before every page cost more than copying 64 KiB pages).
   v1::GetShmResponse out;
   uint64_t unreported = 0;
+  CancelPoll poll([ctx] { return ctx->IsCancelled(); });
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
-    if (ctx->IsCancelled()) return false;
+    if (poll.CancelledBefore(bytes.size())) return false;
     util::StreamCopy(slots[i], bytes.data(), bytes.size());
     out.add_crc32c(crc);
     unreported += bytes.size();
