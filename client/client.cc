@@ -453,7 +453,11 @@ class ClientImpl final : public Client {
         }
       }
       if (!bad.ok()) {
-        ctx.TryCancel();
+        // Read to the end rather than cancel: the stream ends when the daemon's handler
+        // returns, so when this call returns nothing writes the slots any more (a cancelled
+        // daemon would go on copying until it noticed, into slots the caller may reuse).
+        while (reader->Read(&m)) {
+        }
         reader->Finish();
         return bad;
       }

@@ -147,6 +147,38 @@ TEST_F(ShmTest, SlotsAreReusedAcrossManyRequests) {
   EXPECT_TRUE(c->AllocateSlots(*ns, 4 << 20).ok());  // everything came back
 }
 
+// A page that fails its checksum in the arena fails the get with DATA_LOSS, and the call
+// returns only once the daemon is done with the slots. Here the caller names one slot for
+// pages 0 and 1, so page 1 overwrites page 0 before the daemon's first report (every MiB) and
+// page 0's check fails, always; the daemon has 31 MiB of the chain still to copy. The client
+// used to cancel the call and return, and the daemon went on copying until it noticed: the
+// slots then changed after the call had returned, and the daemon still held the get's share
+// of its in-flight budget.
+TEST_F(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
+  constexpr int kPages = 512;
+  auto c = ShmClient(128 << 20);
+  auto ns = c->OpenNamespace("overlap", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  ASSERT_TRUE(PutTestChain(*c, *ns, 5, 0, kPages).ok());
+  auto arena = c->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok()) << arena.status();
+  auto out = c->AllocateSlots(*ns, kPages * kPage);
+  ASSERT_TRUE(out.ok()) << out.status();
+  std::vector<uint64_t> offsets;
+  for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kPage);
+  offsets[1] = offsets[0];
+  uint8_t* slots = arena->data() + *out;
+  std::memset(slots, 0, kPages * kPage);
+  auto got = c->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(5, 0, kPages)), offsets);
+  ASSERT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << got.status();
+  const std::string after(reinterpret_cast<const char*>(slots), kPages * kPage);
+  const uint64_t in_flight = Stats().inflight_bytes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(in_flight, 0u) << "the daemon was still serving the get after it returned";
+  EXPECT_EQ(std::memcmp(slots, after.data(), after.size()), 0)
+      << "the daemon wrote into the slots after the get returned";
+}
+
 // A client that forges descriptors: raw gRPC and a raw side connection, no client library.
 class HostileTest : public ShmTest {
  protected:
