@@ -111,7 +111,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
     util::StreamCopy(slots[i], bytes.data(), bytes.size());
     out.add_crc32c(crc);
     unreported += bytes.size();
-    if (unreported >= (uint64_t{1} << 20)) {
+    if (unreported >= (uint64_t{1} << 20) && i + 1 < wanted) {  // the last goes with the summary
       if (!writer->Write(out)) return false;
       out.Clear();
       unreported = 0;
