@@ -168,8 +168,8 @@ class Client {
   // per page wanted), each verified against its checksum. After an error the slots' bytes are
   // unspecified. The call returns once the daemon is done with the slots, except when it
   // passed ClientOptions::rpc_timeout: the daemon then notices the cancellation only between
-  // pages, after up to 4 MiB more (one page, if pages are larger), and may still be writing
-  // the slots when the call returns, so a get into them must not follow at once.
+  // pages, after up to 4 MiB more (plus the page in hand), and may still be writing the
+  // slots when the call returns, so a get into them must not follow at once.
   virtual absl::StatusOr<SlotGetResult> GetSlots(const Namespace& ns, const Chain& chain,
                                                  std::span<const uint64_t> offsets,
                                                  uint32_t max_pages = 0) = 0;

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-
 #include <functional>
 #include <utility>
 
@@ -14,8 +13,8 @@ namespace prefixd::server {
 
 class CancelPoll {
  public:
-  // Handlers ask every 4 MiB: after a client cancels, the daemon copies at most this much
-  // more (or one page, if pages are larger) before it stops.
+  // Handlers ask every 4 MiB: after a client cancels, the daemon copies up to this much more
+  // (plus the page in hand) before it stops.
   static constexpr uint64_t kEveryBytes = uint64_t{4} << 20;
 
   // `is_cancelled` is the question, e.g. [ctx] { return ctx->IsCancelled(); }.
