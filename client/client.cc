@@ -105,9 +105,9 @@ class ClientImpl final : public Client {
       std::vector<uint64_t> offsets;
       for (uint64_t i = 0; i < wanted; ++i) offsets.push_back(lease->offset() + i * page_bytes);
       GetResult out;
-      auto r = GetShmCall(ns, chain, offsets, max_pages, [&](uint32_t i, std::string_view p) {
+      auto r = GetShmCall(ns, chain, offsets, max_pages, [&](uint32_t i, std::string p) {
         if (i == 0) out.pages.clear();  // a retry starts over
-        out.pages.emplace_back(p);
+        out.pages.push_back(std::move(p));
       });
       if (!r.ok()) return r.status();
       out.pages.resize(r->pages);  // a retry that found fewer pages leaves none behind
@@ -400,12 +400,15 @@ class ClientImpl final : public Client {
     });
   }
 
-  // `on_page(i, bytes)` (optional) sees page i as soon as it is verified in the arena. A
+  // `on_page(i, bytes)` (optional) takes a copy of page i as soon as the daemon reports it,
+  // verified: the copy is what is checked, so nothing written into the arena later (by the
+  // caller, or by a daemon still serving an earlier call that timed out on these slots) can
+  // change bytes that passed. Without it pages are checked where they lie in the arena. A
   // retried attempt starts over, calling it again from page 0.
   absl::StatusOr<SlotGetResult> GetShmCall(
       const Namespace& ns, const Chain& chain, std::span<const uint64_t> offsets,
       uint32_t max_pages,
-      const std::function<void(uint32_t, std::string_view)>& on_page = nullptr) {
+      const std::function<void(uint32_t, std::string)>& on_page = nullptr) {
     const uint64_t page_bytes = ns.fingerprint.page_bytes();
     return Retry([&]() -> absl::StatusOr<SlotGetResult> {
       auto s = SessionOf(ns);
@@ -437,12 +440,17 @@ class ClientImpl final : public Client {
           }
           std::string_view page(
               reinterpret_cast<const char*>((*s)->arena->data() + offsets[checked]), page_bytes);
+          std::string copy;
+          if (on_page) {
+            copy.assign(page);
+            page = copy;
+          }
           if (util::Crc32c(page) != crc) {
             bad = absl::DataLossError(
                 absl::StrCat("page ", checked, " failed its checksum in the arena"));
             break;
           }
-          if (on_page) on_page(checked, page);
+          if (on_page) on_page(checked, std::move(copy));
           ++checked;
         }
         if (m.has_done()) {

@@ -12,9 +12,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -177,6 +178,41 @@ TEST_F(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
   EXPECT_EQ(in_flight, 0u) << "the daemon was still serving the get after it returned";
   EXPECT_EQ(std::memcmp(slots, after.data(), after.size()), 0)
       << "the daemon wrote into the slots after the get returned";
+}
+
+// With another thread of the client scribbling over the whole arena while gets run, a get fails
+// its checksum or returns the right bytes, never other bytes. (Fails with the arena check
+// removed. It did not catch the client checking the arena and copying the page afterwards,
+// which it did until the copy became what is checked: that window is microseconds.)
+TEST_F(ShmTest, ScribblingOverTheArenaNeverYieldsWrongBytes) {
+  auto c = ShmClient(16 << 20);
+  auto ns = c->OpenNamespace("scribbled", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  for (int ch = 0; ch < 8; ++ch) ASSERT_TRUE(PutTestChain(*c, *ns, 6, ch, 16).ok()) << ch;
+  auto arena = c->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok()) << arena.status();
+  std::atomic<bool> stop{false};
+  std::thread scribbler([&] {
+    volatile uint8_t* p = arena->data();
+    for (uint8_t v = 0; !stop.load(std::memory_order_relaxed); ++v) {
+      for (size_t j = 0; j < arena->size(); j += 512) p[j] = v;
+    }
+  });
+  int ok = 0, lost = 0;
+  for (int round = 0; round < 400; ++round) {
+    int wrong = -1;
+    auto got = GetTestChain(*c, *ns, 6, round % 8, 16, &wrong);
+    if (got.ok()) {
+      ++ok;
+      EXPECT_EQ(wrong, 0) << "round " << round << ": a get returned bytes that are not the page's";
+    } else {
+      ++lost;
+      EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << got.status();
+    }
+  }
+  stop = true;
+  scribbler.join();
+  std::printf("gets: %d returned, %d failed their checksum\n", ok, lost);
 }
 
 // A client that forges descriptors: raw gRPC and a raw side connection, no client library.
