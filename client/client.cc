@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/shm_get.h"
 #include "client/shm_transport.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -423,57 +425,77 @@ class ClientImpl final : public Client {
         slot->set_offset(off);
         slot->set_length(page_bytes);
       }
+      // The daemon publishes each filled slot on a board in the arena (shm/progress.h); with
+      // no room for one, pages are checked once the call has ended.
+      std::unique_ptr<SlotLease> board_lease;
+      std::optional<shm::ProgressReader> board;
+      if (auto l = ShmTransport::Lease(*s, shm::BoardBytes(offsets.size())); l.ok()) {
+        board_lease = *std::move(l);
+        board.emplace(board_lease->data());
+        req.mutable_progress()->set_offset(board_lease->offset());
+        req.mutable_progress()->set_length(shm::BoardBytes(offsets.size()));
+      }
+      std::vector<uint32_t> checked;  // the CRC32C each checked page passed
+      auto check = [&](uint32_t crc) -> absl::Status {
+        const uint32_t i = static_cast<uint32_t>(checked.size());
+        if (i >= offsets.size()) return absl::DataLossError("the daemon reported more pages than slots");
+        std::string_view page(
+            reinterpret_cast<const char*>((*s)->arena->data() + offsets[i]), page_bytes);
+        std::string copy;
+        if (on_page) {
+          copy.assign(page);
+          page = copy;
+        }
+        if (util::Crc32c(page) != crc) {
+          return absl::DataLossError(absl::StrCat("page ", i, " failed its checksum in the arena"));
+        }
+        if (on_page) on_page(i, std::move(copy));
+        checked.push_back(crc);
+        return absl::OkStatus();
+      };
       grpc::ClientContext ctx;
       Prepare(&ctx);
-      auto reader = stub_->GetShm(&ctx, req);
-      v1::GetShmResponse m;
-      SlotGetResult r;
-      uint32_t checked = 0;
-      bool done = false;
+      ShmGetCall call(stub_.get(), &ctx, &req, board ? &*board : nullptr);
       absl::Status bad;
-      // Pages are checked (and handed to `on_page`) as the daemon reports them filled.
-      while (bad.ok() && reader->Read(&m)) {
-        for (uint32_t crc : m.crc32c()) {
-          if (checked >= offsets.size()) {
-            bad = absl::DataLossError("the daemon reported more pages than slots");
-            break;
+      if (board) {
+        // Until the daemon finishes the board, or the call ends without it (an error before the
+        // daemon looked at the board; the timeout covers a nudge lost to the daemon's stores).
+        uint32_t seen = 0;
+        while (bad.ok()) {
+          const uint32_t filled = std::min<uint64_t>(seen & shm::kCountMask, offsets.size());
+          while (bad.ok() && checked.size() < filled) {
+            bad = check(board->Crc(static_cast<uint32_t>(checked.size())));
           }
-          std::string_view page(
-              reinterpret_cast<const char*>((*s)->arena->data() + offsets[checked]), page_bytes);
-          std::string copy;
-          if (on_page) {
-            copy.assign(page);
-            page = copy;
-          }
-          if (util::Crc32c(page) != crc) {
-            bad = absl::DataLossError(
-                absl::StrCat("page ", checked, " failed its checksum in the arena"));
-            break;
-          }
-          if (on_page) on_page(checked, std::move(copy));
-          ++checked;
-        }
-        if (m.has_done()) {
-          done = true;
-          r.pages = m.done().pages_returned();
-          r.stop = m.done().stop();
-          r.keys.assign(m.keys().begin(), m.keys().end());
+          if ((seen & shm::kFinished) != 0 || call.ended()) break;
+          seen = board->Wait(seen, absl::Milliseconds(50));
         }
       }
-      if (!bad.ok()) {
-        // Read to the end rather than cancel: the stream ends when the daemon's handler
-        // returns, so when this call returns nothing writes the slots any more (a cancelled
-        // daemon would go on copying until it noticed, into slots the caller may reuse).
-        while (reader->Read(&m)) {
-        }
-        reader->Finish();
-        return bad;
-      }
-      if (auto st = reader->Finish(); !st.ok()) return ShmStatus(st);
-      if (!done) return absl::UnavailableError("the get stream ended without its summary");
-      if (r.pages != checked) {
+      // A failed check still waits for the call to end, rather than cancel it: the stream ends
+      // when the daemon's handler returns, so when this returns nothing writes the slots any
+      // more (a cancelled daemon would go on copying until it noticed, into slots the caller
+      // may reuse).
+      const grpc::Status st = call.Await();
+      if (!bad.ok()) return bad;
+      if (!st.ok()) return ShmStatus(st);
+      if (!call.has_summary()) return absl::UnavailableError("the get stream ended without its summary");
+      const auto& crcs = call.crcs();
+      const auto& done = call.summary().done();
+      if (crcs.size() != done.pages_returned() || checked.size() > crcs.size()) {
         return absl::DataLossError("the daemon's get summary does not match the pages it reported");
       }
+      for (size_t i = 0; i < checked.size(); ++i) {
+        if (checked[i] != crcs[i]) {
+          return absl::DataLossError(absl::StrCat(
+              "page ", i, ": the progress board's checksum differs from the daemon's summary"));
+        }
+      }
+      for (size_t i = checked.size(); i < crcs.size(); ++i) {
+        if (auto c = check(crcs[i]); !c.ok()) return c;
+      }
+      SlotGetResult r;
+      r.pages = done.pages_returned();
+      r.stop = done.stop();
+      r.keys.assign(call.summary().keys().begin(), call.summary().keys().end());
       return r;
     });
   }

@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "prefixd/v1/prefixd.grpc.pb.h"
 #include "shm/arena.h"
+#include "shm/progress.h"
 #include "shm/side_channel.h"
 #include "tests/daemon.h"
 #include "util/crc32c.h"
@@ -146,6 +147,32 @@ TEST_F(ShmTest, SlotsAreReusedAcrossManyRequests) {
   c->FreeSlots(*ns, *in, kPages * kPage);
   c->FreeSlots(*ns, *out, kPages * kPage);
   EXPECT_TRUE(c->AllocateSlots(*ns, 4 << 20).ok());  // everything came back
+}
+
+// With no room in the arena for a progress board, a get still works: the pages are checked
+// against the call's summary once it has ended.
+TEST_F(ShmTest, AGetWithNoRoomForItsBoardChecksThePagesAfterTheCall) {
+  constexpr int kPages = 16;
+  auto c = ShmClient(kPages * kPage);
+  auto ns = c->OpenNamespace("full", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  ASSERT_TRUE(PutTestChain(*c, *ns, 8, 0, kPages).ok());
+  auto arena = c->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok()) << arena.status();
+  ASSERT_EQ(arena->size(), kPages * kPage);
+  auto out = c->AllocateSlots(*ns, kPages * kPage);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(c->AllocateSlots(*ns, 8).status().code(), absl::StatusCode::kResourceExhausted);
+  std::vector<uint64_t> offsets;
+  for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kPage);
+  std::memset(arena->data() + *out, 0, kPages * kPage);
+  auto got = c->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(8, 0, kPages)), offsets);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->pages, static_cast<uint32_t>(kPages));
+  for (int i = 0; i < kPages; ++i) {
+    ASSERT_EQ(std::memcmp(arena->data() + offsets[i], PageContent(8, i, kPage).data(), kPage), 0)
+        << "page " << i;
+  }
 }
 
 // A page that fails its checksum in the arena fails the get with DATA_LOSS, and the call
@@ -304,6 +331,45 @@ TEST_F(HostileTest, DescriptorsOutsideTheArenaAreRefused) {
   EXPECT_EQ(Stats().pages(), 0u);  // nothing was written
   EXPECT_EQ(Call(Put(0, kPage)), grpc::StatusCode::OK);  // the well-formed request works
   EXPECT_EQ(Stats().pages(), 1u);
+}
+
+// A get's progress board (shm/progress.h) is a descriptor like the slots: checked against the
+// arena, its alignment and size, and the slots; a good one ends the get with the page's
+// CRC32C, the count and the finished bit in it, and nothing written past it.
+TEST_F(HostileTest, ProgressBoardsAreCheckedLikeSlots) {
+  ASSERT_EQ(Call(Put(0, kPage)), grpc::StatusCode::OK);
+  v1::GetShmRequest get;
+  *get.mutable_ns() = Put(0, kPage).ns();
+  get.mutable_chain()->add_keys("k0");
+  *get.mutable_arena() = Put(0, kPage).arena();
+  auto* slot = get.add_slots();
+  slot->set_offset(kPage);
+  slot->set_length(kPage);
+  auto with_board = [&](uint64_t offset, uint64_t length) {
+    v1::GetShmRequest r = get;
+    r.mutable_progress()->set_offset(offset);
+    r.mutable_progress()->set_length(length);
+    return Call(r);
+  };
+  const uint64_t need = shm::BoardBytes(1);
+  EXPECT_EQ(with_board(kPage + 64, need), grpc::StatusCode::INVALID_ARGUMENT);  // in the slot
+  EXPECT_EQ(with_board(kPage - 8, need), grpc::StatusCode::INVALID_ARGUMENT);   // runs into it
+  EXPECT_EQ(with_board(3 * kPage + 4, need), grpc::StatusCode::INVALID_ARGUMENT);  // misaligned
+  EXPECT_EQ(with_board(3 * kPage, need - 1), grpc::StatusCode::INVALID_ARGUMENT);  // too short
+  EXPECT_EQ(with_board((1 << 20) - 8, need), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(with_board(~uint64_t{0} - 7, need), grpc::StatusCode::OUT_OF_RANGE);
+  uint8_t* board = arena_->data() + 3 * kPage;
+  std::memset(board, 0xEE, 256);
+  std::memset(board, 0, shm::kBoardHeaderBytes);
+  std::memset(arena_->data() + kPage, 0, kPage);
+  EXPECT_EQ(with_board(3 * kPage, need), grpc::StatusCode::OK);
+  EXPECT_EQ(std::memcmp(arena_->data() + kPage, arena_->data(), kPage), 0);
+  uint32_t count = 0, crc = 0;
+  std::memcpy(&count, board, 4);
+  std::memcpy(&crc, board + shm::kBoardHeaderBytes, 4);
+  EXPECT_EQ(count, 1 | shm::kFinished);
+  EXPECT_EQ(crc, util::Crc32c(std::string_view(reinterpret_cast<char*>(arena_->data()), kPage)));
+  for (uint64_t at = need; at < 256; ++at) ASSERT_EQ(board[at], 0xEE) << at;
 }
 
 TEST_F(HostileTest, AnotherClientsArenaAndAnotherNamespaceAreOutOfReach) {
