@@ -1,10 +1,12 @@
 #include "client/client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/shm_get.h"
@@ -44,6 +46,8 @@ class ClientImpl final : public Client {
              std::unique_ptr<ShmTransport> shm)
       : options_(o), stub_(v1::Prefixd::NewStub(ch)),
         health_(grpc::health::v1::Health::NewStub(ch)), shm_(std::move(shm)) {}
+
+  ~ClientImpl() override { detached_.CancelAndWait(); }
 
   absl::StatusOr<Namespace> OpenNamespace(const std::string& name, const v1::Fingerprint& fp,
                                           const NamespaceOptions& options) override {
@@ -431,9 +435,11 @@ class ClientImpl final : public Client {
       std::optional<shm::ProgressReader> board;
       if (auto l = ShmTransport::Lease(*s, shm::BoardBytes(offsets.size())); l.ok()) {
         board_lease = *std::move(l);
-        board.emplace(board_lease->data());
+        const uint32_t nonce = next_nonce_.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B1u;
+        board.emplace(board_lease->data(), nonce);
         req.mutable_progress()->set_offset(board_lease->offset());
         req.mutable_progress()->set_length(shm::BoardBytes(offsets.size()));
+        req.set_progress_nonce(nonce);
       }
       std::vector<uint32_t> checked;  // the CRC32C each checked page passed
       auto check = [&](uint32_t crc) -> absl::Status {
@@ -453,33 +459,46 @@ class ClientImpl final : public Client {
         checked.push_back(crc);
         return absl::OkStatus();
       };
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      ShmGetCall call(stub_.get(), &ctx, &req, board ? &*board : nullptr);
+      auto ctx = std::make_unique<grpc::ClientContext>();
+      Prepare(ctx.get());
+      ShmGetCall* call = ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
+      // Released on every path out: deleted, or left to end on its own (detached_).
+      auto release = absl::MakeCleanup([&] { call->Release(&detached_); });
       absl::Status bad;
+      uint32_t seen = 0;
       if (board) {
         // Until the daemon finishes the board, or the call ends without it (an error before the
         // daemon looked at the board; the timeout covers a nudge lost to the daemon's stores).
-        uint32_t seen = 0;
         while (bad.ok()) {
           const uint32_t filled = std::min<uint64_t>(seen & shm::kCountMask, offsets.size());
           while (bad.ok() && checked.size() < filled) {
             bad = check(board->Crc(static_cast<uint32_t>(checked.size())));
           }
-          if ((seen & shm::kFinished) != 0 || call.ended()) break;
+          if ((seen & shm::kFinished) != 0 || call->ended()) break;
           seen = board->Wait(seen, absl::Milliseconds(50));
+        }
+        // The board has all the result when the daemon wrote its outcome for this call's nonce
+        // and no keys are to come (a chain of keys): the summary is not waited for. The daemon
+        // writes no slot after finishing the board.
+        const uint8_t outcome = (seen & shm::kFinished) != 0 ? board->Outcome() : 0;
+        if (bad.ok() && outcome != 0 && chain.token_ids.empty() &&
+            checked.size() == (seen & shm::kCountMask)) {
+          SlotGetResult r;
+          r.pages = static_cast<uint32_t>(checked.size());
+          r.stop = static_cast<v1::GetDone::Stop>(outcome);
+          return r;
         }
       }
       // A failed check still waits for the call to end, rather than cancel it: the stream ends
       // when the daemon's handler returns, so when this returns nothing writes the slots any
       // more (a cancelled daemon would go on copying until it noticed, into slots the caller
       // may reuse).
-      const grpc::Status st = call.Await();
+      const grpc::Status st = call->Await();
       if (!bad.ok()) return bad;
       if (!st.ok()) return ShmStatus(st);
-      if (!call.has_summary()) return absl::UnavailableError("the get stream ended without its summary");
-      const auto& crcs = call.crcs();
-      const auto& done = call.summary().done();
+      if (!call->has_summary()) return absl::UnavailableError("the get stream ended without its summary");
+      const auto& crcs = call->crcs();
+      const auto& done = call->summary().done();
       if (crcs.size() != done.pages_returned() || checked.size() > crcs.size()) {
         return absl::DataLossError("the daemon's get summary does not match the pages it reported");
       }
@@ -495,7 +514,7 @@ class ClientImpl final : public Client {
       SlotGetResult r;
       r.pages = done.pages_returned();
       r.stop = done.stop();
-      r.keys.assign(call.summary().keys().begin(), call.summary().keys().end());
+      r.keys.assign(call->summary().keys().begin(), call->summary().keys().end());
       return r;
     });
   }
@@ -651,6 +670,8 @@ class ClientImpl final : public Client {
   std::unique_ptr<v1::Prefixd::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::unique_ptr<ShmTransport> shm_;  // null: bytes over gRPC only
+  std::atomic<uint32_t> next_nonce_{1};  // of shared-memory gets' progress boards
+  DetachedCalls detached_;  // shared-memory gets returned before gRPC ended them
 };
 
 }  // namespace

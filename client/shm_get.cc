@@ -2,17 +2,62 @@
 
 namespace prefixd::client {
 
-ShmGetCall::ShmGetCall(v1::Prefixd::Stub* stub, grpc::ClientContext* ctx,
-                       const v1::GetShmRequest* req, shm::ProgressReader* board)
-    : board_(board) {
-  stub->async()->GetShm(ctx, req, this);
-  StartRead(&message_);
-  StartCall();
+void DetachedCalls::Add(ShmGetCall* c) {
+  absl::MutexLock l(&mu_);
+  calls_.insert(c);
+}
+
+void DetachedCalls::Remove(ShmGetCall* c) {
+  absl::MutexLock l(&mu_);
+  calls_.erase(c);
+}
+
+void DetachedCalls::CancelAndWait() {
+  std::vector<ShmGetCall*> pending;
+  {
+    absl::MutexLock l(&mu_);
+    for (ShmGetCall* c : calls_) {
+      c->refs_.fetch_add(1);  // kept alive past the lock, for TryCancel
+      pending.push_back(c);
+    }
+  }
+  for (ShmGetCall* c : pending) {
+    c->ctx_->TryCancel();
+    c->Unref();
+  }
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(
+      +[](absl::flat_hash_set<ShmGetCall*>* s) { return s->empty(); }, &calls_));
+}
+
+ShmGetCall::ShmGetCall(std::unique_ptr<grpc::ClientContext> ctx, const v1::GetShmRequest& req,
+                       shm::ProgressReader* board)
+    : ctx_(std::move(ctx)), req_(req), board_(board) {}
+
+ShmGetCall* ShmGetCall::Start(v1::Prefixd::Stub* stub, std::unique_ptr<grpc::ClientContext> ctx,
+                              const v1::GetShmRequest& req, shm::ProgressReader* board) {
+  auto* c = new ShmGetCall(std::move(ctx), req, board);
+  stub->async()->GetShm(c->ctx_.get(), &c->req_, c);
+  c->StartRead(&c->message_);
+  c->StartCall();
+  return c;
 }
 
 grpc::Status ShmGetCall::Await() {
   done_.WaitForNotification();
   return status_;
+}
+
+void ShmGetCall::Release(DetachedCalls* detached) {
+  {
+    absl::MutexLock l(&mu_);
+    board_ = nullptr;
+    if (!ended()) {
+      detached_ = detached;
+      detached->Add(this);
+    }
+  }
+  Unref();
 }
 
 void ShmGetCall::OnReadDone(bool ok) {
@@ -28,9 +73,18 @@ void ShmGetCall::OnReadDone(bool ok) {
 
 void ShmGetCall::OnDone(const grpc::Status& s) {
   status_ = s;
-  ended_.store(true, std::memory_order_release);
-  if (board_ != nullptr) board_->Nudge();
-  done_.Notify();  // last: the caller may destroy this call (and the board) once it returns
+  {
+    absl::MutexLock l(&mu_);
+    ended_.store(true, std::memory_order_release);
+    if (board_ != nullptr) board_->Nudge();
+    if (detached_ != nullptr) detached_->Remove(this);
+  }
+  done_.Notify();
+  Unref();
+}
+
+void ShmGetCall::Unref() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
 }  // namespace prefixd::client

@@ -1,16 +1,25 @@
 // prefixd::client::ShmGetCall — one GetShm call on gRPC's callback API, so that the calling
 // thread is free to check slots as the daemon's progress board (shm/progress.h) reports them
-// while gRPC receives the call's summary. Internal to prefixd::client.
+// while gRPC receives the call's summary, and may return before that summary arrives once the
+// board has said everything the caller needs. Internal to prefixd::client.
 //
-// Thread-safety: the reactor methods run on gRPC's threads; ended(), Await() and, after Await(),
-// the accessors are for the thread that started the call. The call must not be destroyed
-// before Await() returned.
+// Lifetime: a call is shared by the thread that started it and by gRPC, and deleted when both
+// are done with it: the starter by Release(), gRPC when the call ends. A call released before
+// it ended is listed in a DetachedCalls until then, so that the client can cancel it and wait
+// for it when it is destroyed.
+//
+// Thread-safety: Start(), ended(), Await() and Release() are for the thread that started the
+// call; the accessors after Await(). The reactor methods run on gRPC's threads.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
 #include "prefixd/v1/prefixd.grpc.pb.h"
@@ -18,18 +27,40 @@
 
 namespace prefixd::client {
 
+class ShmGetCall;
+
+// Calls released before they ended.
+class DetachedCalls {
+ public:
+  // Cancels every call still listed and waits until gRPC has ended each.
+  void CancelAndWait();
+
+ private:
+  friend class ShmGetCall;
+  void Add(ShmGetCall* c);
+  void Remove(ShmGetCall* c);
+
+  absl::Mutex mu_;
+  absl::flat_hash_set<ShmGetCall*> calls_ ABSL_GUARDED_BY(mu_);
+};
+
 class ShmGetCall final : public grpc::ClientReadReactor<v1::GetShmResponse> {
  public:
-  // Starts the call. `board` (null when the request has none) is nudged when the call ends, so
-  // that a thread waiting on it wakes even if the daemon never wrote it.
-  ShmGetCall(v1::Prefixd::Stub* stub, grpc::ClientContext* ctx, const v1::GetShmRequest* req,
-             shm::ProgressReader* board);
+  // Starts a call of `req` with `ctx` (deadline set). `board` (null when the request has none)
+  // is nudged when the call ends, so that a thread waiting on it wakes even if the daemon never
+  // wrote it, until Release().
+  static ShmGetCall* Start(v1::Prefixd::Stub* stub, std::unique_ptr<grpc::ClientContext> ctx,
+                           const v1::GetShmRequest& req, shm::ProgressReader* board);
 
-  // True once gRPC has finished the call (the daemon's handler returned, or the call failed).
+  // True once gRPC has ended the call (the daemon's handler returned, or the call failed).
   bool ended() const { return ended_.load(std::memory_order_acquire); }
 
   // Waits for the call to end, and returns its status.
   grpc::Status Await();
+
+  // The starter is done with the call (and with the board: it is not touched any more). Deletes
+  // the call if it has ended; otherwise lists it in `detached` until it does.
+  void Release(DetachedCalls* detached);
 
   // After Await(): every CRC32C the messages carried, in order, and whether one carried `done`
   // (then summary() is that message).
@@ -41,7 +72,17 @@ class ShmGetCall final : public grpc::ClientReadReactor<v1::GetShmResponse> {
   void OnDone(const grpc::Status& s) override;
 
  private:
-  shm::ProgressReader* const board_;
+  friend class DetachedCalls;
+  ShmGetCall(std::unique_ptr<grpc::ClientContext> ctx, const v1::GetShmRequest& req,
+             shm::ProgressReader* board);
+  void Unref();
+
+  const std::unique_ptr<grpc::ClientContext> ctx_;
+  const v1::GetShmRequest req_;
+  std::atomic<int> refs_{2};  // the starter's and gRPC's
+  absl::Mutex mu_;
+  shm::ProgressReader* board_ ABSL_GUARDED_BY(mu_);
+  DetachedCalls* detached_ ABSL_GUARDED_BY(mu_) = nullptr;
   v1::GetShmResponse message_;
   std::vector<uint32_t> crcs_;
   bool has_summary_ = false;

@@ -137,7 +137,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   if (req->has_progress()) {
     auto b = BoardOf(**arena, req->progress(), req->slots(), wanted, page_bytes);
     if (!b.ok()) return ToGrpc(b.status());
-    board.emplace(*b, static_cast<uint32_t>(wanted));
+    board.emplace(*b, static_cast<uint32_t>(wanted), req->progress_nonce());
   }
   const uint64_t group = GroupPages(config_.read_group_bytes, page_bytes, wanted);
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
@@ -175,7 +175,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   if (req->chain().token_ids_size() > 0) {
     for (auto& k : *keys) out.add_keys(std::move(k));
   }
-  if (board) board->Finish();
+  if (board) board->Finish(static_cast<uint8_t>(out.done().stop()));
   writer->Write(out);
   return grpc::Status::OK;
 }

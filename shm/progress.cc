@@ -23,20 +23,25 @@ void WakeAll(uint8_t* board) {
 
 }  // namespace
 
-ProgressWriter::ProgressWriter(uint8_t* board, uint32_t pages) : board_(board), pages_(pages) {}
+constexpr uint32_t kNonceBits = 0xFFFFFF00u;
+
+ProgressWriter::ProgressWriter(uint8_t* board, uint32_t pages, uint32_t nonce)
+    : board_(board), pages_(pages), nonce_(nonce) {}
 
 ProgressWriter::~ProgressWriter() { Finish(); }
 
 void ProgressWriter::Publish(uint32_t i, uint32_t crc) {
   if (finished_ || i >= pages_) return;
-  std::memcpy(board_ + kBoardHeaderBytes + 4 * uint64_t{i}, &crc, 4);
+  const uint32_t sealed = crc ^ nonce_;
+  std::memcpy(board_ + kBoardHeaderBytes + 4 * uint64_t{i}, &sealed, 4);
   count_ = i + 1;
   Store(count_);
 }
 
-void ProgressWriter::Finish() {
+void ProgressWriter::Finish(uint8_t stop) {
   if (finished_) return;
   finished_ = true;
+  if (stop != 0) Word(board_, 8).store((nonce_ & kNonceBits) | stop, std::memory_order_relaxed);
   Store(count_ | kFinished);
 }
 
@@ -47,7 +52,9 @@ void ProgressWriter::Store(uint32_t value) {
   if (Word(board_, 4).load(std::memory_order_seq_cst) != 0) WakeAll(board_);
 }
 
-ProgressReader::ProgressReader(uint8_t* board) : board_(board) {
+ProgressReader::ProgressReader(uint8_t* board, uint32_t nonce) : board_(board), nonce_(nonce) {
+  Word(board_, 12).store(0, std::memory_order_relaxed);
+  Word(board_, 8).store(0, std::memory_order_relaxed);
   Word(board_, 4).store(0, std::memory_order_relaxed);
   Word(board_, 0).store(0, std::memory_order_seq_cst);
 }
@@ -70,7 +77,12 @@ uint32_t ProgressReader::Wait(uint32_t seen, absl::Duration timeout) {
 uint32_t ProgressReader::Crc(uint32_t i) const {
   uint32_t crc;
   std::memcpy(&crc, board_ + kBoardHeaderBytes + 4 * uint64_t{i}, 4);
-  return crc;
+  return crc ^ nonce_;
+}
+
+uint8_t ProgressReader::Outcome() const {
+  const uint32_t v = Word(board_, 8).load(std::memory_order_acquire);
+  return (v & kNonceBits) == (nonce_ & kNonceBits) ? static_cast<uint8_t>(v & 0xFF) : 0;
 }
 
 void ProgressReader::Nudge() {

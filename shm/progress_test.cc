@@ -12,6 +12,8 @@
 namespace prefixd::shm {
 namespace {
 
+constexpr uint32_t kNonce = 0x5eed1234;
+
 uint32_t CrcFor(uint32_t i) { return i * 2654435761u + 1; }
 
 TEST(Progress, AnotherProcessFillsTheBoardInOrder) {
@@ -19,16 +21,16 @@ TEST(Progress, AnotherProcessFillsTheBoardInOrder) {
   auto a = Arena::Create(BoardBytes(kPages), "test");
   ASSERT_TRUE(a.ok()) << a.status();
   uint8_t* board = (*a)->data();
-  ProgressReader reader(board);
+  ProgressReader reader(board, kNonce);
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {  // the "daemon": publishes in bursts, sleeping between them
-    ProgressWriter w(board, kPages);
+    ProgressWriter w(board, kPages, kNonce);
     for (uint32_t i = 0; i < kPages; ++i) {
       w.Publish(i, CrcFor(i));
       if (i % 20 == 19) usleep(2000);
     }
-    w.Finish();
+    w.Finish(/*stop=*/2);
     _exit(0);
   }
   uint32_t seen = 0, checked = 0;
@@ -38,6 +40,7 @@ TEST(Progress, AnotherProcessFillsTheBoardInOrder) {
   }
   EXPECT_EQ(seen, kPages | kFinished);
   EXPECT_EQ(checked, kPages);
+  EXPECT_EQ(reader.Outcome(), 2);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -46,7 +49,7 @@ TEST(Progress, AnotherProcessFillsTheBoardInOrder) {
 TEST(Progress, WaitReturnsAfterItsTimeoutWhenNothingChanges) {
   auto a = Arena::Create(BoardBytes(4), "test");
   ASSERT_TRUE(a.ok());
-  ProgressReader reader((*a)->data());
+  ProgressReader reader((*a)->data(), kNonce);
   const absl::Time start = absl::Now();
   EXPECT_EQ(reader.Wait(0, absl::Milliseconds(30)), 0u);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(25));
@@ -55,7 +58,7 @@ TEST(Progress, WaitReturnsAfterItsTimeoutWhenNothingChanges) {
 TEST(Progress, NudgeWakesAWaiter) {
   auto a = Arena::Create(BoardBytes(4), "test");
   ASSERT_TRUE(a.ok());
-  ProgressReader reader((*a)->data());
+  ProgressReader reader((*a)->data(), kNonce);
   uint32_t got = 0;
   absl::Duration waited;
   std::thread waiter([&] {
@@ -76,15 +79,31 @@ TEST(Progress, TheWriterFinishesWhenDestroyedAndStaysInItsBoard) {
   ASSERT_TRUE(a.ok());
   uint8_t* board = (*a)->data();
   std::memset(board, 0xAB, 4096);
-  ProgressReader reader(board);
+  ProgressReader reader(board, kNonce);
   {
-    ProgressWriter w(board, kPages);
+    ProgressWriter w(board, kPages, kNonce);
     w.Publish(0, 7);
     w.Publish(kPages, 9);  // past the board: ignored
   }
   EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), 1 | kFinished);
   EXPECT_EQ(reader.Crc(0), 7u);
+  EXPECT_EQ(reader.Outcome(), 0) << "a writer destroyed unfinished reports no outcome";
   for (uint64_t at = BoardBytes(kPages); at < 4096; ++at) ASSERT_EQ(board[at], 0xAB) << at;
+}
+
+// What a writer serving another call (another nonce) leaves on the board decodes to nothing
+// this call could take: other checksums and no outcome.
+TEST(Progress, AnotherCallsWriterIsNotTakenForThisCalls) {
+  auto a = Arena::Create(4096, "test");
+  ASSERT_TRUE(a.ok());
+  uint8_t* board = (*a)->data();
+  ProgressReader reader(board, kNonce);
+  ProgressWriter stale(board, 2, kNonce ^ 0x100);
+  stale.Publish(0, 7);
+  stale.Finish(/*stop=*/1);
+  EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), 1 | kFinished);
+  EXPECT_NE(reader.Crc(0), 7u);
+  EXPECT_EQ(reader.Outcome(), 0);
 }
 
 }  // namespace

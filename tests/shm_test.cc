@@ -149,6 +149,43 @@ TEST_F(ShmTest, SlotsAreReusedAcrossManyRequests) {
   EXPECT_TRUE(c->AllocateSlots(*ns, 4 << 20).ok());  // everything came back
 }
 
+// A chain of token ids: the keys come in the call's summary (the board has none), so a get
+// takes them from there; a chain of keys takes its result from the board. Both byte-exact.
+TEST_F(ShmTest, TokenChainsGetTheirKeysFromTheSummary) {
+  auto c = ShmClient();
+  auto ns = c->OpenNamespace("tokens", TestFingerprint(kPage, 4));
+  ASSERT_TRUE(ns.ok());
+  std::vector<uint32_t> tokens;
+  for (uint32_t i = 0; i < 14; ++i) tokens.push_back(500 + i);  // 3 full pages + 2 tokens
+  std::vector<std::string> data;
+  for (int i = 0; i < 3; ++i) data.push_back(PageContent(4, i, kPage));
+  std::vector<std::string_view> views(data.begin(), data.end());
+  auto put = c->Put(*ns, client::Chain::FromTokens(tokens), views);
+  ASSERT_TRUE(put.ok()) << put.status();
+  ASSERT_EQ(put->keys.size(), 3u);
+  auto out = c->AllocateSlots(*ns, 3 * kPage);
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto arena = c->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok());
+  const std::vector<uint64_t> offsets = {*out, *out + kPage, *out + 2 * kPage};
+  for (bool by_tokens : {true, false}) {
+    std::memset(arena->data() + *out, 0, 3 * kPage);
+    auto chain = by_tokens ? client::Chain::FromTokens(tokens) : client::Chain::FromKeys(put->keys);
+    auto got = c->GetSlots(*ns, chain, offsets);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->pages, 3u);
+    EXPECT_EQ(got->stop, v1::GetDone::COMPLETE);
+    EXPECT_EQ(got->keys, by_tokens ? put->keys : std::vector<std::string>{});
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(std::memcmp(arena->data() + offsets[i], data[i].data(), kPage), 0) << i;
+    }
+  }
+  auto limited = c->GetSlots(*ns, client::Chain::FromKeys(put->keys), offsets, /*max_pages=*/2);
+  ASSERT_TRUE(limited.ok()) << limited.status();
+  EXPECT_EQ(limited->pages, 2u);
+  EXPECT_EQ(limited->stop, v1::GetDone::LIMIT);
+}
+
 // With no room in the arena for a progress board, a get still works: the pages are checked
 // against the call's summary once it has ended.
 TEST_F(ShmTest, AGetWithNoRoomForItsBoardChecksThePagesAfterTheCall) {
@@ -335,7 +372,8 @@ TEST_F(HostileTest, DescriptorsOutsideTheArenaAreRefused) {
 
 // A get's progress board (shm/progress.h) is a descriptor like the slots: checked against the
 // arena, its alignment and size, and the slots; a good one ends the get with the page's
-// CRC32C, the count and the finished bit in it, and nothing written past it.
+// CRC32C and the outcome sealed with the call's nonce, the count and the finished bit in it,
+// and nothing written past it.
 TEST_F(HostileTest, ProgressBoardsAreCheckedLikeSlots) {
   ASSERT_EQ(Call(Put(0, kPage)), grpc::StatusCode::OK);
   v1::GetShmRequest get;
@@ -345,10 +383,12 @@ TEST_F(HostileTest, ProgressBoardsAreCheckedLikeSlots) {
   auto* slot = get.add_slots();
   slot->set_offset(kPage);
   slot->set_length(kPage);
+  constexpr uint32_t kNonce = 0xA5A5C3C3;
   auto with_board = [&](uint64_t offset, uint64_t length) {
     v1::GetShmRequest r = get;
     r.mutable_progress()->set_offset(offset);
     r.mutable_progress()->set_length(length);
+    r.set_progress_nonce(kNonce);
     return Call(r);
   };
   const uint64_t need = shm::BoardBytes(1);
@@ -364,11 +404,14 @@ TEST_F(HostileTest, ProgressBoardsAreCheckedLikeSlots) {
   std::memset(arena_->data() + kPage, 0, kPage);
   EXPECT_EQ(with_board(3 * kPage, need), grpc::StatusCode::OK);
   EXPECT_EQ(std::memcmp(arena_->data() + kPage, arena_->data(), kPage), 0);
-  uint32_t count = 0, crc = 0;
+  uint32_t count = 0, outcome = 0, crc = 0;
   std::memcpy(&count, board, 4);
+  std::memcpy(&outcome, board + 8, 4);
   std::memcpy(&crc, board + shm::kBoardHeaderBytes, 4);
   EXPECT_EQ(count, 1 | shm::kFinished);
-  EXPECT_EQ(crc, util::Crc32c(std::string_view(reinterpret_cast<char*>(arena_->data()), kPage)));
+  EXPECT_EQ(outcome, (kNonce & 0xFFFFFF00) | v1::GetDone::COMPLETE);
+  EXPECT_EQ(crc ^ kNonce,
+            util::Crc32c(std::string_view(reinterpret_cast<char*>(arena_->data()), kPage)));
   for (uint64_t at = need; at < 256; ++at) ASSERT_EQ(board[at], 0xEE) << at;
 }
 
