@@ -444,7 +444,9 @@ class ClientImpl final : public Client {
       std::vector<uint32_t> checked;  // the CRC32C each checked page passed
       auto check = [&](uint32_t crc) -> absl::Status {
         const uint32_t i = static_cast<uint32_t>(checked.size());
-        if (i >= offsets.size()) return absl::DataLossError("the daemon reported more pages than slots");
+        if (i >= offsets.size()) {
+          return absl::DataLossError("the daemon reported more pages than slots");
+        }
         std::string_view page(
             reinterpret_cast<const char*>((*s)->arena->data() + offsets[i]), page_bytes);
         std::string copy;
@@ -461,7 +463,8 @@ class ClientImpl final : public Client {
       };
       auto ctx = std::make_unique<grpc::ClientContext>();
       Prepare(ctx.get());
-      ShmGetCall* call = ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
+      ShmGetCall* call =
+          ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
       // Released on every path out: deleted, or left to end on its own (detached_).
       auto release = absl::MakeCleanup([&] { call->Release(&detached_); });
       absl::Status bad;
@@ -496,7 +499,9 @@ class ClientImpl final : public Client {
       const grpc::Status st = call->Await();
       if (!bad.ok()) return bad;
       if (!st.ok()) return ShmStatus(st);
-      if (!call->has_summary()) return absl::UnavailableError("the get stream ended without its summary");
+      if (!call->has_summary()) {
+        return absl::UnavailableError("the get stream ended without its summary");
+      }
       const auto& crcs = call->crcs();
       const auto& done = call->summary().done();
       if (crcs.size() != done.pages_returned() || checked.size() > crcs.size()) {

@@ -36,7 +36,9 @@ TEST(Progress, AnotherProcessFillsTheBoardInOrder) {
   uint32_t seen = 0, checked = 0;
   while ((seen & kFinished) == 0) {
     seen = reader.Wait(seen, absl::Seconds(10));
-    for (; checked < (seen & kCountMask); ++checked) ASSERT_EQ(reader.Crc(checked), CrcFor(checked));
+    for (; checked < (seen & kCountMask); ++checked) {
+      ASSERT_EQ(reader.Crc(checked), CrcFor(checked));
+    }
   }
   EXPECT_EQ(seen, kPages | kFinished);
   EXPECT_EQ(checked, kPages);
