@@ -2,9 +2,12 @@
 // ServerContext::IsCancelled polls the call's completion queue, about 18 µs a question on this
 // project's 2-CPU VM, where copying a 64 KiB page out of the memory cache takes 8 µs. Asked
 // before every page, it was 290 µs of a shared-memory Get of a 16-page, 1 MiB chain's 520
-// (docs/transport.md). Not thread-safe: one per call, on the handler's thread.
+// (docs/transport.md). A call's deadline is cheaper to ask about (a clock read) and is asked
+// before every page, the first included: past it the client has given up, and may already be
+// using the slots for something else. Not thread-safe: one per call, on the handler's thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -21,10 +24,17 @@ class CancelPoll {
   explicit CancelPoll(std::function<bool()> is_cancelled, uint64_t every = kEveryBytes)
       : is_cancelled_(std::move(is_cancelled)), every_(every) {}
 
-  // Call before handling a page of `bytes`. True when the call was cancelled; asks only once
-  // the bytes handled since the last question (or since the start) reach `every`, so the first
-  // page never asks.
+  // The call's deadline (ServerContext::deadline(); the default, the clock's maximum, is none).
+  void set_deadline(std::chrono::system_clock::time_point deadline) { deadline_ = deadline; }
+
+  // Call before handling a page of `bytes`. True when the call's deadline has passed, or when
+  // the call was cancelled: that question is asked only once the bytes handled since the last
+  // one (or since the start) reach `every`, so the first page never asks it.
   bool CancelledBefore(uint64_t bytes) {
+    if (deadline_ != std::chrono::system_clock::time_point::max() &&
+        std::chrono::system_clock::now() >= deadline_) {
+      return true;
+    }
     bool cancelled = false;
     if (since_ >= every_) {
       since_ = 0;
@@ -38,6 +48,7 @@ class CancelPoll {
   const std::function<bool()> is_cancelled_;
   const uint64_t every_;
   uint64_t since_ = 0;
+  std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
 };
 
 }  // namespace prefixd::server

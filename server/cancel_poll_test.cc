@@ -38,5 +38,21 @@ TEST(CancelPoll, PagesLargerThanTheIntervalAskBeforeEveryPageButTheFirst) {
   EXPECT_EQ(asked, 4);
 }
 
+TEST(CancelPoll, APassedDeadlineStopsEveryPageTheFirstIncluded) {
+  int asked = 0;
+  auto ask = [&] {
+    ++asked;
+    return false;
+  };
+  CancelPoll later(ask, /*every=*/100);
+  later.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+  EXPECT_FALSE(later.CancelledBefore(40));
+  CancelPoll passed(ask, /*every=*/100);
+  passed.set_deadline(std::chrono::system_clock::now() - std::chrono::milliseconds(1));
+  EXPECT_TRUE(passed.CancelledBefore(40));
+  EXPECT_TRUE(passed.CancelledBefore(40));
+  EXPECT_EQ(asked, 0) << "the clock answers; the call is not asked";
+}
+
 }  // namespace
 }  // namespace prefixd::server

@@ -95,6 +95,7 @@ grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDe
   if (!lease.held()) return ToGrpc(budget_.Busy());
   absl::Status copy_error;
   CancelPoll poll([ctx] { return ctx->IsCancelled(); });
+  poll.set_deadline(ctx->deadline());
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (poll.CancelledBefore(bytes.size())) return false;
     copy_error = gpu::CopyToDevice((*dev)->base() + req->offsets(i), bytes.data(), bytes.size());

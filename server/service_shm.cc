@@ -149,6 +149,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   v1::GetShmResponse out;
   uint64_t unreported = 0;
   CancelPoll poll([ctx] { return ctx->IsCancelled(); });
+  poll.set_deadline(ctx->deadline());
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (poll.CancelledBefore(bytes.size())) return false;
     util::StreamCopy(slots[i], bytes.data(), bytes.size());

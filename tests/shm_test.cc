@@ -244,6 +244,69 @@ TEST_F(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
       << "the daemon wrote into the slots after the get returned";
 }
 
+// A get that outlives its deadline stops before its next page: the daemon reads the clock
+// before every page (it used to notice only at its next question to gRPC, every 4 MiB). Here
+// the daemon is stopped (SIGSTOP) as soon as its board shows a first page, and let go after the
+// call's deadline: it then copies at most the page it had in hand. Raw gRPC, to see the board.
+TEST_F(ShmTest, AGetPastItsDeadlineStopsBeforeItsNextPage) {
+  constexpr int kPages = 1024;  // 64 MiB, 64 pages per CancelPoll interval
+  auto c = daemon_->Connect();
+  auto ns = c->OpenNamespace("deadline", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  ASSERT_TRUE(PutTestChain(*c, *ns, 10, 0, kPages).ok());
+  auto arena = shm::Arena::Create(kPages * kPage + (1 << 20), "deadline");
+  ASSERT_TRUE(arena.ok());
+  auto conn = shm::SideConnection::Connect(socket_);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto reg = (*conn)->Register((*arena)->fd(), ns->name, ns->id);
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  v1::GetShmRequest req;
+  req.mutable_ns()->set_name(ns->name);
+  req.mutable_ns()->set_id(ns->id);
+  for (const auto& k : ChainKeys(10, 0, kPages)) req.mutable_chain()->add_keys(k);
+  req.mutable_arena()->set_arena_id(reg->arena_id);
+  req.mutable_arena()->set_token(reg->token.data(), reg->token.size());
+  for (int i = 0; i < kPages; ++i) {
+    auto* slot = req.add_slots();
+    slot->set_offset(uint64_t{1 << 20} + i * kPage);
+    slot->set_length(kPage);
+  }
+  uint8_t* board = (*arena)->data();
+  req.mutable_progress()->set_offset(0);
+  req.mutable_progress()->set_length(shm::BoardBytes(kPages));
+  std::memset(board, 0, shm::BoardBytes(kPages));
+  auto state = [&] {
+    return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(board)).load();
+  };
+  auto stub = v1::Prefixd::NewStub(
+      grpc::CreateChannel(daemon_->target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  ctx.set_deadline(deadline);
+  auto reader = stub->GetShm(&ctx, req);
+  while ((state() & shm::kCountMask) == 0 && std::chrono::system_clock::now() < deadline) {
+  }
+  daemon_->Signal(SIGSTOP);
+  const uint32_t at_stop = state() & shm::kCountMask;
+  ASSERT_GT(at_stop, 0u) << "the daemon copied nothing before the deadline";
+  ASSERT_LT(at_stop + 64, static_cast<uint32_t>(kPages)) << "copied too fast to tell";
+  std::this_thread::sleep_until(deadline + std::chrono::milliseconds(200));
+  daemon_->Signal(SIGCONT);
+  v1::GetShmResponse resp;
+  while (reader->Read(&resp)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The handler has returned once its board is finished.
+  for (int i = 0; i < 500 && (state() & shm::kFinished) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const uint32_t end = state();
+  EXPECT_NE(end & shm::kFinished, 0u);
+  EXPECT_LE((end & shm::kCountMask) - at_stop, 1u)
+      << "pages copied after the deadline: stopped at " << at_stop << ", ended at "
+      << (end & shm::kCountMask);
+}
+
 // With another thread of the client scribbling over the whole arena while gets run, a get fails
 // its checksum or returns the right bytes, never other bytes. (Fails with the arena check
 // removed. It did not catch the client checking the arena and copying the page afterwards,
