@@ -223,7 +223,19 @@ class ClientImpl final : public Client {
                                          uint32_t max_pages) override {
     auto s = SessionOf(ns);
     if (!s.ok()) return s.status();
-    if (auto st = CheckSlots(**s, offsets, ns.fingerprint.page_bytes()); !st.ok()) return st;
+    const uint64_t page_bytes = ns.fingerprint.page_bytes();
+    if (auto st = CheckSlots(**s, offsets, page_bytes); !st.ok()) return st;
+    // Each page is checked once it is in its slot; a later page written over it would go
+    // unseen.
+    std::vector<uint64_t> sorted(offsets.begin(), offsets.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 1; i < sorted.size(); ++i) {
+      if (sorted[i] - sorted[i - 1] < page_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the slots at ", sorted[i - 1], " and ", sorted[i], " overlap (pages are ",
+            page_bytes, " bytes)"));
+      }
+    }
     return GetShmCall(ns, chain, offsets, max_pages);
   }
 
@@ -463,6 +475,10 @@ class ClientImpl final : public Client {
       };
       auto ctx = std::make_unique<grpc::ClientContext>();
       Prepare(ctx.get());
+      if (options_.rpc_timeout > absl::ZeroDuration()) {
+        req.set_deadline_unix_ns(
+            static_cast<uint64_t>(absl::ToUnixNanos(absl::FromChrono(ctx->deadline()))));
+      }
       ShmGetCall* call =
           ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
       // Released on every path out: deleted, or left to end on its own (detached_).

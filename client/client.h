@@ -168,12 +168,10 @@ class Client {
   // page wanted), each verified against its checksum. After an error the slots' bytes are
   // unspecified. The call returns once the daemon is done with the slots, except when it passed
   // ClientOptions::rpc_timeout: the daemon reads the clock before each page and stops once the
-  // deadline has passed, but may still be writing the page in hand when the call returns (or, if
-  // the request reached it only after the deadline, as when the daemon was stalled, up to 4 MiB
-  // of pages before it notices the cancellation: gRPC's deadlines are relative to when a request
-  // arrives), so a get into those slots must not follow at once. (It may also still write the
-  // call's progress board, a few bytes of the arena the library takes per get and has freed by
-  // then: a later get that is given the same bytes can fail with DATA_LOSS, never return wrong
+  // deadline (sent with the request) has passed, but may still be writing the page in hand when
+  // the call returns, so a get into those slots must not follow at once. (It may also still write
+  // the call's progress board, a few bytes of the arena the library takes per get and has freed
+  // by then: a later get that is given the same bytes can fail with DATA_LOSS, never return wrong
   // pages.) Pages are checked as the daemon fills them: it reports each on that board, with no
   // gRPC message per batch; with no room in the arena for a board, they are checked once the call
   // has ended.

@@ -8,6 +8,8 @@
 // copy streams around the daemon's caches (util::StreamCopy): the client reads the slots next,
 // from another core, and with memcpy the two cores fought over the lines (1 MiB gets ran at
 // half the speed; docs/transport.md).
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +21,14 @@
 
 namespace prefixd::server {
 namespace {
+
+// A deadline on the clock the client shares with the daemon; 0 is none.
+std::chrono::system_clock::time_point FromUnixNanos(uint64_t ns) {
+  using Clock = std::chrono::system_clock;
+  if (ns == 0) return Clock::time_point::max();
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::nanoseconds(static_cast<int64_t>(ns))));
+}
 
 // Where the board of a get lies in the daemon's mapping of `arena`, once it is checked: inside
 // the arena, aligned, long enough for `wanted` pages, and clear of every slot.
@@ -149,7 +159,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   v1::GetShmResponse out;
   uint64_t unreported = 0;
   CancelPoll poll([ctx] { return ctx->IsCancelled(); });
-  poll.set_deadline(ctx->deadline());
+  poll.set_deadline(std::min(ctx->deadline(), FromUnixNanos(req->deadline_unix_ns())));
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (poll.CancelledBefore(bytes.size())) return false;
     util::StreamCopy(slots[i], bytes.data(), bytes.size());
