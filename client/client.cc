@@ -511,8 +511,10 @@ class ClientImpl final : public Client {
       // A failed check still waits for the call to end, rather than cancel it: the stream ends
       // when the daemon's handler returns, so when this returns nothing writes the slots any
       // more (a cancelled daemon would go on copying until it noticed, into slots the caller
-      // may reuse).
+      // may reuse). A call that ended on this side (its deadline) may end before the handler
+      // does: the board then says when the daemon is done.
       const grpc::Status st = call->Await();
+      if (!st.ok() && board) AwaitLateWriter(*board, seen);
       if (!bad.ok()) return bad;
       if (!st.ok()) return ShmStatus(st);
       if (!call->has_summary()) {
@@ -538,6 +540,21 @@ class ClientImpl final : public Client {
       r.keys.assign(call->summary().keys().begin(), call->summary().keys().end());
       return r;
     });
+  }
+
+  // After a get failed on the client's side (a deadline) while the daemon had taken it up and
+  // not finished, waits until the daemon finishes the board: it writes no slot after that, and
+  // none after the deadline but the page in hand (it reads the clock before each page, and set
+  // kStarted before its first look). Gives up after kLateWriterWait, or when the side socket
+  // closes (the daemon exited).
+  static constexpr absl::Duration kLateWriterWait = absl::Seconds(1);
+  void AwaitLateWriter(shm::ProgressReader& board, uint32_t seen) {
+    seen = board.Wait(seen, absl::ZeroDuration());
+    if ((seen & shm::kStarted) == 0) return;
+    const absl::Time give_up = absl::Now() + kLateWriterWait;
+    while ((seen & shm::kFinished) == 0 && absl::Now() < give_up && !shm_->SideClosed()) {
+      seen = board.Wait(seen, absl::Milliseconds(10));
+    }
   }
 
   // A shared-memory call's failure. NOT_FOUND with the side socket closed is a race with a

@@ -165,16 +165,18 @@ class Client {
                                              std::span<const uint64_t> offsets) = 0;
 
   // Gets the chain's leading present pages into the arena, page i at offsets[i] (one offset per
-  // page wanted), each verified against its checksum. After an error the slots' bytes are
-  // unspecified. The call returns once the daemon is done with the slots, except when it passed
-  // ClientOptions::rpc_timeout: the daemon reads the clock before each page and stops once the
-  // deadline (sent with the request) has passed, but may still be writing the page in hand when
-  // the call returns, so a get into those slots must not follow at once. (It may also still write
-  // the call's progress board, a few bytes of the arena the library takes per get and has freed
-  // by then: a later get that is given the same bytes can fail with DATA_LOSS, never return wrong
-  // pages.) Pages are checked as the daemon fills them: it reports each on that board, with no
-  // gRPC message per batch; with no room in the arena for a board, they are checked once the call
-  // has ended.
+  // page wanted, no two overlapping: INVALID_ARGUMENT), each verified against its checksum. After
+  // an error the slots' bytes are unspecified. The call returns once the daemon is done with the
+  // slots. Pages are checked as the daemon fills them: it reports each on a progress board, a few
+  // bytes of the arena the library takes per get, with no gRPC message per batch (with no room in
+  // the arena for a board, they are checked once the call has ended). With
+  // ClientOptions::rpc_timeout, the daemon reads the clock (the client's deadline, sent with the
+  // request) before each page and stops once it has passed; a get that timed out waits, up to a
+  // second more, for the daemon to finish the page in hand and say so on the board. Only a daemon
+  // stalled longer than that, or a get that had no room for a board, can still write the slots
+  // after the call returned, so after DEADLINE_EXCEEDED a get into them must not follow at once;
+  // a late write to a board the library has since reused fails that later get with DATA_LOSS,
+  // never passes wrong pages.
   virtual absl::StatusOr<SlotGetResult> GetSlots(const Namespace& ns, const Chain& chain,
                                                  std::span<const uint64_t> offsets,
                                                  uint32_t max_pages = 0) = 0;

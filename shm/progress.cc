@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -26,7 +27,9 @@ void WakeAll(uint8_t* board) {
 constexpr uint32_t kNonceBits = 0xFFFFFF00u;
 
 ProgressWriter::ProgressWriter(uint8_t* board, uint32_t pages, uint32_t nonce)
-    : board_(board), pages_(pages), nonce_(nonce) {}
+    : board_(board), pages_(std::min(pages, kCountMask)), nonce_(nonce) {
+  Store(0);
+}
 
 ProgressWriter::~ProgressWriter() { Finish(); }
 
@@ -46,7 +49,7 @@ void ProgressWriter::Finish(uint8_t stop) {
 }
 
 void ProgressWriter::Store(uint32_t value) {
-  Word(board_, 0).store(value, std::memory_order_seq_cst);
+  Word(board_, 0).store(value | kStarted, std::memory_order_seq_cst);
   // Seen by a reader that set `waiting` before its last look at `count` (Dekker's pattern;
   // the futex itself covers a store between that look and the sleep).
   if (Word(board_, 4).load(std::memory_order_seq_cst) != 0) WakeAll(board_);

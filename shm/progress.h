@@ -3,9 +3,11 @@
 //
 // A board is a small range of the arena, named in the request (GetShmRequest.progress) with a
 // nonce the client chose for the call (GetShmRequest.progress_nonce):
-//   bytes 0..3    `count`: pages copied so far; bit 31 (kFinished) once the daemon is done
-//                 with the request (it writes no slot after setting it); bit 30 (kNudged) may be
-//                 set by the client itself to wake its own waiter
+//   bytes 0..3    `count`: pages copied so far; bit 29 (kStarted) from the moment the daemon
+//                 takes the request up, before it looks at the clock for its first page; bit 31
+//                 (kFinished) once the daemon is done with the request (it writes no slot after
+//                 setting it); bit 30 (kNudged) may be set by the client itself to wake its own
+//                 waiter
 //   bytes 4..7    `waiting`: non-zero while the client sleeps on `count` (a futex)
 //   bytes 8..11   `outcome`: written before kFinished when the request succeeded: the nonce's
 //                 upper 24 bits, and in the low byte how the get stopped (a GetDone.Stop, 1..255)
@@ -27,7 +29,8 @@ namespace prefixd::shm {
 
 inline constexpr uint32_t kFinished = 1u << 31;
 inline constexpr uint32_t kNudged = 1u << 30;
-inline constexpr uint32_t kCountMask = kNudged - 1;
+inline constexpr uint32_t kStarted = 1u << 29;
+inline constexpr uint32_t kCountMask = kStarted - 1;
 inline constexpr uint64_t kBoardHeaderBytes = 16;
 inline constexpr uint64_t kBoardAlign = 8;
 
@@ -37,6 +40,7 @@ inline uint64_t BoardBytes(uint64_t pages) { return kBoardHeaderBytes + 4 * page
 // The daemon's side. `board` must be kBoardAlign-aligned and BoardBytes(pages) long.
 class ProgressWriter {
  public:
+  // Sets kStarted.
   ProgressWriter(uint8_t* board, uint32_t pages, uint32_t nonce);
   // Finish()es if the request did not.
   ~ProgressWriter();

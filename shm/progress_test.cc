@@ -40,7 +40,7 @@ TEST(Progress, AnotherProcessFillsTheBoardInOrder) {
       ASSERT_EQ(reader.Crc(checked), CrcFor(checked));
     }
   }
-  EXPECT_EQ(seen, kPages | kFinished);
+  EXPECT_EQ(seen, kPages | kStarted | kFinished);
   EXPECT_EQ(checked, kPages);
   EXPECT_EQ(reader.Outcome(), 2);
   int status = 0;
@@ -84,10 +84,11 @@ TEST(Progress, TheWriterFinishesWhenDestroyedAndStaysInItsBoard) {
   ProgressReader reader(board, kNonce);
   {
     ProgressWriter w(board, kPages, kNonce);
+    EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), kStarted) << "taken up, nothing copied";
     w.Publish(0, 7);
     w.Publish(kPages, 9);  // past the board: ignored
   }
-  EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), 1 | kFinished);
+  EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), 1 | kStarted | kFinished);
   EXPECT_EQ(reader.Crc(0), 7u);
   EXPECT_EQ(reader.Outcome(), 0) << "a writer destroyed unfinished reports no outcome";
   for (uint64_t at = BoardBytes(kPages); at < 4096; ++at) ASSERT_EQ(board[at], 0xAB) << at;
@@ -103,7 +104,7 @@ TEST(Progress, AnotherCallsWriterIsNotTakenForThisCalls) {
   ProgressWriter stale(board, 2, kNonce ^ 0x100);
   stale.Publish(0, 7);
   stale.Finish(/*stop=*/1);
-  EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), 1 | kFinished);
+  EXPECT_EQ(reader.Wait(0, absl::ZeroDuration()), 1 | kStarted | kFinished);
   EXPECT_NE(reader.Crc(0), 7u);
   EXPECT_EQ(reader.Outcome(), 0);
 }

@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -332,6 +331,68 @@ TEST_F(ShmTest, AGetPastItsDeadlineStopsBeforeItsNextPage) {
       << (end & shm::kCountMask);
 }
 
+// A get that times out returns only once the daemon is done with its slots: the daemon,
+// stopped (SIGSTOP) while it copies the chain, is let go after the client's deadline; the
+// client waits for the daemon's board to say it has finished (it writes the page in hand, reads
+// the clock, and stops), then returns, and the slots do not change after that.
+TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
+  constexpr uint64_t kBig = 2 << 20;
+  constexpr int kPages = 32;  // 64 MiB
+  auto o = daemon_->Options();
+  o.shm_socket = socket_;
+  o.shm_arena_bytes = 128 << 20;
+  o.shm_required = true;
+  o.rpc_timeout = absl::Milliseconds(300);
+  auto c = client::Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto ns = (*c)->OpenNamespace("timed-out", TestFingerprint(kBig));
+  ASSERT_TRUE(ns.ok());
+  auto writer = daemon_->Connect();  // no deadline for the 64 MiB put
+  auto wns = writer->OpenNamespace("timed-out", TestFingerprint(kBig));
+  ASSERT_TRUE(wns.ok());
+  auto put = PutTestChain(*writer, *wns, 12, 0, kPages);
+  ASSERT_TRUE(put.ok()) << put;
+  auto arena = (*c)->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok()) << arena.status();
+  auto out = (*c)->AllocateSlots(*ns, kPages * kBig);
+  ASSERT_TRUE(out.ok()) << out.status();
+  std::vector<uint64_t> offsets;
+  for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kBig);
+  uint8_t* slots = arena->data() + *out;
+  const std::string page0 = PageContent(12, 0, kBig);
+  size_t late = kBig - 1;  // a late byte of page 0 that the zeroed slot does not hold yet
+  while (page0[late] == 0) --late;
+  // Under load the stop can land late, after the whole get: then it is tried again.
+  absl::Status status;
+  bool returned_while_stopped = false;
+  std::string after;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::memset(slots, 0, kPages * kBig);
+    std::atomic<bool> returned{false};
+    std::thread getter([&] {
+      status = (*c)->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(12, 0, kPages)), offsets)
+                   .status();
+      returned = true;
+    });
+    volatile uint8_t* watched = slots + late;
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    while (*watched != static_cast<uint8_t>(page0[late]) && absl::Now() < give_up) {
+    }
+    daemon_->Signal(SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the 300 ms deadline
+    returned_while_stopped = returned && !status.ok();
+    daemon_->Signal(SIGCONT);
+    getter.join();
+    after.assign(reinterpret_cast<const char*>(slots), kPages * kBig);
+    if (!status.ok()) break;
+  }
+  EXPECT_FALSE(returned_while_stopped) << "the get returned while the daemon held its slots";
+  ASSERT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(std::memcmp(slots, after.data(), after.size()), 0)
+      << "the daemon wrote into the slots after the get returned";
+}
+
 // A get that reaches a stalled daemon only after the client gave up copies nothing when the
 // daemon resumes: the request carries the client's deadline on the clock both share. gRPC's
 // own deadline counts from when the daemon read the request, so without it the daemon copied
@@ -361,12 +422,15 @@ TEST_F(ShmTest, AGetThatReachesAStalledDaemonAfterItsDeadlineCopiesNothing) {
   daemon_->Signal(SIGSTOP);
   auto got = (*c)->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(11, 0, kPages)), offsets);
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
+  // What the slots held when the call returned (under load the stop can land late, after the
+  // daemon took the request up and copied some pages before the deadline: those count as
+  // written before).
+  const std::string at_return(reinterpret_cast<const char*>(slots), kPages * kPage);
   daemon_->Signal(SIGCONT);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the daemon serves the request
   int written = 0;
   for (int i = 0; i < kPages; ++i) {
-    const uint8_t* p = slots + i * kPage;
-    written += std::any_of(p, p + kPage, [](uint8_t b) { return b != 0; });
+    written += std::memcmp(slots + i * kPage, at_return.data() + i * kPage, kPage) != 0;
   }
   EXPECT_EQ(written, 0) << "slots the daemon wrote after the client had given up";
   EXPECT_TRUE(daemon_->Connect()->Health().ok());
@@ -536,7 +600,7 @@ TEST_F(HostileTest, ProgressBoardsAreCheckedLikeSlots) {
   std::memcpy(&count, board, 4);
   std::memcpy(&outcome, board + 8, 4);
   std::memcpy(&crc, board + shm::kBoardHeaderBytes, 4);
-  EXPECT_EQ(count, 1 | shm::kFinished);
+  EXPECT_EQ(count, 1 | shm::kStarted | shm::kFinished);
   EXPECT_EQ(outcome, (kNonce & 0xFFFFFF00) | v1::GetDone::COMPLETE);
   EXPECT_EQ(crc ^ kNonce,
             util::Crc32c(std::string_view(reinterpret_cast<char*>(arena_->data()), kPage)));
