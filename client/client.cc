@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 
+#include "absl/base/call_once.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -40,14 +41,27 @@ void SetRef(const Namespace& ns, v1::NamespaceRef* out) {
   out->set_id(ns.id);
 }
 
+// gRPC 1.51 runs callback calls on a completion queue shared by the process, shut down when
+// the last channel that used it goes; a callback still returning on the queue's thread then
+// trips an assertion (`grpc_cq_internal_unref`, `ref_counted.h:183 prior > 0`; seen in the
+// shared-memory end-to-end tests under load, where each test's client and channel go right
+// after its last get). Holding the first channel that used it for the life of the process keeps
+// the queue up.
+void KeepCallbackQueue(const std::shared_ptr<grpc::Channel>& used) {
+  static absl::once_flag once;
+  absl::call_once(once, [&] { new std::shared_ptr<grpc::Channel>(used); });  // never freed
+}
+
 class ClientImpl final : public Client {
  public:
   ClientImpl(const ClientOptions& o, std::shared_ptr<grpc::Channel> ch,
              std::unique_ptr<ShmTransport> shm)
-      : options_(o), stub_(v1::Prefixd::NewStub(ch)),
+      : options_(o), channel_(ch), stub_(v1::Prefixd::NewStub(ch)),
         health_(grpc::health::v1::Health::NewStub(ch)), shm_(std::move(shm)) {}
 
-  ~ClientImpl() override { detached_.CancelAndWait(); }
+  // Shared-memory gets that returned before gRPC ended them end when their summaries arrive;
+  // waits for them, a bounded time (a stopped daemon would hold them).
+  ~ClientImpl() override { detached_->Wait(absl::Seconds(5)); }
 
   absl::StatusOr<Namespace> OpenNamespace(const std::string& name, const v1::Fingerprint& fp,
                                           const NamespaceOptions& options) override {
@@ -481,8 +495,9 @@ class ClientImpl final : public Client {
       }
       ShmGetCall* call =
           ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
+      KeepCallbackQueue(channel_);
       // Released on every path out: deleted, or left to end on its own (detached_).
-      auto release = absl::MakeCleanup([&] { call->Release(&detached_); });
+      auto release = absl::MakeCleanup([&] { call->Release(detached_); });
       absl::Status bad;
       uint32_t seen = 0;
       if (board) {
@@ -705,11 +720,13 @@ class ClientImpl final : public Client {
   }
 
   const ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Prefixd::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::unique_ptr<ShmTransport> shm_;  // null: bytes over gRPC only
   std::atomic<uint32_t> next_nonce_{1};  // of shared-memory gets' progress boards
-  DetachedCalls detached_;  // shared-memory gets returned before gRPC ended them
+  // Shared-memory gets returned before gRPC ended them.
+  std::shared_ptr<DetachedCalls> detached_ = std::make_shared<DetachedCalls>();
 };
 
 }  // namespace

@@ -12,22 +12,11 @@ void DetachedCalls::Remove(ShmGetCall* c) {
   calls_.erase(c);
 }
 
-void DetachedCalls::CancelAndWait() {
-  std::vector<ShmGetCall*> pending;
-  {
-    absl::MutexLock l(&mu_);
-    for (ShmGetCall* c : calls_) {
-      c->refs_.fetch_add(1);  // kept alive past the lock, for TryCancel
-      pending.push_back(c);
-    }
-  }
-  for (ShmGetCall* c : pending) {
-    c->ctx_->TryCancel();
-    c->Unref();
-  }
+void DetachedCalls::Wait(absl::Duration limit) {
   absl::MutexLock l(&mu_);
-  mu_.Await(absl::Condition(
-      +[](absl::flat_hash_set<ShmGetCall*>* s) { return s->empty(); }, &calls_));
+  mu_.AwaitWithTimeout(
+      absl::Condition(+[](absl::flat_hash_set<ShmGetCall*>* s) { return s->empty(); }, &calls_),
+      limit);
 }
 
 ShmGetCall::ShmGetCall(std::unique_ptr<grpc::ClientContext> ctx, const v1::GetShmRequest& req,
@@ -36,11 +25,17 @@ ShmGetCall::ShmGetCall(std::unique_ptr<grpc::ClientContext> ctx, const v1::GetSh
 
 ShmGetCall* ShmGetCall::Start(v1::Prefixd::Stub* stub, std::unique_ptr<grpc::ClientContext> ctx,
                               const v1::GetShmRequest& req, shm::ProgressReader* board) {
+  grpc::ClientContext* context = ctx.get();
   auto* c = new ShmGetCall(std::move(ctx), req, board);
-  stub->async()->GetShm(c->ctx_.get(), &c->req_, c);
+  stub->async()->GetShm(context, &c->req_, c);
   c->StartRead(&c->message_);
   c->StartCall();
   return c;
+}
+
+ShmGetCall::~ShmGetCall() {
+  ctx_.reset();  // gives the call back to gRPC before the client may go
+  if (detached_ != nullptr) detached_->Remove(this);
 }
 
 grpc::Status ShmGetCall::Await() {
@@ -48,14 +43,18 @@ grpc::Status ShmGetCall::Await() {
   return status_;
 }
 
-void ShmGetCall::Release(DetachedCalls* detached) {
+void ShmGetCall::Release(const std::shared_ptr<DetachedCalls>& detached) {
+  bool detach;
   {
     absl::MutexLock l(&mu_);
     board_ = nullptr;
-    if (!ended()) {
-      detached_ = detached;
-      detached->Add(this);
-    }
+    detach = !ended();
+  }
+  // Listed before the starter's reference goes, so before the destructor can run (it takes the
+  // call off the list).
+  if (detach) {
+    detached_ = detached;
+    detached->Add(this);
   }
   Unref();
 }
@@ -77,7 +76,6 @@ void ShmGetCall::OnDone(const grpc::Status& s) {
     absl::MutexLock l(&mu_);
     ended_.store(true, std::memory_order_release);
     if (board_ != nullptr) board_->Nudge();
-    if (detached_ != nullptr) detached_->Remove(this);
   }
   done_.Notify();
   Unref();

@@ -5,8 +5,8 @@
 //
 // Lifetime: a call is shared by the thread that started it and by gRPC, and deleted when both
 // are done with it: the starter by Release(), gRPC when the call ends. A call released before
-// it ended is listed in a DetachedCalls until then, so that the client can cancel it and wait
-// for it when it is destroyed.
+// it ended is listed in a DetachedCalls until its destructor has given its context back to
+// gRPC, so that the client can wait for it when it is destroyed.
 //
 // Thread-safety: Start(), ended(), Await() and Release() are for the thread that started the
 // call; the accessors after Await(). The reactor methods run on gRPC's threads.
@@ -21,6 +21,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "prefixd/v1/prefixd.grpc.pb.h"
 #include "shm/progress.h"
@@ -29,11 +30,15 @@ namespace prefixd::client {
 
 class ShmGetCall;
 
-// Calls released before they ended.
+// Calls released before they ended. Shared by the client and each such call.
 class DetachedCalls {
  public:
-  // Cancels every call still listed and waits until gRPC has ended each.
-  void CancelAndWait();
+  // Waits until every call listed is deleted (it has given its context back to gRPC), or
+  // `limit` passed. Calls are not cancelled: a released call has its result already (the daemon
+  // finished its board) and ends when the daemon's summary arrives; and TryCancel on a
+  // callback call that gRPC has just completed is not safe in gRPC 1.51 (a test saw
+  // `ref_counted.h:183 assertion failed: prior > 0` while a version of this cancelled them).
+  void Wait(absl::Duration limit);
 
  private:
   friend class ShmGetCall;
@@ -60,7 +65,7 @@ class ShmGetCall final : public grpc::ClientReadReactor<v1::GetShmResponse> {
 
   // The starter is done with the call (and with the board: it is not touched any more). Deletes
   // the call if it has ended; otherwise lists it in `detached` until it does.
-  void Release(DetachedCalls* detached);
+  void Release(const std::shared_ptr<DetachedCalls>& detached);
 
   // After Await(): every CRC32C the messages carried, in order, and whether one carried `done`
   // (then summary() is that message).
@@ -75,14 +80,15 @@ class ShmGetCall final : public grpc::ClientReadReactor<v1::GetShmResponse> {
   friend class DetachedCalls;
   ShmGetCall(std::unique_ptr<grpc::ClientContext> ctx, const v1::GetShmRequest& req,
              shm::ProgressReader* board);
+  ~ShmGetCall() override;
   void Unref();
 
-  const std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientContext> ctx_;
   const v1::GetShmRequest req_;
   std::atomic<int> refs_{2};  // the starter's and gRPC's
   absl::Mutex mu_;
   shm::ProgressReader* board_ ABSL_GUARDED_BY(mu_);
-  DetachedCalls* detached_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::shared_ptr<DetachedCalls> detached_;  // set by Release before its Unref
   v1::GetShmResponse message_;
   std::vector<uint32_t> crcs_;
   bool has_summary_ = false;
