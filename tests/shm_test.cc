@@ -38,6 +38,17 @@ namespace {
 constexpr uint64_t kPage = 64 << 10;
 constexpr uint64_t kChildSeed = 77;
 
+// Waits (up to 10 s) until `slot`, zeroed before, holds a late byte of `page`: the daemon has
+// copied (nearly) all of the page there.
+void AwaitPageInSlot(const uint8_t* slot, const std::string& page) {
+  size_t late = page.size() - 1;
+  while (page[late] == 0) --late;
+  const volatile uint8_t* watched = slot + late;
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (*watched != static_cast<uint8_t>(page[late]) && absl::Now() < give_up) {
+  }
+}
+
 class ShmTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -236,18 +247,13 @@ TEST_F(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
   for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kPage);
   uint8_t* slots = arena->data() + *out;
   const std::string page0 = PageContent(5, 0, kPage);
-  size_t late = kPage - 1;  // a late byte of page 0 that the zeroed slot does not hold yet
-  while (page0[late] == 0) --late;
   auto chain = client::Chain::FromKeys(ChainKeys(5, 0, kPages));
   int attempts = 0;
   absl::StatusOr<client::SlotGetResult> got;
   for (; attempts < 40; ++attempts) {
     std::memset(slots, 0, kPages * kPage);
     std::thread flipper([&] {
-      volatile uint8_t* watched = slots + late;
-      const absl::Time give_up = absl::Now() + absl::Seconds(10);
-      while (*watched != static_cast<uint8_t>(page0[late]) && absl::Now() < give_up) {
-      }
+      AwaitPageInSlot(slots, page0);
       slots[kPage / 2] ^= 0xFF;
     });
     got = c->GetSlots(*ns, chain, offsets);
@@ -360,8 +366,6 @@ TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
   for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kBig);
   uint8_t* slots = arena->data() + *out;
   const std::string page0 = PageContent(12, 0, kBig);
-  size_t late = kBig - 1;  // a late byte of page 0 that the zeroed slot does not hold yet
-  while (page0[late] == 0) --late;
   // Under load the stop can land late, after the whole get: then it is tried again.
   absl::Status status;
   bool returned_while_stopped = false;
@@ -374,10 +378,7 @@ TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
                    .status();
       returned = true;
     });
-    volatile uint8_t* watched = slots + late;
-    const absl::Time give_up = absl::Now() + absl::Seconds(5);
-    while (*watched != static_cast<uint8_t>(page0[late]) && absl::Now() < give_up) {
-    }
+    AwaitPageInSlot(slots, page0);
     daemon_->Signal(SIGSTOP);
     std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the 300 ms deadline
     returned_while_stopped = returned && !status.ok();
