@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,9 +102,15 @@ void Daemon::Start() {
   std::vector<std::string> args = {BinaryPath("prefixd"), "--listen", target(), "--data-dir",
                                    data_dir_};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   ASSERT_GE(pid_, 0);
   if (pid_ == 0) {
+    // The daemon dies with the test: a test process that aborts (a failed CHECK, a gdb session
+    // ended) would otherwise leave it running, holding its port and data directory. The signal
+    // follows the death of the thread that forked, so start daemons from the test's own thread.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the test died before prctl took hold
     int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log >= 0) {
       ::dup2(log, 1);

@@ -32,7 +32,8 @@ class Daemon {
   ~Daemon();  // SIGKILLs a daemon still running
 
   // Starts the daemon and waits (up to 30 s) until it reports SERVING. Keeps the port across
-  // restarts.
+  // restarts. The daemon is SIGKILLed when the thread that started it exits (PR_SET_PDEATHSIG),
+  // so that a test that aborts leaves no daemon behind: call it from the test's thread.
   void Start();
   // Sends `signal` and waits for exit; returns the exit code (or 128 + signal if killed).
   int Stop(int signal);
