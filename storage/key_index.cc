@@ -34,12 +34,16 @@ void KeyIndex::Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry) {
   Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
   s.map.insert_or_assign(NamespacedKey{ns_id, hash}, entry);
+  if (observer_ != nullptr) {
+    observer_->Set(ns_id, hash.data(), entry.generation, entry.created_unix, entry.size);
+  }
 }
 
 void KeyIndex::Erase(uint32_t ns_id, const KeyHash& hash) {
   Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
   s.map.erase(NamespacedKey{ns_id, hash});
+  if (observer_ != nullptr) observer_->Erase(ns_id, hash.data());
 }
 
 std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& hash) const {
@@ -55,6 +59,7 @@ void KeyIndex::EraseNamespace(uint32_t ns_id) {
     absl::MutexLock l(&s.mu);
     absl::erase_if(s.map, [&](const auto& kv) { return kv.first.ns_id == ns_id; });
   }
+  if (observer_ != nullptr) observer_->EraseNamespace(ns_id);
 }
 
 size_t KeyIndex::SweepBelow(uint64_t generation) {

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "storage/page_key.h"
 #include "storage/records.h"
+#include "storage/store_options.h"
 
 namespace prefixd::storage {
 
@@ -48,6 +49,10 @@ class KeyIndex {
   // The index record an entry stands for, with the page's client key `key` (the parent is
   // not kept: parent_known is false).
   static IndexRecord RecordOf(const Entry& e, std::string_view key);
+
+  // Tells `observer` (not owned; may be null) of every change from now on, under the lock of
+  // the changed entry's shard, so that it sees the changes to one page in their order.
+  void set_observer(IndexObserver* observer) { observer_ = observer; }
 
   // Adds or replaces the entry of (ns_id, hash).
   void Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry);
@@ -74,6 +79,7 @@ class KeyIndex {
   const Shard& ShardOf(const KeyHash& hash) const { return shards_[hash[0] % kShards]; }
 
   std::array<Shard, kShards> shards_;
+  IndexObserver* observer_ = nullptr;
 };
 
 }  // namespace prefixd::storage

@@ -164,6 +164,7 @@ absl::Status StoreImpl::DropOldest(bool await_files) {
     gens_.erase(gens_.begin());
     oldest_live_.store(gens_.begin()->first);
   }
+  if (options_.index_observer != nullptr) options_.index_observer->OldestLive(oldest_live_);
   std::vector<DroppedFile> files = FamilyFiles(db_.get(), g->handle);
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
   // The accounting follows whatever RocksDB says: a failed OPTIONS-file write after the drop

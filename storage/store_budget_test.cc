@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -12,6 +13,9 @@
 #include "gtest/gtest.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "storage/page_key.h"
 #include "storage/store.h"
 #include "util/crc32c.h"
 #include "util/process_stats.h"
@@ -359,6 +363,99 @@ TEST_F(BudgetTest, ExistsAgreesWithGetThroughEvictionPromotionDeletesAndReopen) 
   e = store_->Exists({"ns"}, Keys(149));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(std::count(e->begin(), e->end(), true), 0) << "pages of a deleted namespace exist";
+}
+
+// What an IndexObserver hears, kept as the daemon's presence tables keep it: enough to answer
+// Exists like the store.
+class MirrorObserver : public IndexObserver {
+ public:
+  void Set(uint32_t ns, const uint8_t* hash, uint32_t generation, uint32_t created,
+           uint32_t) override {
+    absl::MutexLock l(&mu_);
+    pages_[{ns, std::string(reinterpret_cast<const char*>(hash), 16)}] = {generation, created};
+  }
+  void Erase(uint32_t ns, const uint8_t* hash) override {
+    absl::MutexLock l(&mu_);
+    pages_.erase({ns, std::string(reinterpret_cast<const char*>(hash), 16)});
+  }
+  void EraseNamespace(uint32_t ns) override {
+    absl::MutexLock l(&mu_);
+    std::erase_if(pages_, [&](const auto& kv) { return kv.first.first == ns; });
+  }
+  void OldestLive(uint64_t generation) override {
+    absl::MutexLock l(&mu_);
+    EXPECT_GE(generation, oldest_) << "the eviction horizon went back";
+    oldest_ = generation;
+  }
+  void Ttl(uint32_t ns, uint64_t ttl) override {
+    absl::MutexLock l(&mu_);
+    ttl_[ns] = ttl;
+  }
+  void Clear() {
+    absl::MutexLock l(&mu_);
+    pages_.clear();
+    ttl_.clear();
+    oldest_ = 0;
+  }
+  std::vector<bool> Exists(uint32_t ns, const std::vector<std::string>& keys, uint64_t now) {
+    absl::MutexLock l(&mu_);
+    std::vector<bool> out;
+    for (const auto& k : keys) {
+      const KeyHash h = HashKey(k);
+      auto it = pages_.find({ns, std::string(reinterpret_cast<const char*>(h.data()), 16)});
+      const uint64_t ttl = ttl_.count(ns) ? ttl_[ns] : 0;
+      out.push_back(it != pages_.end() && it->second.first >= oldest_ &&
+                    (ttl == 0 || it->second.second + ttl > now));
+    }
+    return out;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::pair<uint32_t, std::string>, std::pair<uint32_t, uint32_t>> pages_;
+  std::map<uint32_t, uint64_t> ttl_;
+  uint64_t oldest_ = 0;
+};
+
+TEST_F(BudgetTest, AnIndexObserverHearsEnoughToAnswerExistsLikeTheStore) {
+  MirrorObserver mirror;
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.index_observer = &mirror;
+  OpenWith(o);
+  auto agree = [&](int chains, const char* when, bool some_present = true) {
+    auto ns = store_->LookupNamespace({"ns"});
+    ASSERT_TRUE(ns.ok());
+    const uint64_t now = static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()));
+    int present = 0;
+    for (int c = 0; c < chains; ++c) {
+      auto e = store_->Exists({"ns"}, Keys(c));
+      ASSERT_TRUE(e.ok()) << e.status();
+      ASSERT_EQ(mirror.Exists(ns->id, Keys(c), now), *e) << "chain " << c << " " << when;
+      present += static_cast<int>(std::count(e->begin(), e->end(), true));
+    }
+    EXPECT_EQ(present > 0, some_present) << when;
+  };
+  for (int c = 0; c < 150; ++c) {  // 75 MiB through 32 MiB, with promotions
+    Put(c);
+    if (c % 25 == 24) Read(c - 20);
+  }
+  agree(150, "after eviction");
+  auto keys = Keys(149);
+  ASSERT_TRUE(store_->Delete({"ns"}, std::span<const std::string>(keys).subspan(4)).ok());
+  agree(150, "after a delete");
+  mirror.Clear();
+  OpenWith(o);  // the observer hears the index loaded
+  agree(150, "after a reopen");
+  ASSERT_TRUE(store_->OpenNamespace("ns", Fp(), {.ttl_seconds = 1}).ok());
+  absl::SleepFor(absl::Milliseconds(2100));  // every page is past the TTL
+  agree(150, "with a TTL", /*some_present=*/false);
+  ASSERT_TRUE(store_->OpenNamespace("ns", Fp(), {.ttl_seconds = 0}).ok());
+  agree(150, "without the TTL again");
+  ASSERT_TRUE(store_->DeleteNamespace({"ns"}).ok());
+  ASSERT_TRUE(store_->OpenNamespace("ns", Fp()).ok());
+  Put(0);
+  agree(1, "after the namespace was deleted and made again");
 }
 
 // The key index under concurrency: writers, a deleter and readers at once, with eviction and

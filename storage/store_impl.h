@@ -116,6 +116,12 @@ class StoreImpl final : public Store {
   std::shared_ptr<NamespaceState> ById(uint32_t ns_id);
 
   // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
+  // Tells the index observer (if any) of `ns`'s TTL.
+  void ObserveTtl(const NamespaceState& ns) const {
+    if (options_.index_observer != nullptr) {
+      options_.index_observer->Ttl(ns.info.id, ns.ttl_seconds.load(std::memory_order_relaxed));
+    }
+  }
   // Persists (or, for 0, removes) namespace `name`'s TTL. REQUIRES: write_mu_ held.
   absl::Status StoreTtl(std::string_view name, uint64_t ttl_seconds);
   absl::Status LoadState();

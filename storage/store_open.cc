@@ -204,6 +204,10 @@ absl::Status StoreImpl::Init() {
       {rocksdb::kDefaultColumnFamilyName, small_cf}, {kIndexFamily, index_cf}};
   for (uint64_t n : generations) families.push_back({GenerationFamilyName(n), pages_cf});
   oldest_live_ = generations.empty() ? 1 : generations.front();
+  if (options_.index_observer != nullptr) {
+    keys_.set_observer(options_.index_observer);
+    options_.index_observer->OldestLive(oldest_live_);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_opts, options_.path, families, &handles, &raw);
@@ -309,6 +313,7 @@ absl::Status StoreImpl::LoadState() {
       auto ns = namespaces_.find(std::string(k.substr(kMetaNamespaceTtlPrefix.size())));
       if (ns != namespaces_.end() && it->value().size() == 8) {
         ns->second->ttl_seconds.store(GetLittle64(it->value().data()));
+        ObserveTtl(*ns->second);
       }
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading namespace TTLs");
@@ -398,6 +403,7 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
     if (options.ttl_seconds && *options.ttl_seconds != it->second->ttl_seconds.load()) {
       if (auto s = StoreTtl(name, *options.ttl_seconds); !s.ok()) return s;
       it->second->ttl_seconds.store(*options.ttl_seconds);
+      ObserveTtl(*it->second);
       spdlog::info("namespace '{}': TTL now {} s", name, *options.ttl_seconds);
     }
     return OpenResult{it->second->Info(), false};
@@ -419,6 +425,7 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
   if (options.ttl_seconds.value_or(0) != 0) {
     if (auto s = StoreTtl(name, *options.ttl_seconds); !s.ok()) return s;
     st->ttl_seconds.store(*options.ttl_seconds);
+    ObserveTtl(*st);
   }
   namespaces_[st->info.name] = st;
   by_id_[id] = st;

@@ -9,6 +9,27 @@
 
 namespace prefixd::storage {
 
+// Told of each change to what Exists answers, for a mirror of the store's key index outside
+// the store (the daemon's shared-memory presence tables, shm/presence.h). Calls come from the
+// store's threads, each one after the change it reports, in the order of the changes to any one
+// page; they must be quick and must not call into the store. A page is named by its
+// namespace's id and `hash`, the first 16 bytes of SHA-256 of its key.
+class IndexObserver {
+ public:
+  virtual ~IndexObserver() = default;
+  // The page is in generation `generation` (written at `created_unix`, `bytes` long): a put,
+  // a promotion, or the index loaded at start-up (evicted pages included).
+  virtual void Set(uint32_t ns_id, const uint8_t* hash, uint32_t generation,
+                   uint32_t created_unix, uint32_t bytes) = 0;
+  // The page is gone: deleted, or dropped as corrupt.
+  virtual void Erase(uint32_t ns_id, const uint8_t* hash) = 0;
+  virtual void EraseNamespace(uint32_t ns_id) = 0;
+  // Pages of generations below `generation` are evicted (every namespace).
+  virtual void OldestLive(uint64_t generation) = 0;
+  // Namespace `ns_id`'s pages older than `ttl_seconds` are expired (0: none).
+  virtual void Ttl(uint32_t ns_id, uint64_t ttl_seconds) = 0;
+};
+
 struct StoreOptions {
   // Directory holding the RocksDB store. Created if missing. Not changeable online.
   std::string path;
@@ -72,6 +93,10 @@ struct StoreOptions {
   // --read-group-bytes). Reading the next group on another thread while the last is handed
   // over was slower here (1 MiB pages, 2 CPUs: warm 2.1 -> 1.6 GB/s, cold 1.1 -> 0.86).
   uint64_t read_group_bytes = uint64_t{4} << 20;
+
+  // Told of every change to the key index (IndexObserver), from before the store loads it at
+  // open. Not owned; must outlive the store. Default none.
+  IndexObserver* index_observer = nullptr;
 
   // Fault injection for tests only: called by Get between taking its snapshot and looking its
   // records up in the key index, where a concurrent write makes the two disagree.
