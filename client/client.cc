@@ -75,6 +75,7 @@ class ClientImpl final : public Client {
   }
 
   absl::StatusOr<ExistsResult> Exists(const Namespace& ns, const Chain& chain) override {
+    if (auto r = ExistsFromPresence(ns, chain)) return *std::move(r);
     v1::ExistsRequest req;
     SetRef(ns, req.mutable_ns());
     SetChain(chain, req.mutable_chain());
@@ -384,6 +385,39 @@ class ClientImpl final : public Client {
           "--shm-socket)");
     }
     return shm_->Session(ns.name, ns.id);
+  }
+
+  // A chain of keys asked through shared memory is answered from the namespace's presence
+  // table (shm/presence.h), with no call, when the daemon sent one and it can answer now;
+  // nullopt sends the question to the daemon (token chains, whose keys the daemon derives;
+  // keys the daemon would refuse, so that it says why).
+  std::optional<ExistsResult> ExistsFromPresence(const Namespace& ns, const Chain& chain) {
+    // The limits of KeySource (prefixd.proto): beyond them the daemon's refusal says why.
+    constexpr size_t kMaxKeyBytes = 64, kMaxChainPages = 65536;
+    if (shm_ == nullptr || chain.keys.empty() || !chain.token_ids.empty() ||
+        chain.keys.size() > kMaxChainPages) {
+      return std::nullopt;
+    }
+    auto s = SessionOf(ns);  // registers the arena (and gets the table) on first use
+    if (!s.ok()) return std::nullopt;
+    std::shared_ptr<const shm::PresenceView> view;
+    {
+      absl::MutexLock l(&(*s)->mu);
+      view = (*s)->registration.presence;
+    }
+    if (view == nullptr) return std::nullopt;
+    std::vector<uint64_t> tags;
+    tags.reserve(chain.keys.size());
+    for (const auto& k : chain.keys) {
+      if (k.empty() || k.size() > kMaxKeyBytes) return std::nullopt;
+      tags.push_back(shm::PresenceTagOfKey(k));
+    }
+    auto present = view->Lookup(tags, static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now())));
+    if (!present) return std::nullopt;
+    ExistsResult r;
+    r.present = *std::move(present);
+    while (r.prefix_pages < r.present.size() && r.present[r.prefix_pages]) ++r.prefix_pages;
+    return r;
   }
 
   // A range of the arena for a Put or Get that copies, or null when the byte path should

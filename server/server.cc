@@ -11,6 +11,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/presence_tables.h"
 #include "server/service.h"
 #include "shm/side_channel.h"
 #include "controller/controller.h"
@@ -39,6 +40,11 @@ class ServerImpl final : public Server {
     so.generation_bytes = config_.generation_bytes;
     so.promote_fraction = config_.promote_fraction;
     so.promote_budget = config_.promote_budget;
+    if (!config_.shm_socket.empty()) {
+      // Co-located clients answer Exists from these: they follow the index from its load on.
+      presence_ = std::make_unique<PresenceTables>(config_.capacity_bytes);
+      so.index_observer = presence_.get();
+    }
     auto store = storage::Store::Open(so);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
@@ -169,7 +175,8 @@ class ServerImpl final : public Server {
       }
       auto arena = shm::Arena::Adopt(fd, config_.shm_max_bytes);
       if (!arena.ok()) return arena.status();
-      auto r = arenas_->Add(*std::move(arena), ns_id, peer);
+      auto r = arenas_->Add(*std::move(arena), ns_id, peer,
+                            presence_->For(static_cast<uint32_t>(ns_id), ns->fingerprint.page_bytes));
       if (r.ok()) {
         spdlog::info("shm: arena {} ({}) registered by pid {} uid {} for namespace {}", (*r)->id,
                      util::FormatByteSize((*r)->arena->size()), peer.pid, peer.uid, name);
@@ -197,6 +204,7 @@ class ServerImpl final : public Server {
 
  private:
   const ServerConfig config_;
+  std::unique_ptr<PresenceTables> presence_;  // shared memory; outlives the store it observes
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<shm::ArenaRegistry> arenas_;  // shared memory; null when off
   std::unique_ptr<shm::SideListener> side_;

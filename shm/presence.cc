@@ -112,6 +112,10 @@ void PresenceTable::EndWrite() {
 
 void PresenceTable::Set(uint64_t tag, uint32_t generation, uint32_t created_unix) {
   absl::MutexLock l(&mu_);
+  if (generation < oldest_live_) {  // evicted already (the index loaded at start-up)
+    EraseLocked(tag);
+    return;
+  }
   if (state() != PresenceState::kUsable) return;
   BeginWrite();
   const uint64_t mask = slots_ - 1;
@@ -158,6 +162,10 @@ void PresenceTable::Set(uint64_t tag, uint32_t generation, uint32_t created_unix
 
 void PresenceTable::Erase(uint64_t tag) {
   absl::MutexLock l(&mu_);
+  EraseLocked(tag);
+}
+
+void PresenceTable::EraseLocked(uint64_t tag) {
   const uint64_t mask = slots_ - 1;
   uint64_t i = tag & mask;
   for (uint64_t n = 0; n < slots_; ++n, i = (i + 1) & mask) {

@@ -76,7 +76,8 @@ class PresenceTable {
   int fd() const { return fd_; }
   uint64_t slots() const { return slots_; }
 
-  // Adds or updates the page `tag`. A table too full to add it becomes kFull.
+  // Adds or updates the page `tag` (erases it if `generation` is evicted already). A table too
+  // full to add it becomes kFull.
   void Set(uint64_t tag, uint32_t generation, uint32_t created_unix);
   void Erase(uint64_t tag);
   // Pages of generations below `generation` are evicted: says so, and frees their slots.
@@ -89,7 +90,9 @@ class PresenceTable {
 
  private:
   PresenceTable(int fd, uint8_t* base, uint64_t slots);
-  // REQUIRES: mu_ held, inside the seqlock.
+  void EraseLocked(uint64_t tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inside the seqlock: moves every page to where a probe from its tag finds it first, and
+  // forgets the tombstones.
   void Rebuild() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BeginWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

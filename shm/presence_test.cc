@@ -67,6 +67,8 @@ TEST(Presence, ClientsSeeSetsErasesEvictionsAndTtl) {
   t->SetOldestLive(6);  // generation 5 is evicted
   EXPECT_EQ(Ask(*v, {a, b}), (std::vector<bool>{false, true}));
   EXPECT_EQ(t->live(), 1u);  // a's slot was freed
+  t->Set(a, 5, kNow);  // a page of an evicted generation (the index loaded at start-up)
+  EXPECT_EQ(t->live(), 1u);
   t->Set(a, 8, kNow);  // written again (a promotion or a new put)
   EXPECT_EQ(Ask(*v, {a, b}), (std::vector<bool>{true, true}));
   t->MarkGone();

@@ -33,13 +33,15 @@ bool SameToken(const Token& a, std::string_view b) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const RegisteredArena>> ArenaRegistry::Add(
-    std::unique_ptr<Arena> arena, uint64_t namespace_id, Peer owner) {
+    std::unique_ptr<Arena> arena, uint64_t namespace_id, Peer owner,
+    std::shared_ptr<PresenceTable> presence) {
   auto token = RandomToken();
   if (!token.ok()) return token.status();
   auto entry = std::make_shared<RegisteredArena>();
   entry->token = *token;
   entry->namespace_id = namespace_id;
   entry->owner = owner;
+  entry->presence = std::move(presence);
   const uint64_t size = arena->size();
   entry->arena = std::move(arena);
   absl::MutexLock lock(&mu_);

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "shm/arena.h"
+#include "shm/presence.h"
 
 namespace prefixd::shm {
 
@@ -40,6 +41,8 @@ struct RegisteredArena {
   uint64_t namespace_id = 0;
   Peer owner;
   std::unique_ptr<Arena> arena;
+  // The namespace's presence table, sent with the registration's reply; null: none.
+  std::shared_ptr<PresenceTable> presence;
 };
 
 struct RegistryLimits {
@@ -53,10 +56,12 @@ class ArenaRegistry {
  public:
   explicit ArenaRegistry(RegistryLimits limits) : limits_(limits) {}
 
-  // Registers `arena` for `namespace_id` on behalf of `owner`, with a fresh id and token.
-  // RESOURCE_EXHAUSTED if the limits would be exceeded.
-  absl::StatusOr<std::shared_ptr<const RegisteredArena>> Add(std::unique_ptr<Arena> arena,
-                                                             uint64_t namespace_id, Peer owner);
+  // Registers `arena` for `namespace_id` on behalf of `owner`, with a fresh id and token, and
+  // the namespace's presence table (may be null). RESOURCE_EXHAUSTED if the limits would be
+  // exceeded.
+  absl::StatusOr<std::shared_ptr<const RegisteredArena>> Add(
+      std::unique_ptr<Arena> arena, uint64_t namespace_id, Peer owner,
+      std::shared_ptr<PresenceTable> presence = nullptr);
 
   // The arena `id` if `token` is its token and `namespace_id` its namespace.
   // NOT_FOUND for an unknown (or released) id, PERMISSION_DENIED for a wrong token or

@@ -73,8 +73,25 @@ void SendReply(int sock, const absl::StatusOr<std::shared_ptr<const RegisteredAr
     m.resize(std::min(m.size(), sizeof(w.message) - 1));
     std::memcpy(w.message, m.data(), m.size());
   }
+  iovec iov{&w, sizeof(w)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (r.ok() && (*r)->presence != nullptr) {
+    // The registration holds the table, so its descriptor stays open until sendmsg copies it.
+    w.flags |= kReplyHasPresence;
+    const int fd = (*r)->presence->fd();
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
   // A peer that went away just loses its reply; its arena is released when we see the close.
-  ::send(sock, &w, sizeof(w), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 }  // namespace
@@ -130,12 +147,20 @@ absl::StatusOr<Registration> SideConnection::Register(int memfd,
     return Errno("sending the arena to the daemon");
   }
   RegisterReplyWire w{};
-  ssize_t n;
-  do {
-    n = ::recv(fd_, &w, sizeof(w), 0);
-  } while (n < 0 && errno == EINTR);
+  int presence_fd = -1;
+  const ssize_t n = RecvWithFd(fd_, &w, sizeof(w), &presence_fd);
   if (n != static_cast<ssize_t>(sizeof(w)) || std::memcmp(w.magic, kWireMagic, 8) != 0) {
+    if (presence_fd >= 0) ::close(presence_fd);
     return absl::UnavailableError("the daemon did not answer the arena registration");
+  }
+  // Only a table the daemon says it sent; one that does not map is done without.
+  if (presence_fd >= 0 && (w.flags & kReplyHasPresence) == 0) {
+    ::close(presence_fd);
+    presence_fd = -1;
+  }
+  std::shared_ptr<const PresenceView> presence;
+  if (presence_fd >= 0) {
+    if (auto v = PresenceView::Map(presence_fd); v.ok()) presence = *std::move(v);
   }
   if (w.code != 0) {
     w.message[sizeof(w.message) - 1] = '\0';
@@ -145,6 +170,7 @@ absl::StatusOr<Registration> SideConnection::Register(int memfd,
   r.arena_id = w.arena_id;
   r.arena_bytes = w.arena_bytes;
   std::memcpy(r.token.data(), w.token, kTokenBytes);
+  r.presence = std::move(presence);
   return r;
 }
 

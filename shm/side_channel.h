@@ -5,7 +5,10 @@
 // node). The client sends RegisterRequestWire with exactly one descriptor (SCM_RIGHTS); the
 // daemon answers RegisterReplyWire. A connection may register any number of arenas; when it
 // closes (the client exits, crashes, or closes it) the daemon releases every arena it
-// registered. The daemon reads the peer's credentials with SO_PEERCRED.
+// registered. The daemon reads the peer's credentials with SO_PEERCRED. A reply with
+// kReplyHasPresence in `flags` carries one descriptor (SCM_RIGHTS): the namespace's presence
+// table (shm/presence.h), sealed, for the client to map read-only; a client that reads replies
+// without ancillary data (recv) never sees it, and the kernel closes it.
 #pragma once
 
 #include <cstdint>
@@ -31,18 +34,23 @@ struct RegisterRequestWire {
 struct RegisterReplyWire {
   char magic[8];
   int32_t code;  // absl::StatusCode (= gRPC's); 0 OK
-  uint32_t reserved;
+  uint32_t flags;  // kReply* bits (was reserved, zero)
   uint64_t arena_id;
   uint64_t arena_bytes;
   uint8_t token[kTokenBytes];
   char message[256];  // NUL-terminated error text when code != 0
 };
 
+inline constexpr uint32_t kReplyHasPresence = 1;
+
 // What the daemon granted for one arena.
 struct Registration {
   uint64_t arena_id = 0;
   uint64_t arena_bytes = 0;
   Token token{};
+  // The namespace's presence table, mapped read-only; null when the daemon sent none or it
+  // could not be mapped (then Exists asks the daemon).
+  std::shared_ptr<const PresenceView> presence;
 };
 
 // The client's end. Thread-safe: Register calls are serialised. Closing (the destructor)
@@ -55,7 +63,7 @@ class SideConnection {
 
   // Sends `memfd` (not closed; the daemon receives its own copy) for the namespace
   // `namespace_name` with id `namespace_id`. The daemon's refusal comes back with its status
-  // code and message.
+  // code and message; its presence table, if it sent one, comes back mapped.
   absl::StatusOr<Registration> Register(int memfd, const std::string& namespace_name,
                                         uint64_t namespace_id);
 
