@@ -5,7 +5,8 @@
 # 1 and 4 workers, 64 KiB and 8 MiB pages with 1), so that a slow minute of this shared VM
 # lands on both builds. Prints, per build and row, the median over the rounds of get MB/s
 # (whole phase), get MB/s inside the Get calls, and the working-set memcpy ceiling.
-# Environment: ROUNDS=3, MIB=512 (MiB of pages per row), DIR (scratch; default ./var).
+# Environment: ROUNDS=3, MIB=512 (MiB of pages per row), DIR (scratch; default ./var), AB_ROWS
+# (other rows than those above, as size:pages:workers separated by commas).
 set -euo pipefail
 [[ $# -eq 2 ]] || { echo "usage: $0 BUILD_A BUILD_B" >&2; exit 2; }
 cd "$(dirname "$0")/.."
@@ -21,6 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 ROWS=("1MiB $MIB 1" "1MiB $MIB 4" "64KiB $((MIB * 16)) 1" "8MiB $((MIB / 8)) 1")
+if [[ -n ${AB_ROWS:-} ]]; then  # e.g. AB_ROWS="1MiB:512:4,64KiB:8192:1" (size:pages:workers)
+  IFS=, read -ra spec <<<"$AB_ROWS"
+  ROWS=()
+  for r in "${spec[@]}"; do ROWS+=("${r//:/ }"); done
+fi
 jget() { sed -n "s/^  \"$2\": \(.*\),\$/\1/p" "$1"; }
 for round in $(seq "$ROUNDS"); do
   for side in a b; do
