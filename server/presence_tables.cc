@@ -15,8 +15,8 @@ std::shared_ptr<shm::PresenceTable> PresenceTables::For(uint32_t ns_id, uint64_t
 std::shared_ptr<shm::PresenceTable> PresenceTables::ForLocked(uint32_t ns_id,
                                                               uint64_t page_bytes) {
   if (auto it = tables_.find(ns_id); it != tables_.end()) return it->second;
-  const uint64_t pages =
-      capacity_ == 0 ? uint64_t{1} << 19 : capacity_ / std::max<uint64_t>(page_bytes, 1) + 1;
+  const uint64_t pages = capacity_ == 0 ? shm::kMaxPresenceSlots
+                                         : capacity_ / std::max<uint64_t>(page_bytes, 1) + 1;
   auto t = shm::PresenceTable::Create(shm::PresenceSlotsFor(pages),
                                       absl::StrCat("prefixd-presence-", ns_id));
   if (!t.ok()) {

@@ -3,11 +3,10 @@
 // it (storage::IndexObserver). Each arena registration of a namespace hands its client the
 // namespace's table, so that the client answers Exists without a call.
 //
-// A table is made on the first page of its namespace (or its first registration) and sized for
-// the pages the capacity can hold at that namespace's page size: at most half full, 16 bytes a
-// slot (32 bytes a page of capacity; kMaxPresenceSlots at most), or 2^20 slots when the
-// capacity is unlimited. Past three quarters full it stops answering (clients ask the daemon).
-// Thread-safe.
+// A table is made on the first page of its namespace (or its first registration), small, and
+// grows with its pages (21-43 bytes a page) up to what the capacity can hold at that
+// namespace's page size (kMaxPresenceSlots at most, also when the capacity is unlimited). Past
+// three quarters of that it stops answering (clients ask the daemon). Thread-safe.
 #pragma once
 
 #include <cstdint>

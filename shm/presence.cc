@@ -22,7 +22,11 @@ constexpr int kReadTries = 64;
 
 // Header fields, at their offsets.
 constexpr uint64_t kSlotsAt = 8, kSeqAt = 16, kStateAt = 20, kOldestAt = 24, kTtlAt = 32,
-                   kLiveAt = 40, kTombstonesAt = 48;
+                   kLiveAt = 40, kTombstonesAt = 48, kMaxSlotsAt = 56;
+
+bool ValidSlots(uint64_t slots, uint64_t max_slots) {
+  return slots >= kMinPresenceSlots && slots <= max_slots && (slots & (slots - 1)) == 0;
+}
 
 // Every shared word is read and written as an atomic: the other side may change it at any time.
 template <typename T>
@@ -58,44 +62,45 @@ uint64_t PresenceSlotsFor(uint64_t pages) {
 
 // ---- the daemon's side ----
 
-absl::StatusOr<std::unique_ptr<PresenceTable>> PresenceTable::Create(uint64_t slots,
+absl::StatusOr<std::unique_ptr<PresenceTable>> PresenceTable::Create(uint64_t max_slots,
                                                                      const std::string& name) {
-  if (slots < kMinPresenceSlots || slots > kMaxPresenceSlots || (slots & (slots - 1)) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("a presence table of ", slots, " slots"));
+  if (!ValidSlots(max_slots, kMaxPresenceSlots)) {
+    return absl::InvalidArgumentError(absl::StrCat("a presence table of ", max_slots, " slots"));
   }
-  const uint64_t bytes = SlotAt(slots);
   int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return Errno("memfd_create of a presence table");
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+  if (::ftruncate(fd, static_cast<off_t>(SlotAt(kMinPresenceSlots))) != 0) {
     auto s = Errno("sizing a presence table");
     ::close(fd);
     return s;
   }
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  // Mapped at its largest: the file grows under the mapping (ftruncate), never shrinks.
+  void* p = ::mmap(nullptr, SlotAt(max_slots), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     auto s = Errno("mmap of a presence table");
     ::close(fd);
     return s;
   }
-  // The daemon's mapping stays writable; nobody can make another (nor resize the table).
-  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) !=
-      0) {
+  // The daemon's mapping stays writable; nobody can make another, nor shrink the file.
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) != 0) {
     auto s = Errno("sealing a presence table");
-    ::munmap(p, bytes);
+    ::munmap(p, SlotAt(max_slots));
     ::close(fd);
     return s;
   }
   auto* base = static_cast<uint8_t*>(p);
   std::memcpy(base, kMagic, sizeof(kMagic));
+  const uint64_t slots = kMinPresenceSlots;
   std::memcpy(base + kSlotsAt, &slots, sizeof(slots));
-  return std::unique_ptr<PresenceTable>(new PresenceTable(fd, base, slots));
+  std::memcpy(base + kMaxSlotsAt, &max_slots, sizeof(max_slots));
+  return std::unique_ptr<PresenceTable>(new PresenceTable(fd, base, max_slots));
 }
 
-PresenceTable::PresenceTable(int fd, uint8_t* base, uint64_t slots)
-    : fd_(fd), base_(base), slots_(slots) {}
+PresenceTable::PresenceTable(int fd, uint8_t* base, uint64_t max_slots)
+    : fd_(fd), base_(base), max_slots_(max_slots) {}
 
 PresenceTable::~PresenceTable() {
-  ::munmap(base_, SlotAt(slots_));
+  ::munmap(base_, SlotAt(max_slots_));
   ::close(fd_);
 }
 
@@ -136,16 +141,20 @@ void PresenceTable::Set(uint64_t tag, uint32_t generation, uint32_t created_unix
   if (found) {
     free = i;
   } else if ((live_ + tombstones_ + 1) * 4 > slots_ * 3) {
-    // Three quarters of the slots used: drop the tombstones, or give up when the pages alone
-    // fill that much (the table then stops answering: it would miss pages).
-    if ((live_ + 1) * 4 > slots_ * 3) {
+    // Three quarters of the slots used: twice the slots when the pages alone fill half of
+    // them, else the same number without the tombstones. At the most slots, past three
+    // quarters in pages, the table stops answering (it would miss pages).
+    uint64_t slots = (live_ + 1) * 2 > slots_ ? slots_ * 2 : slots_;
+    if (slots > max_slots_) slots = slots_;
+    if ((live_ + 1) * 4 > slots * 3 || (slots > slots_ && !GrowFile(SlotAt(slots)))) {
       At<uint32_t>(base_, kStateAt).store(static_cast<uint32_t>(PresenceState::kFull),
                                           std::memory_order_relaxed);
       EndWrite();
       return;
     }
-    Rebuild();  // leaves a quarter of the slots empty, at least
-    for (free = tag & mask;; free = (free + 1) & mask) {
+    Rebuild(slots);  // leaves a quarter of the slots empty, at least
+    const uint64_t mask2 = slots_ - 1;
+    for (free = tag & mask2;; free = (free + 1) & mask2) {
       if (At<uint64_t>(base_, SlotAt(free)).load(std::memory_order_relaxed) == kEmpty) break;
     }
   }
@@ -176,14 +185,22 @@ void PresenceTable::EraseLocked(uint64_t tag) {
       At<uint64_t>(base_, SlotAt(i)).store(kDeleted, std::memory_order_relaxed);
       --live_;
       ++tombstones_;
-      if (tombstones_ * 4 > slots_) Rebuild();
+      if (tombstones_ * 4 > slots_) Rebuild(slots_);
       EndWrite();
       return;
     }
   }
 }
 
-void PresenceTable::Rebuild() {
+bool PresenceTable::GrowFile(uint64_t bytes) {
+  // A client may have grown the file already (it cannot shrink it): never truncate it.
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return false;
+  return static_cast<uint64_t>(st.st_size) >= bytes ||
+         ::ftruncate(fd_, static_cast<off_t>(bytes)) == 0;
+}
+
+void PresenceTable::Rebuild(uint64_t slots) {
   struct Kept {
     uint64_t tag;
     uint32_t generation, created;
@@ -199,6 +216,9 @@ void PresenceTable::Rebuild() {
     }
     At<uint64_t>(base_, at).store(kEmpty, std::memory_order_relaxed);
   }
+  // Slots past the old count were never written: the file grew with zeros there.
+  slots_ = slots;
+  At<uint64_t>(base_, kSlotsAt).store(slots_, std::memory_order_relaxed);
   const uint64_t mask = slots_ - 1;
   for (const Kept& k : kept) {
     uint64_t i = k.tag & mask;
@@ -230,7 +250,7 @@ void PresenceTable::SetOldestLive(uint64_t generation) {
   }
   live_ -= freed;
   tombstones_ += freed;
-  if (tombstones_ * 4 > slots_) Rebuild();
+  if (tombstones_ * 4 > slots_) Rebuild(slots_);
   EndWrite();
 }
 
@@ -253,6 +273,11 @@ PresenceState PresenceTable::state() const {
   return static_cast<PresenceState>(At<uint32_t>(base_, kStateAt).load(std::memory_order_relaxed));
 }
 
+uint64_t PresenceTable::slots() const {
+  absl::MutexLock l(&mu_);
+  return slots_;
+}
+
 uint64_t PresenceTable::live() const {
   absl::MutexLock l(&mu_);
   return live_;
@@ -269,30 +294,34 @@ absl::StatusOr<std::unique_ptr<PresenceView>> PresenceView::Map(int fd) {
   }
   const uint64_t bytes = static_cast<uint64_t>(st.st_size);
   const int seals = ::fcntl(fd, F_GET_SEALS);
-  const int required = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE;
-  if (bytes < kPresenceHeaderBytes || seals < 0 || (seals & required) != required) {
+  const int required = F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE;
+  uint8_t header[kPresenceHeaderBytes];
+  if (bytes < kPresenceHeaderBytes || seals < 0 || (seals & required) != required ||
+      ::pread(fd, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     ::close(fd);
     return absl::InvalidArgumentError("not a sealed presence table");
   }
-  void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) return Errno("mmap of a presence table");
-  const auto* base = static_cast<const uint8_t*>(p);
-  uint64_t slots;
-  std::memcpy(&slots, base + kSlotsAt, sizeof(slots));
-  if (std::memcmp(base, kMagic, sizeof(kMagic)) != 0 || slots == 0 ||
-      (slots & (slots - 1)) != 0 || slots > kMaxPresenceSlots || SlotAt(slots) > bytes) {
-    ::munmap(p, bytes);
+  uint64_t slots, max_slots;
+  std::memcpy(&slots, header + kSlotsAt, sizeof(slots));
+  std::memcpy(&max_slots, header + kMaxSlotsAt, sizeof(max_slots));
+  if (std::memcmp(header, kMagic, sizeof(kMagic)) != 0 ||
+      !ValidSlots(max_slots, kMaxPresenceSlots) || !ValidSlots(slots, max_slots) ||
+      SlotAt(slots) > bytes) {
+    ::close(fd);
     return absl::InvalidArgumentError("not a presence table (bad header)");
   }
-  return std::unique_ptr<PresenceView>(new PresenceView(base, bytes, slots));
+  // At its largest, as the daemon maps it; only the slots the header names are read, and the
+  // file (which cannot shrink) holds them before the header names them.
+  void* p = ::mmap(nullptr, SlotAt(max_slots), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) return Errno("mmap of a presence table");
+  return std::unique_ptr<PresenceView>(new PresenceView(static_cast<const uint8_t*>(p), max_slots));
 }
 
-PresenceView::~PresenceView() { ::munmap(const_cast<uint8_t*>(base_), bytes_); }
+PresenceView::~PresenceView() { ::munmap(const_cast<uint8_t*>(base_), SlotAt(max_slots_)); }
 
 std::optional<std::vector<bool>> PresenceView::Lookup(std::span<const uint64_t> tags,
                                                       uint64_t now_unix) const {
-  const uint64_t mask = slots_ - 1;
   std::vector<bool> out(tags.size());
   for (int attempt = 0; attempt < kReadTries; ++attempt) {
     const uint32_t before = At<uint32_t>(base_, kSeqAt).load(std::memory_order_acquire);
@@ -300,13 +329,16 @@ std::optional<std::vector<bool>> PresenceView::Lookup(std::span<const uint64_t> 
       sched_yield();
       continue;
     }
+    const uint64_t slots = At<uint64_t>(base_, kSlotsAt).load(std::memory_order_relaxed);
+    if (!ValidSlots(slots, max_slots_)) return std::nullopt;  // not what the daemon writes
+    const uint64_t mask = slots - 1;
     const uint32_t state = At<uint32_t>(base_, kStateAt).load(std::memory_order_relaxed);
     const uint64_t oldest = At<uint64_t>(base_, kOldestAt).load(std::memory_order_relaxed);
     const uint64_t ttl = At<uint64_t>(base_, kTtlAt).load(std::memory_order_relaxed);
     for (size_t k = 0; k < tags.size(); ++k) {
       bool present = false;
       uint64_t i = tags[k] & mask;
-      for (uint64_t n = 0; n < slots_; ++n, i = (i + 1) & mask) {
+      for (uint64_t n = 0; n < slots; ++n, i = (i + 1) & mask) {
         const uint64_t at = SlotAt(i);
         const uint64_t t = At<uint64_t>(base_, at).load(std::memory_order_relaxed);
         if (t == kEmpty) break;

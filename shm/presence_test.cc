@@ -16,8 +16,8 @@ namespace {
 
 constexpr uint64_t kNow = 1'800'000'000;
 
-std::unique_ptr<PresenceTable> NewTable(uint64_t slots = kMinPresenceSlots) {
-  auto t = PresenceTable::Create(slots, "test-presence");
+std::unique_ptr<PresenceTable> NewTable(uint64_t max_slots = kMinPresenceSlots) {
+  auto t = PresenceTable::Create(max_slots, "test-presence");
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *std::move(t) : nullptr;
 }
@@ -75,7 +75,7 @@ TEST(Presence, ClientsSeeSetsErasesEvictionsAndTtl) {
   EXPECT_FALSE(v->Lookup(std::vector<uint64_t>{a}, kNow).has_value());
 }
 
-TEST(Presence, AClientCannotWriteOrResizeTheTable) {
+TEST(Presence, AClientCannotWriteOrShrinkTheTable) {
   auto t = NewTable();
   ASSERT_TRUE(t);
   const size_t bytes = kPresenceHeaderBytes + t->slots() * kPresenceSlotBytes;
@@ -86,6 +86,29 @@ TEST(Presence, AClientCannotWriteOrResizeTheTable) {
   EXPECT_NE(::ftruncate(t->fd(), 0), 0);
   const char junk[8] = {};
   EXPECT_LT(::pwrite(t->fd(), junk, sizeof(junk), 0), 0);
+}
+
+TEST(Presence, TheTableGrowsUnderViewsMappedBefore) {
+  auto t = NewTable(uint64_t{1} << 16);
+  auto v = ViewOf(*t);
+  ASSERT_TRUE(t && v);
+  EXPECT_EQ(t->slots(), kMinPresenceSlots);
+  // A client growing the file (it may: only shrinking is sealed) changes nothing.
+  ASSERT_EQ(::ftruncate(t->fd(), 3 * kMinPresenceSlots * kPresenceSlotBytes), 0);
+  std::vector<uint64_t> tags;
+  for (int i = 0; i < 30000; ++i) {
+    tags.push_back(PresenceTagOfKey("grow" + std::to_string(i)));
+    t->Set(tags.back(), 1, kNow);
+  }
+  EXPECT_EQ(t->state(), PresenceState::kUsable);
+  EXPECT_EQ(t->slots(), uint64_t{1} << 16);  // 30,000 pages: past three quarters of 2^15
+  EXPECT_EQ(t->live(), 30000u);
+  auto r = Ask(*v, tags);
+  EXPECT_EQ(std::count(r.begin(), r.end(), true), 30000);
+  EXPECT_EQ(Ask(*v, {PresenceTagOfKey("absent")}), std::vector<bool>{false});
+  auto late = ViewOf(*t);  // a view mapped after the growth sees the same
+  ASSERT_TRUE(late);
+  EXPECT_EQ(Ask(*late, tags), r);
 }
 
 TEST(Presence, AnythingButASealedTableIsRefused) {
@@ -131,25 +154,26 @@ TEST(Presence, AFullTableStopsAnsweringAndChurnIsRebuiltAway) {
 }
 
 TEST(Presence, ReadersNeverSeeAHalfMadeChange) {
-  auto t = NewTable();
+  auto t = NewTable(uint64_t{1} << 18);
   auto v = ViewOf(*t);
   ASSERT_TRUE(t && v);
   // `kept` pages are always present and `never` pages never; a writer churns others (with
-  // rebuilds) and moves the eviction horizon under the reader.
+  // rebuilds), grows the table (to ~90,000 pages) and moves the eviction horizon under the
+  // reader.
   std::vector<uint64_t> kept, never;
   for (int i = 0; i < 64; ++i) {
     kept.push_back(PresenceTagOfKey("kept" + std::to_string(i)));
     never.push_back(PresenceTagOfKey("never" + std::to_string(i)));
     t->Set(kept.back(), 1'000'000, kNow);
   }
-  // The writer makes 300,000 changes (a rebuild every ~1,500) while the reader asks.
+  // The writer makes 300,000 changes while the reader asks.
   std::atomic<bool> done{false};
   std::thread writer([&] {
     for (uint64_t i = 0; i < 300'000; ++i) {
       const uint64_t tag = PresenceTagOfKey("w" + std::to_string(i));
       t->Set(tag, static_cast<uint32_t>(i / 100 + 1), kNow);
       if (i % 3 != 0) t->Erase(tag);
-      if (i % 500 == 0) t->SetOldestLive(i / 100);
+      if (i % 5000 == 0) t->SetOldestLive(i / 1000);
     }
     done = true;
   });
@@ -165,6 +189,8 @@ TEST(Presence, ReadersNeverSeeAHalfMadeChange) {
   writer.join();
   EXPECT_EQ(wrong, 0);
   EXPECT_GT(answered, 0);
+  EXPECT_EQ(t->slots(), uint64_t{1} << 18);
+  EXPECT_EQ(t->state(), PresenceState::kUsable);
 }
 
 }  // namespace
