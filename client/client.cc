@@ -412,11 +412,15 @@ class ClientImpl final : public Client {
       if (k.empty() || k.size() > kMaxKeyBytes) return std::nullopt;
       tags.push_back(shm::PresenceTagOfKey(k));
     }
-    auto present = view->Lookup(tags, static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now())));
+    uint64_t expired = 0;
+    auto present =
+        view->Lookup(tags, static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now())), &expired);
     if (!present) return std::nullopt;
     ExistsResult r;
     r.present = *std::move(present);
     while (r.prefix_pages < r.present.size() && r.present[r.prefix_pages]) ++r.prefix_pages;
+    (*s)->CountPresence(tags.size(), std::count(r.present.begin(), r.present.end(), true),
+                        expired);
     return r;
   }
 
@@ -448,6 +452,7 @@ class ClientImpl final : public Client {
       SetRef(ns, req.mutable_ns());
       SetChain(chain, req.mutable_chain());
       (*s)->SetRef(req.mutable_arena());
+      (*s)->TakePresenceReport(req.mutable_presence_report());
       for (size_t i = 0; i < offsets.size(); ++i) {
         auto* slice = req.add_pages();
         slice->set_offset(offsets[i]);
@@ -484,6 +489,7 @@ class ClientImpl final : public Client {
       SetChain(chain, req.mutable_chain());
       req.set_max_pages(max_pages);
       (*s)->SetRef(req.mutable_arena());
+      (*s)->TakePresenceReport(req.mutable_presence_report());
       for (uint64_t off : offsets) {
         auto* slot = req.add_slots();
         slot->set_offset(off);

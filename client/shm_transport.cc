@@ -1,5 +1,7 @@
 #include "client/shm_transport.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace prefixd::client {
@@ -18,6 +20,21 @@ absl::Status ShmSession::EnsurePinned() {
     if (p.ok()) pinned = *std::move(p);
   }
   return *pin_status;
+}
+
+void ShmSession::CountPresence(uint64_t asked, uint64_t present, uint64_t expired) {
+  absl::MutexLock lock(&mu);
+  presence_asked += asked;
+  presence_present += present;
+  presence_expired += expired;
+}
+
+void ShmSession::TakePresenceReport(v1::PresenceReport* report) {
+  absl::MutexLock lock(&mu);
+  if (presence_asked == 0) return;
+  report->set_pages_asked(std::exchange(presence_asked, 0));
+  report->set_pages_present(std::exchange(presence_present, 0));
+  report->set_pages_expired(std::exchange(presence_expired, 0));
 }
 
 absl::StatusOr<std::unique_ptr<ShmTransport>> ShmTransport::Connect(const std::string& path,

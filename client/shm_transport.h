@@ -35,11 +35,21 @@ struct ShmSession {
   // Pins the arena for GPU DMA, once; later calls return the first call's result.
   absl::Status EnsurePinned();
 
+  // Exists answers found in the namespace's presence table since the last report
+  // (v1::PresenceReport): added by each lookup, taken by the next put or get of the session.
+  void CountPresence(uint64_t asked, uint64_t present, uint64_t expired);
+  // Moves the counts into `report` (nothing when none): the daemon adds them to its Stats.
+  // Counts taken by a request that fails before the daemon reads it are lost (statistics only).
+  void TakePresenceReport(v1::PresenceReport* report);
+
   mutable absl::Mutex mu;
   shm::Registration registration ABSL_GUARDED_BY(mu);
   uint64_t epoch ABSL_GUARDED_BY(mu) = 0;  // the side connection it was registered on
   std::unique_ptr<gpu::PinnedRegion> pinned ABSL_GUARDED_BY(mu);
   std::optional<absl::Status> pin_status ABSL_GUARDED_BY(mu);
+  uint64_t presence_asked ABSL_GUARDED_BY(mu) = 0;
+  uint64_t presence_present ABSL_GUARDED_BY(mu) = 0;
+  uint64_t presence_expired ABSL_GUARDED_BY(mu) = 0;
 };
 
 // A range of a session's arena, returned to its allocator when destroyed.

@@ -112,6 +112,10 @@ class PrefixdService final : public v1::Prefixd::Service {
                            std::vector<std::string> keys, size_t group, const FillGroup& fill,
                            v1::PutResponse* resp);
 
+  // Adds what a client found in the namespace's presence table to the Exists counts (a
+  // report that does not add up is dropped, not an error: it must not fail the request).
+  void CountPresenceReport(const v1::NamespaceRef& ns, const v1::PresenceReport& report);
+
   // The arena a shared-memory request names, checked against its namespace.
   absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> RequestArena(
       const v1::NamespaceRef& ns, const v1::ShmArenaRef& ref) const;

@@ -17,6 +17,7 @@
 #include "server/convert.h"
 #include "server/service.h"
 #include "shm/progress.h"
+#include "spdlog/spdlog.h"
 #include "util/stream_copy.h"
 
 namespace prefixd::server {
@@ -68,6 +69,14 @@ absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> PrefixdService::Requ
   return arenas_->Find(ref.arena_id(), ref.token(), ns.id());
 }
 
+void PrefixdService::CountPresenceReport(const v1::NamespaceRef& ns,
+                                         const v1::PresenceReport& r) {
+  if (r.pages_asked() == 0) return;
+  auto s = store_->CountOutsideExists(RefOf(ns), r.pages_asked(), r.pages_present(),
+                                      r.pages_expired());
+  if (!s.ok()) spdlog::debug("shm: presence report dropped: {}", s.ToString());
+}
+
 grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmRequest* req,
                                     v1::PutResponse* resp) {
   CallGuard guard(this);
@@ -77,6 +86,7 @@ grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmReques
   if (!keys.ok()) return ToGrpc(keys.status());
   auto arena = RequestArena(req->ns(), req->arena());
   if (!arena.ok()) return ToGrpc(arena.status());
+  CountPresenceReport(req->ns(), req->presence_report());
   const size_t n = keys->size();
   if (static_cast<size_t>(req->pages_size()) != n || static_cast<size_t>(req->crc32c_size()) != n) {
     return Invalid(absl::StrCat("the chain names ", n, " pages but the request carries ",
@@ -122,6 +132,7 @@ grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRe
   if (!keys.ok()) return ToGrpc(keys.status());
   auto arena = RequestArena(req->ns(), req->arena());
   if (!arena.ok()) return ToGrpc(arena.status());
+  CountPresenceReport(req->ns(), req->presence_report());
   const uint64_t page_bytes = ns.fingerprint.page_bytes;
   uint64_t wanted = keys->size();
   if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());

@@ -321,7 +321,8 @@ absl::StatusOr<std::unique_ptr<PresenceView>> PresenceView::Map(int fd) {
 PresenceView::~PresenceView() { ::munmap(const_cast<uint8_t*>(base_), SlotAt(max_slots_)); }
 
 std::optional<std::vector<bool>> PresenceView::Lookup(std::span<const uint64_t> tags,
-                                                      uint64_t now_unix) const {
+                                                      uint64_t now_unix,
+                                                      uint64_t* expired) const {
   std::vector<bool> out(tags.size());
   for (int attempt = 0; attempt < kReadTries; ++attempt) {
     const uint32_t before = At<uint32_t>(base_, kSeqAt).load(std::memory_order_acquire);
@@ -335,6 +336,7 @@ std::optional<std::vector<bool>> PresenceView::Lookup(std::span<const uint64_t> 
     const uint32_t state = At<uint32_t>(base_, kStateAt).load(std::memory_order_relaxed);
     const uint64_t oldest = At<uint64_t>(base_, kOldestAt).load(std::memory_order_relaxed);
     const uint64_t ttl = At<uint64_t>(base_, kTtlAt).load(std::memory_order_relaxed);
+    uint64_t stale = 0;
     for (size_t k = 0; k < tags.size(); ++k) {
       bool present = false;
       uint64_t i = tags[k] & mask;
@@ -345,7 +347,9 @@ std::optional<std::vector<bool>> PresenceView::Lookup(std::span<const uint64_t> 
         if (t != tags[k]) continue;
         const uint64_t gen = At<uint32_t>(base_, at + 8).load(std::memory_order_relaxed);
         const uint64_t created = At<uint32_t>(base_, at + 12).load(std::memory_order_relaxed);
-        present = gen >= oldest && (ttl == 0 || created + ttl > now_unix);
+        const bool live = gen >= oldest;
+        present = live && (ttl == 0 || created + ttl > now_unix);
+        stale += live && !present;
         break;
       }
       out[k] = present;
@@ -353,6 +357,7 @@ std::optional<std::vector<bool>> PresenceView::Lookup(std::span<const uint64_t> 
     std::atomic_thread_fence(std::memory_order_acquire);
     if (At<uint32_t>(base_, kSeqAt).load(std::memory_order_relaxed) != before) continue;
     if (state != static_cast<uint32_t>(PresenceState::kUsable)) return std::nullopt;
+    if (expired != nullptr) *expired = stale;
     return out;
   }
   return std::nullopt;

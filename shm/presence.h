@@ -130,8 +130,10 @@ class PresenceView {
   PresenceView& operator=(const PresenceView&) = delete;
 
   // Whether each page is present at `now_unix`, or nullopt when the table cannot answer now
-  // (not usable, or the daemon kept changing it during the lookup).
-  std::optional<std::vector<bool>> Lookup(std::span<const uint64_t> tags, uint64_t now_unix) const;
+  // (not usable, or the daemon kept changing it during the lookup). `expired` (optional) is
+  // set to how many of the pages are held but past the namespace's TTL.
+  std::optional<std::vector<bool>> Lookup(std::span<const uint64_t> tags, uint64_t now_unix,
+                                          uint64_t* expired = nullptr) const;
 
  private:
   PresenceView(const uint8_t* base, uint64_t max_slots) : base_(base), max_slots_(max_slots) {}

@@ -62,6 +62,9 @@ TEST(Presence, ClientsSeeSetsErasesEvictionsAndTtl) {
   t->Set(b, 7, kNow - 10);
   t->SetTtl(50);  // a was written 100 s ago
   EXPECT_EQ(Ask(*v, {a, b}), (std::vector<bool>{false, true}));
+  uint64_t expired = 9;
+  ASSERT_TRUE(v->Lookup(std::vector<uint64_t>{a, b, c}, kNow, &expired).has_value());
+  EXPECT_EQ(expired, 1u);  // a; c is not held at all
   EXPECT_EQ(Ask(*v, {a, b}, kNow + 40), (std::vector<bool>{false, false}));
   t->SetTtl(0);
   t->SetOldestLive(6);  // generation 5 is evicted

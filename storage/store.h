@@ -176,6 +176,12 @@ class Store {
   // Presence of each key, in order. Reads only the index, never page values.
   virtual absl::StatusOr<std::vector<bool>> Exists(NamespaceRef ns,
                                                    std::span<const std::string> keys) = 0;
+  // Counts Exists answers given outside the store (a client's lookups in the namespace's
+  // presence table, mirrored by an IndexObserver) as Exists counts its own: `asked` pages,
+  // `present` of them present, `expired` held but past the TTL. INVALID_ARGUMENT (nothing
+  // counted) when present + expired > asked.
+  virtual absl::Status CountOutsideExists(NamespaceRef ns, uint64_t asked, uint64_t present,
+                                          uint64_t expired) = 0;
 
   // The state of each page of a chain, in order, from the index alone (see PageState).
   // Changes no counter.

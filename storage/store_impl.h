@@ -94,6 +94,8 @@ class StoreImpl final : public Store {
   absl::StatusOr<NamespaceInfo> LookupNamespace(NamespaceRef ref) override;
   absl::StatusOr<std::vector<bool>> Exists(NamespaceRef ns,
                                            std::span<const std::string> keys) override;
+  absl::Status CountOutsideExists(NamespaceRef ns, uint64_t asked, uint64_t present,
+                                  uint64_t expired) override;
   absl::StatusOr<std::vector<PageState>> Explain(NamespaceRef ns,
                                                  std::span<const std::string> keys) override;
   absl::StatusOr<PutResult> Put(NamespaceRef ns, std::string_view parent_key,

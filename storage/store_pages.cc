@@ -117,6 +117,20 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   return present;
 }
 
+absl::Status StoreImpl::CountOutsideExists(NamespaceRef ref, uint64_t asked, uint64_t present,
+                                           uint64_t expired) {
+  if (present > asked || expired > asked - present) {
+    return absl::InvalidArgumentError(absl::StrCat("an Exists report of ", asked, " pages asked, ",
+                                                   present, " present and ", expired, " expired"));
+  }
+  auto st = Resolve(ref);
+  if (!st.ok()) return st.status();
+  (*st)->exists_queries.fetch_add(asked, std::memory_order_relaxed);
+  (*st)->exists_hits.fetch_add(present, std::memory_order_relaxed);
+  (*st)->miss_expired.fetch_add(expired, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
                                                           std::span<const std::string> keys) {
   if (auto s = ValidateKeys(keys); !s.ok()) return s;

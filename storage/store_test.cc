@@ -228,6 +228,21 @@ TEST_F(StoreTest, EveryGetMissHasOneCause) {
   EXPECT_EQ(store_->Stats()->namespaces[0].counters.refused_opens, 1u);
 }
 
+TEST_F(StoreTest, ExistsAnsweredOutsideTheStoreAreCountedLikeItsOwn) {
+  ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
+  PutChain("k", 2, 1);
+  auto keys = Keys("k", 3);
+  ASSERT_TRUE(store_->Exists({"ns"}, keys).ok());  // 3 asked, 2 present
+  ASSERT_TRUE(store_->CountOutsideExists({"ns"}, 10, 6, 3).ok());
+  EXPECT_EQ(store_->CountOutsideExists({"ns"}, 10, 8, 3).code(),
+            absl::StatusCode::kInvalidArgument);  // 11 of 10: counts nothing
+  EXPECT_EQ(store_->CountOutsideExists({"other"}, 1, 1, 0).code(), absl::StatusCode::kNotFound);
+  const auto c = store_->Stats()->namespaces[0].counters;
+  EXPECT_EQ(c.exists_queries, 13u);
+  EXPECT_EQ(c.exists_hits, 8u);
+  EXPECT_EQ(c.miss_expired, 3u);
+}
+
 TEST_F(StoreTest, CountStrandedFollowsParentsAcrossPuts) {
   ASSERT_TRUE(store_->OpenNamespace("ns", TestFingerprint()).ok());
   ASSERT_TRUE(store_->OpenNamespace("empty", TestFingerprint()).ok());

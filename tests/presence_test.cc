@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -51,12 +52,16 @@ class PresenceTest : public ::testing::Test {
     return static_cast<int>(std::count(a->present.begin(), a->present.end(), true));
   }
 
-  uint64_t ExistsAskedOfTheDaemon() {
+  // The daemon's Exists counts, pages asked and present, all namespaces together.
+  std::pair<uint64_t, uint64_t> ExistsCounted() {
     auto s = bytes_->Stats();
     EXPECT_TRUE(s.ok()) << s.status();
-    uint64_t n = 0;
+    std::pair<uint64_t, uint64_t> n{0, 0};
     if (s.ok()) {
-      for (const auto& ns : s->namespaces()) n += ns.exists_queries();
+      for (const auto& ns : s->namespaces()) {
+        n.first += ns.exists_queries();
+        n.second += ns.exists_hits();
+      }
     }
     return n;
   }
@@ -74,13 +79,19 @@ TEST_F(PresenceTest, TheTableAgreesWithTheDaemonAndSparesItTheQuestions) {
   for (int ch = 0; ch < 6; ++ch) ASSERT_TRUE(PutTestChain(*shm_, *ns, 1, ch, kChain).ok());
   auto keys = ChainKeys(1, 2, kChain);
   ASSERT_TRUE(shm_->Delete(*ns, client::Chain::FromKeys({keys.begin() + 3, keys.end()})).ok());
-  const uint64_t asked = ExistsAskedOfTheDaemon();
+  const auto before = ExistsCounted();
   for (int ch = 0; ch < 10; ++ch) {
     auto e = shm_->Exists(*ns, client::Chain::FromKeys(ChainKeys(1, ch, kChain)));
     ASSERT_TRUE(e.ok()) << e.status();
     EXPECT_EQ(e->prefix_pages, ch == 2 ? 3u : ch < 6 ? uint32_t{kChain} : 0u) << ch;
   }
-  EXPECT_EQ(ExistsAskedOfTheDaemon(), asked) << "the shared-memory client asked the daemon";
+  EXPECT_EQ(ExistsCounted(), before) << "the shared-memory client asked the daemon";
+  // Its next get reports what it found, for the daemon's counts.
+  int wrong = 0;
+  ASSERT_TRUE(GetTestChain(*shm_, *ns, 1, 0, kChain, &wrong).ok());
+  const auto after = ExistsCounted();
+  EXPECT_EQ(after.first - before.first, 10u * kChain);
+  EXPECT_EQ(after.second - before.second, 5u * kChain + 3);
   for (int ch = 0; ch < 10; ++ch) Agree(*ns, ch, "after puts and a delete");
   // A restart: the client registers its arena again and gets the new daemon's table.
   EXPECT_EQ(daemon_->Stop(SIGTERM), 0);
