@@ -4,7 +4,7 @@
 // namespace's table, so that the client answers Exists without a call.
 //
 // A table is made on the first page of its namespace (or its first registration), small, and
-// grows with its pages (21-43 bytes a page) up to what the capacity can hold at that
+// grows with its pages (21-64 bytes a page) up to what the capacity can hold at that
 // namespace's page size (kMaxPresenceSlots at most, also when the capacity is unlimited). Past
 // three quarters of that it stops answering (clients ask the daemon). Thread-safe.
 #pragma once

@@ -15,7 +15,7 @@
 //           max_slots (u64)
 //   slot    tag (u64: 0 empty, 1 deleted) | generation (u32) | created_unix (u32)
 // A table starts at kMinPresenceSlots and doubles (a rehash inside the seqlock) when its pages
-// pass half of the slots, up to max_slots: its memory follows the pages it holds (21-43 bytes a
+// pass half of the slots, up to max_slots: its memory follows the pages it holds (21-64 bytes a
 // page), not the capacity. Both sides map it at max_slots; the file grows (ftruncate) before
 // the header names the new slots, and is sealed against shrinking, so a reader never touches
 // a byte past its end. A client can grow the file itself, to no effect but unused zeros.
@@ -30,8 +30,8 @@
 // writes); a reader retries while seq is odd or moved during its lookup, and after a few tries
 // (or when the table is not usable: full, or its namespace deleted) says it cannot answer, and
 // the client asks the daemon. The table is a hint, as Exists is: a get may still miss a page an
-// Exists saw, and the daemon's counts of Exists calls and their misses (Stats) do not include
-// the answers clients found here.
+// Exists saw. The daemon's Exists counts (Stats) learn of the answers clients found here only
+// from the clients' reports (v1::PresenceReport).
 #pragma once
 
 #include <cstdint>

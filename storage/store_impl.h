@@ -117,7 +117,6 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::shared_ptr<NamespaceState>> Resolve(NamespaceRef ref);
   std::shared_ptr<NamespaceState> ById(uint32_t ns_id);
 
-  // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
   // Tells the index observer (if any) of `ns`'s TTL.
   void ObserveTtl(const NamespaceState& ns) const {
     if (options_.index_observer != nullptr) {
@@ -126,6 +125,7 @@ class StoreImpl final : public Store {
   }
   // Persists (or, for 0, removes) namespace `name`'s TTL. REQUIRES: write_mu_ held.
   absl::Status StoreTtl(std::string_view name, uint64_t ttl_seconds);
+  // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
   absl::Status LoadState();
   // Loads the corrupt-page markers of namespaces in `by_id` into corrupt_keys_ (the newest
   // kCorruptKeysRemembered) and deletes the rest. REQUIRES: write_mu_ held.
