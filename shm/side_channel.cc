@@ -60,6 +60,25 @@ ssize_t RecvWithFd(int sock, void* buf, size_t len, int* fd) {
   return n;
 }
 
+// Sends one datagram with descriptor `fd` (none if negative). Returns what sendmsg returns.
+ssize_t SendWithFd(int sock, const void* buf, size_t len, int fd, int flags) {
+  iovec iov{const_cast<void*>(buf), len};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  return ::sendmsg(sock, &msg, flags);
+}
+
 void SendReply(int sock, const absl::StatusOr<std::shared_ptr<const RegisteredArena>>& r) {
   RegisterReplyWire w{};
   std::memcpy(w.magic, kWireMagic, sizeof(w.magic));
@@ -73,25 +92,14 @@ void SendReply(int sock, const absl::StatusOr<std::shared_ptr<const RegisteredAr
     m.resize(std::min(m.size(), sizeof(w.message) - 1));
     std::memcpy(w.message, m.data(), m.size());
   }
-  iovec iov{&w, sizeof(w)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  // The registration holds the table, so its descriptor stays open until sendmsg copies it.
+  int presence_fd = -1;
   if (r.ok() && (*r)->presence != nullptr) {
-    // The registration holds the table, so its descriptor stays open until sendmsg copies it.
     w.flags |= kReplyHasPresence;
-    const int fd = (*r)->presence->fd();
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    presence_fd = (*r)->presence->fd();
   }
   // A peer that went away just loses its reply; its arena is released when we see the close.
-  ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  SendWithFd(sock, &w, sizeof(w), presence_fd, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 }  // namespace
@@ -131,19 +139,8 @@ absl::StatusOr<Registration> SideConnection::Register(int memfd,
   req.namespace_id = namespace_id;
   std::memcpy(req.namespace_name, namespace_name.data(), namespace_name.size());
   absl::MutexLock lock(&mu_);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&req, sizeof(req)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &memfd, sizeof(int));
-  if (::sendmsg(fd_, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(req))) {
+  if (SendWithFd(fd_, &req, sizeof(req), memfd, MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(sizeof(req))) {
     return Errno("sending the arena to the daemon");
   }
   RegisterReplyWire w{};

@@ -59,11 +59,14 @@ class ShmTest : public ::testing::Test {
     daemon_->Start();
   }
 
-  std::unique_ptr<client::Client> ShmClient(uint64_t arena_bytes = 64 << 20) {
+  // A client that must use shared memory; `rpc_timeout` zero: none.
+  std::unique_ptr<client::Client> ShmClient(uint64_t arena_bytes = 64 << 20,
+                                            absl::Duration rpc_timeout = absl::ZeroDuration()) {
     auto o = daemon_->Options();
     o.shm_socket = socket_;
     o.shm_arena_bytes = arena_bytes;
     o.shm_required = true;
+    if (rpc_timeout > absl::ZeroDuration()) o.rpc_timeout = rpc_timeout;
     auto c = client::Client::Connect(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? *std::move(c) : nullptr;
@@ -344,23 +347,18 @@ TEST_F(ShmTest, AGetPastItsDeadlineStopsBeforeItsNextPage) {
 TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
   constexpr uint64_t kBig = 2 << 20;
   constexpr int kPages = 32;  // 64 MiB
-  auto o = daemon_->Options();
-  o.shm_socket = socket_;
-  o.shm_arena_bytes = 128 << 20;
-  o.shm_required = true;
-  o.rpc_timeout = absl::Milliseconds(300);
-  auto c = client::Client::Connect(o);
-  ASSERT_TRUE(c.ok()) << c.status();
-  auto ns = (*c)->OpenNamespace("timed-out", TestFingerprint(kBig));
+  auto c = ShmClient(128 << 20, absl::Milliseconds(300));
+  ASSERT_NE(c, nullptr);
+  auto ns = c->OpenNamespace("timed-out", TestFingerprint(kBig));
   ASSERT_TRUE(ns.ok());
   auto writer = daemon_->Connect();  // no deadline for the 64 MiB put
   auto wns = writer->OpenNamespace("timed-out", TestFingerprint(kBig));
   ASSERT_TRUE(wns.ok());
   auto put = PutTestChain(*writer, *wns, 12, 0, kPages);
   ASSERT_TRUE(put.ok()) << put;
-  auto arena = (*c)->ArenaOf(*ns);
+  auto arena = c->ArenaOf(*ns);
   ASSERT_TRUE(arena.ok()) << arena.status();
-  auto out = (*c)->AllocateSlots(*ns, kPages * kBig);
+  auto out = c->AllocateSlots(*ns, kPages * kBig);
   ASSERT_TRUE(out.ok()) << out.status();
   std::vector<uint64_t> offsets;
   for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kBig);
@@ -374,7 +372,7 @@ TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
     std::memset(slots, 0, kPages * kBig);
     std::atomic<bool> returned{false};
     std::thread getter([&] {
-      status = (*c)->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(12, 0, kPages)), offsets)
+      status = c->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(12, 0, kPages)), offsets)
                    .status();
       returned = true;
     });
@@ -403,18 +401,14 @@ TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
 // guards the fix only under such timing.
 TEST_F(ShmTest, AGetThatReachesAStalledDaemonAfterItsDeadlineCopiesNothing) {
   constexpr int kPages = 256;  // 16 MiB
-  auto o = daemon_->Options();
-  o.shm_socket = socket_;
-  o.shm_required = true;
-  o.rpc_timeout = absl::Milliseconds(300);
-  auto c = client::Client::Connect(o);
-  ASSERT_TRUE(c.ok()) << c.status();
-  auto ns = (*c)->OpenNamespace("stalled", TestFingerprint(kPage));
+  auto c = ShmClient(client::ClientOptions().shm_arena_bytes, absl::Milliseconds(300));
+  ASSERT_NE(c, nullptr);
+  auto ns = c->OpenNamespace("stalled", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
-  ASSERT_TRUE(PutTestChain(**c, *ns, 11, 0, kPages).ok());
-  auto arena = (*c)->ArenaOf(*ns);  // registered with the daemon before it stalls
+  ASSERT_TRUE(PutTestChain(*c, *ns, 11, 0, kPages).ok());
+  auto arena = c->ArenaOf(*ns);  // registered with the daemon before it stalls
   ASSERT_TRUE(arena.ok()) << arena.status();
-  auto out = (*c)->AllocateSlots(*ns, kPages * kPage);
+  auto out = c->AllocateSlots(*ns, kPages * kPage);
   ASSERT_TRUE(out.ok()) << out.status();
   std::vector<uint64_t> offsets;
   for (int i = 0; i < kPages; ++i) offsets.push_back(*out + i * kPage);
@@ -427,7 +421,7 @@ TEST_F(ShmTest, AGetThatReachesAStalledDaemonAfterItsDeadlineCopiesNothing) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::memset(slots, 0, kPages * kPage);
     daemon_->Signal(SIGSTOP);
-    got = (*c)->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(11, 0, kPages)), offsets);
+    got = c->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(11, 0, kPages)), offsets);
     at_return.assign(reinterpret_cast<const char*>(slots), kPages * kPage);
     daemon_->Signal(SIGCONT);
     if (!got.ok()) break;
