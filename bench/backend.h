@@ -36,6 +36,9 @@ struct BackendOptions {
   std::string shm_socket;
   // shm only: bytes of the client's arena; calls larger than half of it travel as bytes.
   uint64_t shm_arena_bytes = uint64_t{1} << 30;
+  // shm only: gets as calls on the side socket where the daemon serves them
+  // (client::ClientOptions::shm_side_calls); false keeps them on gRPC.
+  bool shm_side_calls = true;
   // Every other kind: the directory that holds its data (created if missing).
   std::string dir;
   // Namespace (grpc, inproc) or subdirectory (file tiers) name.

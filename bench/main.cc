@@ -38,7 +38,8 @@ constexpr char kUsage[] =
     "                        rocksdb-inline (all at --dir DIR)\n"
     "  --transport T         grpc (default), uds (--target unix:///PATH), or shm: pages move\n"
     "                        through a shared-memory arena registered on --shm-socket PATH\n"
-    "                        (the daemon's); --shm-arena-bytes SIZE (default 1GiB)\n"
+    "                        (the daemon's); --shm-arena-bytes SIZE (default 1GiB);\n"
+    "                        --no-shm-side-calls: gets on gRPC, not as side-socket calls\n"
     "  --namespace NAME      default bench\n"
     "  --capacity SIZE       the tier's budget: LRU cap of the file tiers, inproc's capacity\n"
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
@@ -109,6 +110,7 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   auto arena = f.Bytes("shm-arena-bytes", uint64_t{1} << 30);
   if (!arena.ok()) return arena.status();
   c.backend.shm_arena_bytes = *arena;
+  c.backend.shm_side_calls = f.Switch("shm-side-calls", true);
   c.backend.dir = f.Str("dir");
   c.backend.ns_name = f.Str("namespace", "bench");
   auto cap = f.Bytes("capacity", 0);
@@ -493,7 +495,8 @@ int Main(int argc, char** argv) {
     }
   }
   auto flags =
-      FlagSet::Parse(argc, argv, {"progress", "print-capacity", "daemon-capacity-set", "cold"});
+      FlagSet::Parse(argc, argv, {"progress", "print-capacity", "daemon-capacity-set", "cold",
+                                          "shm-side-calls"});
   if (!flags.ok()) return Fail(flags.status());
   std::string workload = flags->Str("workload", "micro");
   auto common = ParseCommon(*flags);

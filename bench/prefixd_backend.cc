@@ -178,6 +178,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewGrpcBackend(const BackendOptions& o)
     co.shm_socket = o.shm_socket;
     co.shm_arena_bytes = o.shm_arena_bytes;
     co.shm_required = true;
+    co.shm_side_calls = o.shm_side_calls;
   }
   auto c = client::Client::Connect(co);
   if (!c.ok()) return c.status();

@@ -529,33 +529,68 @@ class ClientImpl final : public Client {
       };
       auto ctx = std::make_unique<grpc::ClientContext>();
       Prepare(ctx.get());
+      absl::Time deadline = absl::InfiniteFuture();  // a side call's; gRPC keeps its own
       if (options_.rpc_timeout > absl::ZeroDuration()) {
-        req.set_deadline_unix_ns(
-            static_cast<uint64_t>(absl::ToUnixNanos(absl::FromChrono(ctx->deadline()))));
+        deadline = absl::FromChrono(ctx->deadline());
+        req.set_deadline_unix_ns(static_cast<uint64_t>(absl::ToUnixNanos(deadline)));
       }
-      ShmGetCall* call =
-          ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
-      KeepCallbackQueue(channel_);
+      // A chain of keys with a board goes as a call on the side socket where the daemon serves
+      // them (its reply is small: the CRC32C of each page and the summary); the rest on gRPC.
+      std::unique_ptr<CallerLease> caller;
+      if (board && options_.shm_side_calls && chain.token_ids.empty() &&
+          offsets.size() <= kMaxSideCallPages) {
+        caller = shm_->Caller();
+      }
+      std::string payload;
+      if (caller) {
+        payload = req.SerializeAsString();
+        if (sizeof(shm::CallRequestWire) + payload.size() > shm::kMaxCallBytes) caller.reset();
+      }
+      ShmGetCall* call = nullptr;
+      if (caller) {
+        if (auto st = (*caller)->Send(shm::kCallGetShm, payload); !st.ok()) {
+          return absl::UnavailableError(st.message());  // Retry registers again if need be
+        }
+      } else {
+        call = ShmGetCall::Start(stub_.get(), std::move(ctx), req, board ? &*board : nullptr);
+        KeepCallbackQueue(channel_);
+      }
       // Released on every path out: deleted, or left to end on its own (detached_).
-      auto release = absl::MakeCleanup([&] { call->Release(detached_); });
+      auto release = absl::MakeCleanup([&] {
+        if (call != nullptr) call->Release(detached_);
+      });
       absl::Status bad;
       uint32_t seen = 0;
       if (board) {
         // Until the daemon finishes the board, or the call ends without it (an error before the
         // daemon looked at the board; the timeout covers a nudge lost to the daemon's stores).
+        // A side call's end is not signalled on the board: until the daemon has taken the
+        // request up (kStarted) the socket is looked at whenever a millisecond passes with no
+        // news; after it, the daemon finishes the board on every path.
+        bool quiet = false;  // the last wait timed out
         while (bad.ok()) {
           const uint32_t filled = std::min<uint64_t>(seen & shm::kCountMask, offsets.size());
           while (bad.ok() && checked.size() < filled) {
             bad = check(board->Crc(static_cast<uint32_t>(checked.size())));
           }
-          if ((seen & shm::kFinished) != 0 || call->ended()) break;
-          seen = board->Wait(seen, absl::Milliseconds(50));
+          if ((seen & shm::kFinished) != 0) break;
+          if (call != nullptr ? call->ended()
+                              : (quiet && (*caller)->ReplyReady()) || absl::Now() >= deadline) {
+            break;
+          }
+          absl::Duration wait = call == nullptr && (seen & shm::kStarted) == 0
+                                    ? absl::Milliseconds(1)
+                                    : absl::Milliseconds(50);
+          if (call == nullptr) wait = std::min(wait, deadline - absl::Now());
+          const uint32_t before = seen;
+          seen = board->Wait(seen, wait);
+          quiet = seen == before;
         }
         // The board has all the result when the daemon wrote its outcome for this call's nonce
-        // and no keys are to come (a chain of keys): the summary is not waited for. The daemon
-        // writes no slot after finishing the board.
+        // and no keys are to come (a chain of keys): a gRPC call's summary is not waited for.
+        // The daemon writes no slot after finishing the board.
         const uint8_t outcome = (seen & shm::kFinished) != 0 ? board->Outcome() : 0;
-        if (bad.ok() && outcome != 0 && chain.token_ids.empty() &&
+        if (call != nullptr && bad.ok() && outcome != 0 && chain.token_ids.empty() &&
             checked.size() == (seen & shm::kCountMask)) {
           SlotGetResult r;
           r.pages = static_cast<uint32_t>(checked.size());
@@ -568,15 +603,34 @@ class ClientImpl final : public Client {
       // more (a cancelled daemon would go on copying until it noticed, into slots the caller
       // may reuse). A call that ended on this side (its deadline) may end before the handler
       // does: the board then says when the daemon is done.
-      const grpc::Status st = call->Await();
+      absl::Status st;
+      std::vector<uint32_t> crcs;
+      v1::GetShmResponse summary;
+      if (call != nullptr) {
+        st = ShmStatus(call->Await());
+        if (st.ok() && !call->has_summary()) {
+          st = absl::UnavailableError("the get stream ended without its summary");
+        }
+        crcs = call->crcs();
+        summary = call->summary();
+      } else {
+        // The reply follows the board's finish; it is read even after a failed check, so the
+        // connection can carry the next call.
+        auto reply = (*caller)->Receive(deadline == absl::InfiniteFuture()
+                                            ? absl::InfiniteDuration()
+                                            : std::max(deadline - absl::Now(), absl::ZeroDuration()));
+        if (!reply.ok()) {
+          st = ShmStatus(reply.status());
+        } else if (!summary.ParseFromString(*reply) || !summary.has_done()) {
+          st = absl::DataLossError("the daemon's reply to a get call does not parse");
+        } else {
+          crcs.assign(summary.crc32c().begin(), summary.crc32c().end());
+        }
+      }
       if (!st.ok() && board) AwaitLateWriter(*board, seen);
       if (!bad.ok()) return bad;
-      if (!st.ok()) return ShmStatus(st);
-      if (!call->has_summary()) {
-        return absl::UnavailableError("the get stream ended without its summary");
-      }
-      const auto& crcs = call->crcs();
-      const auto& done = call->summary().done();
+      if (!st.ok()) return st;
+      const auto& done = summary.done();
       if (crcs.size() != done.pages_returned() || checked.size() > crcs.size()) {
         return absl::DataLossError("the daemon's get summary does not match the pages it reported");
       }
@@ -592,7 +646,7 @@ class ClientImpl final : public Client {
       SlotGetResult r;
       r.pages = done.pages_returned();
       r.stop = done.stop();
-      r.keys.assign(call->summary().keys().begin(), call->summary().keys().end());
+      r.keys.assign(summary.keys().begin(), summary.keys().end());
       return r;
     });
   }
@@ -603,6 +657,9 @@ class ClientImpl final : public Client {
   // kStarted before its first look). Gives up after kLateWriterWait, or when the side socket
   // closes (the daemon exited).
   static constexpr absl::Duration kLateWriterWait = absl::Seconds(1);
+  // Pages of the longest get sent as a side call: its reply (a CRC32C a page) stays far below
+  // shm::kMaxCallBytes.
+  static constexpr size_t kMaxSideCallPages = 1024;
   void AwaitLateWriter(shm::ProgressReader& board, uint32_t seen) {
     seen = board.Wait(seen, absl::ZeroDuration());
     if ((seen & shm::kStarted) == 0) return;
@@ -615,8 +672,8 @@ class ClientImpl final : public Client {
   // A shared-memory call's failure. NOT_FOUND with the side socket closed is a race with a
   // daemon restart: the request carried the arena's old registration to a daemon that never
   // saw it. It becomes UNAVAILABLE, so that Retry's next attempt registers the arena again.
-  absl::Status ShmStatus(const grpc::Status& st) {
-    absl::Status s = FromGrpc(st);
+  absl::Status ShmStatus(const grpc::Status& st) { return ShmStatus(FromGrpc(st)); }
+  absl::Status ShmStatus(absl::Status s) {
     if (s.code() == absl::StatusCode::kNotFound && shm_ != nullptr && shm_->SideClosed()) {
       return absl::UnavailableError(
           absl::StrCat("the daemon restarted during the call (", s.message(), ")"));

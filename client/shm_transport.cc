@@ -54,6 +54,8 @@ absl::StatusOr<std::shared_ptr<ShmSession>> ShmTransport::Session(const std::str
     if (!conn.ok()) return conn.status();
     conn_ = *std::move(conn);
     ++epoch_;
+    idle_callers_.clear();  // connections to the daemon that went away
+    calls_refused_ = false;
   }
   std::shared_ptr<ShmSession> s;
   if (auto it = sessions_.find(id); it != sessions_.end()) {
@@ -88,6 +90,38 @@ std::shared_ptr<ShmSession> ShmTransport::Existing(uint64_t id) {
   auto it = sessions_.find(id);
   return it == sessions_.end() ? nullptr : it->second;
 }
+
+std::unique_ptr<CallerLease> ShmTransport::Caller() {
+  uint64_t epoch;
+  {
+    absl::MutexLock lock(&mu_);
+    if (calls_refused_) return nullptr;
+    epoch = epoch_;
+    if (!idle_callers_.empty()) {
+      auto c = std::move(idle_callers_.back());
+      idle_callers_.pop_back();
+      return std::make_unique<CallerLease>(this, std::move(c), epoch);
+    }
+  }
+  // Connecting waits for the daemon's answer: not under the lock.
+  auto c = shm::SideCaller::Connect(path_);
+  if (!c.ok()) {
+    if (absl::IsUnimplemented(c.status())) {
+      absl::MutexLock lock(&mu_);
+      if (epoch_ == epoch) calls_refused_ = true;
+    }
+    return nullptr;
+  }
+  return std::make_unique<CallerLease>(this, *std::move(c), epoch);
+}
+
+void ShmTransport::GiveBack(std::unique_ptr<shm::SideCaller> c, uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  if (c->broken() || epoch != epoch_ || idle_callers_.size() >= kMaxIdleCallers) return;
+  idle_callers_.push_back(std::move(c));
+}
+
+CallerLease::~CallerLease() { owner_->GiveBack(std::move(caller_), epoch_); }
 
 absl::StatusOr<std::unique_ptr<SlotLease>> ShmTransport::Lease(std::shared_ptr<ShmSession> s,
                                                                uint64_t bytes) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -19,6 +20,7 @@
 #include "prefixd/v1/prefixd.pb.h"
 #include "shm/allocator.h"
 #include "shm/arena.h"
+#include "shm/side_call.h"
 #include "shm/side_channel.h"
 
 namespace prefixd::client {
@@ -68,6 +70,25 @@ class SlotLease {
   uint64_t offset_, bytes_;
 };
 
+class ShmTransport;
+
+// A call connection on loan from ShmTransport::Caller: goes back to the pool when destroyed,
+// unless it broke or the daemon restarted since it was made.
+class CallerLease {
+ public:
+  CallerLease(ShmTransport* owner, std::unique_ptr<shm::SideCaller> c, uint64_t epoch)
+      : owner_(owner), caller_(std::move(c)), epoch_(epoch) {}
+  ~CallerLease();
+  CallerLease(const CallerLease&) = delete;
+  CallerLease& operator=(const CallerLease&) = delete;
+  shm::SideCaller* operator->() const { return caller_.get(); }
+
+ private:
+  ShmTransport* const owner_;
+  std::unique_ptr<shm::SideCaller> caller_;
+  const uint64_t epoch_;
+};
+
 class ShmTransport {
  public:
   // Connects to the side socket at `path`; arenas will be `arena_bytes` each.
@@ -85,6 +106,11 @@ class ShmTransport {
   // The session of namespace `id` if one exists, as it is (no connection or registration).
   std::shared_ptr<ShmSession> Existing(uint64_t id);
 
+  // A call connection to the daemon (shm/side_call.h), from the pool or new; null when the
+  // daemon serves no calls (asked once per daemon: a restarted one is asked again) or none
+  // could be opened now. The lease must not outlive this transport.
+  std::unique_ptr<CallerLease> Caller();
+
   // `bytes` of the session's arena, or RESOURCE_EXHAUSTED if no free range is large enough.
   static absl::StatusOr<std::unique_ptr<SlotLease>> Lease(std::shared_ptr<ShmSession> s,
                                                           uint64_t bytes);
@@ -94,9 +120,17 @@ class ShmTransport {
                std::unique_ptr<shm::SideConnection> conn)
       : path_(std::move(path)), arena_bytes_(arena_bytes), conn_(std::move(conn)) {}
 
+  friend class CallerLease;
+  void GiveBack(std::unique_ptr<shm::SideCaller> c, uint64_t epoch);
+
+  // Call connections kept for reuse, at most this many (more are closed when given back).
+  static constexpr size_t kMaxIdleCallers = 16;
+
   const std::string path_;
   const uint64_t arena_bytes_;
   absl::Mutex mu_;
+  std::vector<std::unique_ptr<shm::SideCaller>> idle_callers_ ABSL_GUARDED_BY(mu_);
+  bool calls_refused_ ABSL_GUARDED_BY(mu_) = false;  // by the daemon of this epoch
   std::unique_ptr<shm::SideConnection> conn_ ABSL_GUARDED_BY(mu_);
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;  // bumped on every reconnection
   std::map<uint64_t, std::shared_ptr<ShmSession>> sessions_ ABSL_GUARDED_BY(mu_);

@@ -44,7 +44,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       ",\n  \"promote_budget\": ", s.promote_budget(),
       ",\n  \"shm_arenas\": ", s.shm_arenas(), ",\n  \"shm_mapped_bytes\": ",
       s.shm_mapped_bytes(), ",\n  \"shm_put_pages\": ", s.shm_put_pages(),
-      ",\n  \"shm_get_pages\": ", s.shm_get_pages());
+      ",\n  \"shm_get_pages\": ", s.shm_get_pages(),
+      ",\n  \"shm_side_get_calls\": ", s.shm_side_get_calls());
   absl::StrAppend(&out, ",\n  \"memory_cache_capacity\": ", s.memory_cache_capacity(),
                   ",\n  \"memory_cache_bytes\": ", s.memory_cache_bytes(),
                   ",\n  \"memory_cache_hits\": ", s.memory_cache_hits(),

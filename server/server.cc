@@ -49,7 +49,8 @@ class ServerImpl final : public Server {
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
     if (!config_.shm_socket.empty()) {
-      if (auto s = StartSharedMemory(); !s.ok()) return s;
+      arenas_ = std::make_unique<shm::ArenaRegistry>(
+          shm::RegistryLimits{config_.shm_max_arenas, config_.shm_max_bytes});
     }
     auto co = controller::ControllerOptions::Parse(config_.controller);
     if (!co.ok()) return co.status();
@@ -63,6 +64,9 @@ class ServerImpl final : public Server {
     controller_ = *std::move(ctl);
     service_ = std::make_unique<PrefixdService>(store_.get(), config_, arenas_.get(),
                                                 controller_.get());
+    if (!config_.shm_socket.empty()) {
+      if (auto s = StartSharedMemory(); !s.ok()) return s;
+    }
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -142,8 +146,8 @@ class ServerImpl final : public Server {
     auto s = store_->Flush();
     if (!abandoned_) {
       server_.reset();
+      side_.reset();  // before the service: its call threads use it
       service_.reset();
-      side_.reset();
       arenas_.reset();
       controller_.reset();
       store_.reset();
@@ -158,10 +162,9 @@ class ServerImpl final : public Server {
   bool abandoned() const override { return abandoned_; }
 
   // Listens on --shm-socket for client arenas: each is mapped once its namespace checks out,
-  // and released when the client's side socket closes.
+  // and released when the client's side socket closes; and for calls (gets that skip gRPC),
+  // served by the service. After the registry, the store and the service are made.
   absl::Status StartSharedMemory() {
-    arenas_ = std::make_unique<shm::ArenaRegistry>(
-        shm::RegistryLimits{config_.shm_max_arenas, config_.shm_max_bytes});
     auto on_register = [this](int fd, const shm::Peer& peer, const std::string& name,
                               uint64_t ns_id)
         -> absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> {
@@ -190,7 +193,11 @@ class ServerImpl final : public Server {
       arenas_->Remove(id);
       spdlog::info("shm: arena {} released (its client closed the side socket)", id);
     };
-    auto side = shm::SideListener::Start(config_.shm_socket, on_register, on_release);
+    auto on_call = [this](uint32_t kind, std::string_view payload,
+                          const std::function<bool()>& peer_gone) {
+      return service_->ServeSideCall(kind, payload, peer_gone);
+    };
+    auto side = shm::SideListener::Start(config_.shm_socket, on_register, on_release, on_call);
     if (!side.ok()) {
       return absl::Status(side.status().code(),
                           absl::StrCat("--shm-socket: ", side.status().message()));

@@ -208,6 +208,7 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_memory_cache_misses(s->memory_cache_misses);
   resp->set_shm_put_pages(shm_put_pages_.load());
   resp->set_shm_get_pages(shm_get_pages_.load());
+  resp->set_shm_side_get_calls(shm_side_get_calls_.load());
   if (auto proc = util::ReadProcessStats(); proc.ok()) {
     resp->set_process_read_bytes(proc->read_bytes);
     resp->set_process_write_bytes(proc->write_bytes - proc->cancelled_write_bytes);

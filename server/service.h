@@ -16,6 +16,7 @@
 #include "server/stream_watchdog.h"
 #include "controller/controller.h"
 #include "shm/registry.h"
+#include "shm/side_call.h"
 #include "storage/store.h"
 
 namespace prefixd::server {
@@ -56,6 +57,11 @@ class PrefixdService final : public v1::Prefixd::Service {
                       v1::PutResponse* resp) override;
   grpc::Status GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,
                       grpc::ServerWriter<v1::GetShmResponse>* writer) override;
+
+  // A call that came on the side socket rather than gRPC (shm/side_call.h): kCallGetShm, a
+  // GetShm with a progress board. Thread-safe, like the handlers.
+  shm::CallReply ServeSideCall(uint32_t kind, std::string_view payload,
+                               const std::function<bool()>& peer_gone);
 
   // Handlers running now. Lets shutdown know when the store is no longer in use.
   int active_calls() const { return active_calls_.load(); }
@@ -116,11 +122,25 @@ class PrefixdService final : public v1::Prefixd::Service {
   // report that does not add up is dropped, not an error: it must not fail the request).
   void CountPresenceReport(const v1::NamespaceRef& ns, const v1::PresenceReport& report);
 
+  // How a GetShm came and how it answers: `cancelled` is asked about every 4 MiB of pages;
+  // `deadline` is the transport's own (the request's deadline_unix_ns applies as well);
+  // `write` sends a partial response, for requests without a progress board (false: the
+  // client is gone). A transport without it refuses such requests.
+  struct GetShmChannel {
+    std::function<bool()> cancelled;
+    std::chrono::system_clock::time_point deadline = std::chrono::system_clock::time_point::max();
+    std::function<bool(const v1::GetShmResponse&)> write;
+  };
+  // The work of a GetShm, whichever way it came: on success `out` holds the summary (and the
+  // CRC32C of pages not yet sent in a partial response).
+  absl::Status ServeGetShm(const v1::GetShmRequest& req, const GetShmChannel& channel,
+                           v1::GetShmResponse* out);
+
   // The arena a shared-memory request names, checked against its namespace.
   absl::StatusOr<std::shared_ptr<const shm::RegisteredArena>> RequestArena(
       const v1::NamespaceRef& ns, const v1::ShmArenaRef& ref) const;
 
-  std::atomic<uint64_t> shm_put_pages_{0}, shm_get_pages_{0};
+  std::atomic<uint64_t> shm_put_pages_{0}, shm_get_pages_{0}, shm_side_get_calls_{0};
   std::atomic<int> active_calls_{0};
   std::atomic<bool> draining_{false};
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

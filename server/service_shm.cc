@@ -7,7 +7,8 @@
 // verified bytes into the client's slots and returns their CRC32C for the client to check. The
 // copy streams around the daemon's caches (util::StreamCopy): the client reads the slots next,
 // from another core, and with memcpy the two cores fought over the lines (1 MiB gets ran at
-// half the speed; docs/transport.md).
+// half the speed; docs/transport.md). A get comes over gRPC or as a call on the side socket
+// (shm/side_call.h); both are served by ServeGetShm.
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -125,81 +126,116 @@ grpc::Status PrefixdService::PutShm(grpc::ServerContext*, const v1::PutShmReques
 
 grpc::Status PrefixdService::GetShm(grpc::ServerContext* ctx, const v1::GetShmRequest* req,
                                     grpc::ServerWriter<v1::GetShmResponse>* writer) {
+  GetShmChannel channel;
+  channel.cancelled = [ctx] { return ctx->IsCancelled(); };
+  channel.deadline = ctx->deadline();
+  channel.write = [writer](const v1::GetShmResponse& m) { return writer->Write(m); };
+  v1::GetShmResponse out;
+  if (auto s = ServeGetShm(*req, channel, &out); !s.ok()) return ToGrpc(s);
+  writer->Write(out);
+  return grpc::Status::OK;
+}
+
+shm::CallReply PrefixdService::ServeSideCall(uint32_t kind, std::string_view payload,
+                                             const std::function<bool()>& peer_gone) {
+  if (kind != shm::kCallGetShm) {
+    return {absl::UnimplementedError(absl::StrCat("no call of kind ", kind)), {}};
+  }
+  v1::GetShmRequest req;
+  if (!req.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return {absl::InvalidArgumentError("the call's GetShmRequest does not parse"), {}};
+  }
+  if (!req.has_progress()) {
+    return {absl::InvalidArgumentError("a get over the side socket needs a progress board"), {}};
+  }
+  GetShmChannel channel;
+  channel.cancelled = peer_gone;
+  v1::GetShmResponse out;
+  if (auto s = ServeGetShm(req, channel, &out); !s.ok()) return {s, {}};
+  shm_side_get_calls_.fetch_add(1);
+  return {absl::OkStatus(), out.SerializeAsString()};
+}
+
+absl::Status PrefixdService::ServeGetShm(const v1::GetShmRequest& req,
+                                         const GetShmChannel& channel, v1::GetShmResponse* out) {
   CallGuard guard(this);
-  if (!guard.admitted()) return ShuttingDown();
+  if (!guard.admitted()) return absl::UnavailableError("prefixd is shutting down");
   storage::NamespaceInfo ns;
-  auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
-  if (!keys.ok()) return ToGrpc(keys.status());
-  auto arena = RequestArena(req->ns(), req->arena());
-  if (!arena.ok()) return ToGrpc(arena.status());
-  CountPresenceReport(req->ns(), req->presence_report());
+  auto keys = RequestKeys(req.ns(), req.chain(), /*need_id=*/true, &ns);
+  if (!keys.ok()) return keys.status();
+  auto arena = RequestArena(req.ns(), req.arena());
+  if (!arena.ok()) return arena.status();
+  CountPresenceReport(req.ns(), req.presence_report());
   const uint64_t page_bytes = ns.fingerprint.page_bytes;
   uint64_t wanted = keys->size();
-  if (req->max_pages() != 0) wanted = std::min<uint64_t>(wanted, req->max_pages());
-  if (static_cast<uint64_t>(req->slots_size()) < wanted) {
-    return Invalid(absl::StrCat("the request wants ", wanted, " pages but names ",
-                                req->slots_size(), " slots"));
+  if (req.max_pages() != 0) wanted = std::min<uint64_t>(wanted, req.max_pages());
+  if (static_cast<uint64_t>(req.slots_size()) < wanted) {
+    return absl::InvalidArgumentError(absl::StrCat("the request wants ", wanted,
+                                                   " pages but names ", req.slots_size(),
+                                                   " slots"));
   }
   std::vector<uint8_t*> slots(wanted);
   for (uint64_t i = 0; i < wanted; ++i) {
-    const auto& slot = req->slots(static_cast<int>(i));
+    const auto& slot = req.slots(static_cast<int>(i));
     if (slot.length() < page_bytes) {
-      return Invalid(absl::StrCat("slot ", i, " is ", slot.length(), " bytes; pages are ",
-                                  page_bytes, " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat("slot ", i, " is ", slot.length(),
+                                                     " bytes; pages are ", page_bytes, " bytes"));
     }
     auto bytes = (*arena)->arena->Slice(slot.offset(), page_bytes);
-    if (!bytes.ok()) return ToGrpc(absl::Status(bytes.status().code(),
-                                                absl::StrCat("slot ", i, ": ", bytes.status().message())));
+    if (!bytes.ok()) {
+      return absl::Status(bytes.status().code(),
+                          absl::StrCat("slot ", i, ": ", bytes.status().message()));
+    }
     slots[i] = bytes->data();
   }
   // With a board the client learns of each filled slot from it; the daemon's board is finished
   // (no slot written after) when `board` is destroyed, on every path out of this call.
   std::optional<shm::ProgressWriter> board;
-  if (req->has_progress()) {
-    auto b = BoardOf(**arena, req->progress(), req->slots(), wanted, page_bytes);
-    if (!b.ok()) return ToGrpc(b.status());
-    board.emplace(*b, static_cast<uint32_t>(wanted), req->progress_nonce());
+  if (req.has_progress()) {
+    auto b = BoardOf(**arena, req.progress(), req.slots(), wanted, page_bytes);
+    if (!b.ok()) return b.status();
+    board.emplace(*b, static_cast<uint32_t>(wanted), req.progress_nonce());
+  } else if (!channel.write) {
+    return absl::InvalidArgumentError("this get needs a progress board");
   }
   const uint64_t group = GroupPages(config_.read_group_bytes, page_bytes, wanted);
   auto lease = budget_.Acquire(group * page_bytes, absl::Milliseconds(config_.admission_wait_ms));
-  if (!lease.held()) return ToGrpc(budget_.Busy());
+  if (!lease.held()) return budget_.Busy();
   // Without a board, report filled slots about every MiB, so the client checks them while
   // later ones fill (each report's Write took about 60 µs of the daemon's time: the board is
   // the faster path). A cancelled call fails its next report's Write, or is seen by the poll
   // (CancelPoll: asking before every page cost more than copying 64 KiB pages).
-  v1::GetShmResponse out;
   uint64_t unreported = 0;
-  CancelPoll poll([ctx] { return ctx->IsCancelled(); });
-  poll.set_deadline(std::min(ctx->deadline(), FromUnixNanos(req->deadline_unix_ns())));
+  CancelPoll poll(channel.cancelled);
+  poll.set_deadline(std::min(channel.deadline, FromUnixNanos(req.deadline_unix_ns())));
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (poll.CancelledBefore(bytes.size())) return false;
     util::StreamCopy(slots[i], bytes.data(), bytes.size());
-    out.add_crc32c(crc);
+    out->add_crc32c(crc);
     if (board) {
       board->Publish(static_cast<uint32_t>(i), crc);
       return true;
     }
     unreported += bytes.size();
     if (unreported >= (uint64_t{1} << 20) && i + 1 < wanted) {  // the last goes with the summary
-      if (!writer->Write(out)) return false;
-      out.Clear();
+      if (!channel.write(*out)) return false;
+      out->Clear();
       unreported = 0;
     }
     return true;
   };
-  auto r = store_->Get(RefOf(req->ns()), *keys, req->max_pages(), sink);
-  if (!r.ok()) return ToGrpc(r.status());
+  auto r = store_->Get(RefOf(req.ns()), *keys, req.max_pages(), sink);
+  if (!r.ok()) return r.status();
   if (r->stop == storage::GetResult::Stop::kCancelled) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the get");
+    return absl::CancelledError("the client cancelled the get");
   }
   shm_get_pages_.fetch_add(r->returned);
-  SetGetDone(*r, out.mutable_done());
-  if (req->chain().token_ids_size() > 0) {
-    for (auto& k : *keys) out.add_keys(std::move(k));
+  SetGetDone(*r, out->mutable_done());
+  if (req.chain().token_ids_size() > 0) {
+    for (auto& k : *keys) out->add_keys(std::move(k));
   }
-  if (board) board->Finish(static_cast<uint8_t>(out.done().stop()));
-  writer->Write(out);
-  return grpc::Status::OK;
+  if (board) board->Finish(static_cast<uint8_t>(out->done().stop()));
+  return absl::OkStatus();
 }
 
 }  // namespace prefixd::server

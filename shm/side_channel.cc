@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <list>
 #include <map>
 #include <thread>
 #include <vector>
@@ -83,7 +84,7 @@ void SendReply(int sock, const absl::StatusOr<std::shared_ptr<const RegisteredAr
   RegisterReplyWire w{};
   std::memcpy(w.magic, kWireMagic, sizeof(w.magic));
   w.code = static_cast<int32_t>(r.status().code());
-  if (r.ok()) {
+  if (r.ok() && *r != nullptr) {  // null: a call hello's answer, a bare OK
     w.arena_id = (*r)->id;
     w.arena_bytes = (*r)->arena->size();
     std::memcpy(w.token, (*r)->token.data(), kTokenBytes);
@@ -94,7 +95,7 @@ void SendReply(int sock, const absl::StatusOr<std::shared_ptr<const RegisteredAr
   }
   // The registration holds the table, so its descriptor stays open until sendmsg copies it.
   int presence_fd = -1;
-  if (r.ok() && (*r)->presence != nullptr) {
+  if (r.ok() && *r != nullptr && (*r)->presence != nullptr) {
     w.flags |= kReplyHasPresence;
     presence_fd = (*r)->presence->fd();
   }
@@ -175,9 +176,11 @@ absl::StatusOr<Registration> SideConnection::Register(int memfd,
 
 class SideListener::Impl {
  public:
-  Impl(std::string path, int listen_fd, int wake_fd, RegisterFn reg, ReleaseFn rel, int max_conn)
+  Impl(std::string path, int listen_fd, int wake_fd, RegisterFn reg, ReleaseFn rel, CallFn call,
+       int max_conn)
       : path_(std::move(path)), listen_fd_(listen_fd), wake_fd_(wake_fd),
-        register_(std::move(reg)), release_(std::move(rel)), max_connections_(max_conn) {
+        register_(std::move(reg)), release_(std::move(rel)), call_(std::move(call)),
+        max_connections_(max_conn) {
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -186,6 +189,12 @@ class SideListener::Impl {
     (void)!::write(wake_fd_, &one, sizeof(one));
     thread_.join();
     while (!conns_.empty()) Close(conns_.begin()->first);
+    // A call connection's thread ends when its socket is shut down, after the call it serves.
+    for (auto& c : calls_) ::shutdown(c->fd, SHUT_RDWR);
+    for (auto& c : calls_) {
+      c->thread.join();
+      ::close(c->fd);
+    }
     ::close(listen_fd_);
     ::close(wake_fd_);
     ::unlink(path_.c_str());
@@ -216,15 +225,15 @@ class SideListener::Impl {
   void Accept() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;
-    if (static_cast<int>(conns_.size()) >= max_connections_) {
+    if (static_cast<int>(conns_.size() + calls_.size()) >= max_connections_) {
       ::close(fd);
       return;
     }
     conns_[fd];
-    connection_count_.store(static_cast<int>(conns_.size()));
+    Count();
   }
 
-  // One registration from `fd`, or its close.
+  // One registration from `fd`, a call hello, or its close.
   void Serve(int fd) {
     RegisterRequestWire req{};
     int passed = -1;
@@ -235,6 +244,12 @@ class SideListener::Impl {
         return;
       }
       Close(fd);  // end of stream or error: the client is gone
+      return;
+    }
+    if (n == static_cast<ssize_t>(sizeof(CallHelloWire)) &&
+        std::memcmp(req.magic, kCallHelloMagic, sizeof(kCallHelloMagic)) == 0) {
+      if (passed >= 0) ::close(passed);
+      StartCalls(fd);
       return;
     }
     if (n != static_cast<ssize_t>(sizeof(req)) || std::memcmp(req.magic, kWireMagic, 8) != 0) {
@@ -261,21 +276,66 @@ class SideListener::Impl {
     SendReply(fd, r);
   }
 
+  // Hands call connection `fd` (it just sent its hello) to a thread of its own.
+  void StartCalls(int fd) {
+    if (!call_) {
+      SendReply(fd, absl::UnimplementedError("this daemon serves no calls on its side socket"));
+      return;
+    }
+    if (!conns_[fd].empty()) {
+      SendReply(fd, absl::InvalidArgumentError(
+                        "a connection that registered arenas cannot carry calls; open another"));
+      return;
+    }
+    // Threads of connections that ended are joined here, so they do not pile up.
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      if ((*it)->done.load()) {
+        (*it)->thread.join();
+        ::close((*it)->fd);
+        it = calls_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    conns_.erase(fd);
+    SendReply(fd, absl::StatusOr<std::shared_ptr<const RegisteredArena>>(nullptr));
+    auto c = std::make_unique<CallConnection>();
+    c->fd = fd;
+    CallConnection* raw = c.get();
+    c->thread = std::thread([this, raw] {
+      ServeCalls(raw->fd, call_);
+      raw->done.store(true);
+    });
+    calls_.push_back(std::move(c));
+    Count();
+  }
+
+  void Count() {
+    connection_count_.store(static_cast<int>(conns_.size() + calls_.size()));
+  }
+
   void Close(int fd) {
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
     for (uint64_t id : it->second) release_(id);
     ::close(fd);
     conns_.erase(it);
-    connection_count_.store(static_cast<int>(conns_.size()));
+    Count();
   }
 
   const std::string path_;
   const int listen_fd_, wake_fd_;
   const RegisterFn register_;
   const ReleaseFn release_;
+  const CallFn call_;
   const int max_connections_;
   std::map<int, std::vector<uint64_t>> conns_;  // owned by the loop thread (and ~Impl after it)
+  struct CallConnection {
+    int fd = -1;  // closed by whoever joins the thread
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::list<std::unique_ptr<CallConnection>> calls_;  // as conns_
   std::atomic<int> connection_count_{0};
   std::thread thread_;
 };
@@ -283,6 +343,7 @@ class SideListener::Impl {
 absl::StatusOr<std::unique_ptr<SideListener>> SideListener::Start(const std::string& path,
                                                                   RegisterFn on_register,
                                                                   ReleaseFn on_release,
+                                                                  CallFn on_call,
                                                                   int max_connections) {
   sockaddr_un addr;
   if (auto s = util::UnixAddress(path, &addr); !s.ok()) return s;
@@ -301,7 +362,7 @@ absl::StatusOr<std::unique_ptr<SideListener>> SideListener::Start(const std::str
     return Errno("eventfd");
   }
   auto impl = std::make_unique<Impl>(path, fd, wake, std::move(on_register),
-                                     std::move(on_release), max_connections);
+                                     std::move(on_release), std::move(on_call), max_connections);
   return std::unique_ptr<SideListener>(new SideListener(std::move(impl)));
 }
 

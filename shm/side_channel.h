@@ -8,7 +8,8 @@
 // registered. The daemon reads the peer's credentials with SO_PEERCRED. A reply with
 // kReplyHasPresence in `flags` carries one descriptor (SCM_RIGHTS): the namespace's presence
 // table (shm/presence.h), sealed, for the client to map read-only; a client that reads replies
-// without ancillary data (recv) never sees it, and the kernel closes it.
+// without ancillary data (recv) never sees it, and the kernel closes it. A connection that opens
+// with a call hello instead carries requests that skip gRPC (shm/side_call.h).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "shm/registry.h"
+#include "shm/side_call.h"
 
 namespace prefixd::shm {
 
@@ -78,8 +80,9 @@ class SideConnection {
 };
 
 // The daemon's end: a thread that accepts side connections, registers the arenas they send
-// and releases them when the connection closes. Thread-safe: the callbacks run on its own
-// thread, one at a time.
+// and releases them when the connection closes; the register and release callbacks run on it,
+// one at a time. Each call connection (shm/side_call.h) is served on a thread of its own, so
+// `on_call` may run on several threads at once.
 class SideListener {
  public:
   // Maps and records an arena; takes ownership of `fd`. Its status goes back to the client.
@@ -88,15 +91,19 @@ class SideListener {
   using ReleaseFn = std::function<void(uint64_t arena_id)>;
 
   // Listens on `path` (a stale socket there is replaced; anything else is refused), mode 0660.
+  // Without `on_call`, call hellos are refused (UNIMPLEMENTED). `max_connections` counts both
+  // kinds of connection.
   static absl::StatusOr<std::unique_ptr<SideListener>> Start(const std::string& path,
                                                              RegisterFn on_register,
                                                              ReleaseFn on_release,
+                                                             CallFn on_call = nullptr,
                                                              int max_connections = 1024);
 
-  // Stops the thread, closes every connection (releasing its arenas) and removes the socket.
+  // Stops the threads, closes every connection (releasing its arenas) and removes the socket.
+  // Waits for calls being served to finish.
   ~SideListener();
 
-  // Connections open now.
+  // Connections open now, of both kinds.
   int connections() const;
 
   class Impl;

@@ -49,7 +49,7 @@ void AwaitPageInSlot(const uint8_t* slot, const std::string& page) {
   }
 }
 
-class ShmTest : public ::testing::Test {
+class ShmFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::make_unique<TempDir>("shm");
@@ -66,6 +66,7 @@ class ShmTest : public ::testing::Test {
     o.shm_socket = socket_;
     o.shm_arena_bytes = arena_bytes;
     o.shm_required = true;
+    o.shm_side_calls = side_calls_;
     if (rpc_timeout > absl::ZeroDuration()) o.rpc_timeout = rpc_timeout;
     auto c = client::Client::Connect(o);
     EXPECT_TRUE(c.ok()) << c.status();
@@ -81,9 +82,24 @@ class ShmTest : public ::testing::Test {
   std::unique_ptr<TempDir> dir_;
   std::string socket_;
   std::unique_ptr<Daemon> daemon_;
+  bool side_calls_ = true;  // ClientOptions::shm_side_calls of ShmClient()'s clients
 };
 
-TEST_F(ShmTest, PagesRoundTripByteExactThroughTheArena) {
+// Every test runs twice: gets as calls on the side socket (the default), and on gRPC.
+class ShmTest : public ShmFixture, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    side_calls_ = GetParam();
+    ShmFixture::SetUp();
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Gets, ShmTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "SideCalls" : "Grpc";
+                         });
+
+TEST_P(ShmTest, PagesRoundTripByteExactThroughTheArena) {
   auto c = ShmClient();
   ASSERT_TRUE(c->shared_memory());
   auto big = c->OpenNamespace("big", TestFingerprint(1 << 20));
@@ -110,11 +126,13 @@ TEST_F(ShmTest, PagesRoundTripByteExactThroughTheArena) {
   auto s = Stats();
   EXPECT_EQ(s.shm_put_pages(), 64u + 256u);
   EXPECT_EQ(s.shm_get_pages(), 64u + 256u);  // the byte client's gets are not counted
+  // 16 gets of chains of keys: every one a side call, or none.
+  EXPECT_EQ(s.shm_side_get_calls(), GetParam() ? 16u : 0u);
   EXPECT_EQ(s.shm_arenas(), 2u);             // one per namespace
   EXPECT_EQ(s.pages(), 64u + 256u);
 }
 
-TEST_F(ShmTest, SlotsAreReusedAcrossManyRequests) {
+TEST_P(ShmTest, SlotsAreReusedAcrossManyRequests) {
   auto c = ShmClient(4 << 20);
   auto ns = c->OpenNamespace("slots", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
@@ -166,7 +184,7 @@ TEST_F(ShmTest, SlotsAreReusedAcrossManyRequests) {
 
 // A chain of token ids: the keys come in the call's summary (the board has none), so a get
 // takes them from there; a chain of keys takes its result from the board. Both byte-exact.
-TEST_F(ShmTest, TokenChainsGetTheirKeysFromTheSummary) {
+TEST_P(ShmTest, TokenChainsGetTheirKeysFromTheSummary) {
   auto c = ShmClient();
   auto ns = c->OpenNamespace("tokens", TestFingerprint(kPage, 4));
   ASSERT_TRUE(ns.ok());
@@ -203,7 +221,7 @@ TEST_F(ShmTest, TokenChainsGetTheirKeysFromTheSummary) {
 
 // With no room in the arena for a progress board, a get still works: the pages are checked
 // against the call's summary once it has ended.
-TEST_F(ShmTest, AGetWithNoRoomForItsBoardChecksThePagesAfterTheCall) {
+TEST_P(ShmTest, AGetWithNoRoomForItsBoardChecksThePagesAfterTheCall) {
   constexpr int kPages = 16;
   auto c = ShmClient(kPages * kPage);
   auto ns = c->OpenNamespace("full", TestFingerprint(kPage));
@@ -236,7 +254,7 @@ TEST_F(ShmTest, AGetWithNoRoomForItsBoardChecksThePagesAfterTheCall) {
 // call had returned, and the daemon still held the get's share of its in-flight budget.
 // (Until the client checked each page as the daemon's board reported it, this test named one
 // slot for pages 0 and 1; such slots are now refused, below.)
-TEST_F(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
+TEST_P(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
   constexpr int kPages = 512;
   auto c = ShmClient(128 << 20);
   auto ns = c->OpenNamespace("overlap", TestFingerprint(kPage));
@@ -280,7 +298,7 @@ TEST_F(ShmTest, AFailedGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
 // before every page (it used to notice only at its next question to gRPC, every 4 MiB). Here
 // the daemon is stopped (SIGSTOP) as soon as its board shows a first page, and let go after the
 // call's deadline: it then copies at most the page it had in hand. Raw gRPC, to see the board.
-TEST_F(ShmTest, AGetPastItsDeadlineStopsBeforeItsNextPage) {
+TEST_P(ShmTest, AGetPastItsDeadlineStopsBeforeItsNextPage) {
   constexpr int kPages = 1024;  // 64 MiB, 64 pages per CancelPoll interval
   auto c = daemon_->Connect();
   auto ns = c->OpenNamespace("deadline", TestFingerprint(kPage));
@@ -344,7 +362,7 @@ TEST_F(ShmTest, AGetPastItsDeadlineStopsBeforeItsNextPage) {
 // stopped (SIGSTOP) while it copies the chain, is let go after the client's deadline; the
 // client waits for the daemon's board to say it has finished (it writes the page in hand, reads
 // the clock, and stops), then returns, and the slots do not change after that.
-TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
+TEST_P(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
   constexpr uint64_t kBig = 2 << 20;
   constexpr int kPages = 32;  // 64 MiB
   auto c = ShmClient(128 << 20, absl::Milliseconds(300));
@@ -399,7 +417,7 @@ TEST_F(ShmTest, ATimedOutGetReturnsOnlyOnceTheDaemonIsDoneWithTheSlots) {
 // shared-memory tests two at a time, when the daemon read the client's cancellation after the
 // request; when it reads both at once it copies nothing either way (4 of 4 runs later), so this
 // guards the fix only under such timing.
-TEST_F(ShmTest, AGetThatReachesAStalledDaemonAfterItsDeadlineCopiesNothing) {
+TEST_P(ShmTest, AGetThatReachesAStalledDaemonAfterItsDeadlineCopiesNothing) {
   constexpr int kPages = 256;  // 16 MiB
   auto c = ShmClient(client::ClientOptions().shm_arena_bytes, absl::Milliseconds(300));
   ASSERT_NE(c, nullptr);
@@ -440,7 +458,7 @@ TEST_F(ShmTest, AGetThatReachesAStalledDaemonAfterItsDeadlineCopiesNothing) {
 // its checksum or returns the right bytes, never other bytes. (Fails with the arena check
 // removed. It did not catch the client checking the arena and copying the page afterwards,
 // which it did until the copy became what is checked: that window is microseconds.)
-TEST_F(ShmTest, ScribblingOverTheArenaNeverYieldsWrongBytes) {
+TEST_P(ShmTest, ScribblingOverTheArenaNeverYieldsWrongBytes) {
   auto c = ShmClient(16 << 20);
   auto ns = c->OpenNamespace("scribbled", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
@@ -472,10 +490,10 @@ TEST_F(ShmTest, ScribblingOverTheArenaNeverYieldsWrongBytes) {
 }
 
 // A client that forges descriptors: raw gRPC and a raw side connection, no client library.
-class HostileTest : public ShmTest {
+class HostileTest : public ShmFixture {
  protected:
   void SetUp() override {
-    ShmTest::SetUp();
+    ShmFixture::SetUp();
     auto c = daemon_->Connect();
     auto a = c->OpenNamespace("a", TestFingerprint(kPage));
     auto b = c->OpenNamespace("b", TestFingerprint(kPage));
@@ -656,7 +674,7 @@ TEST_F(HostileTest, AnotherClientsArenaAndAnotherNamespaceAreOutOfReach) {
   EXPECT_EQ(Call(Put(0, kPage)), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(ShmTest, AKilledClientLeavesNothingBehind) {
+TEST_P(ShmTest, AKilledClientLeavesNothingBehind) {
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   std::vector<std::string> args = {self, "--child", daemon_->target(), socket_};
   std::vector<char*> argv;
@@ -700,7 +718,7 @@ TEST_F(ShmTest, AKilledClientLeavesNothingBehind) {
   EXPECT_TRUE(c->Health().ok());
 }
 
-TEST_F(ShmTest, ARestartedDaemonGetsTheSameArenaAgain) {
+TEST_P(ShmTest, ARestartedDaemonGetsTheSameArenaAgain) {
   auto c = ShmClient(4 << 20);
   auto ns = c->OpenNamespace("restart", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
@@ -727,7 +745,7 @@ TEST_F(ShmTest, ARestartedDaemonGetsTheSameArenaAgain) {
 // that CANCELLED. Also handled, though not seen in this test's runs: a request that carries its
 // arena's registration from before a restart to the new daemon, which never saw it (NOT_FOUND);
 // the client then registers the arena again and retries.
-TEST_F(ShmTest, RequestsRacingARestartAreRetriedNotRefused) {
+TEST_P(ShmTest, RequestsRacingARestartAreRetriedNotRefused) {
   auto c = ShmClient(4 << 20);
   auto ns = c->OpenNamespace("race", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
@@ -769,7 +787,7 @@ TEST_F(ShmTest, RequestsRacingARestartAreRetriedNotRefused) {
   ASSERT_TRUE(c->PutSlots(*ns, client::Chain::FromKeys({"after"}), {&off, 1}).ok());
 }
 
-TEST_F(ShmTest, WithoutTheSideSocketClientsUseBytes) {
+TEST_P(ShmTest, WithoutTheSideSocketClientsUseBytes) {
   auto o = daemon_->Options();
   o.shm_socket = dir_->path() + "/no-such.sock";
   auto c = client::Client::Connect(o);
@@ -785,7 +803,7 @@ TEST_F(ShmTest, WithoutTheSideSocketClientsUseBytes) {
 }
 
 // Device memory -> pinned arena -> daemon -> disk, and back into device memory.
-TEST_F(ShmTest, DevicePagesRoundTripThroughThePinnedArena) {
+TEST_P(ShmTest, DevicePagesRoundTripThroughThePinnedArena) {
   auto c = ShmClient(64 << 20);
   auto ns = c->OpenNamespace("gpu", TestFingerprint(1 << 20));
   ASSERT_TRUE(ns.ok());
