@@ -225,6 +225,7 @@ class SideListener::Impl {
   void Accept() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;
+    ReapCalls();
     if (static_cast<int>(conns_.size() + calls_.size()) >= max_connections_) {
       ::close(fd);
       return;
@@ -287,7 +288,24 @@ class SideListener::Impl {
                         "a connection that registered arenas cannot carry calls; open another"));
       return;
     }
-    // Threads of connections that ended are joined here, so they do not pile up.
+    ReapCalls();
+    conns_.erase(fd);
+    SendReply(fd, absl::StatusOr<std::shared_ptr<const RegisteredArena>>(nullptr));
+    auto c = std::make_unique<CallConnection>();
+    c->fd = fd;
+    CallConnection* raw = c.get();
+    c->thread = std::thread([this, raw] {
+      ServeCalls(raw->fd, call_);
+      ::shutdown(raw->fd, SHUT_RDWR);  // the client sees the end now; the reaper closes it
+      raw->done.store(true);
+    });
+    calls_.push_back(std::move(c));
+    Count();
+  }
+
+  // Joins the threads of call connections that ended and closes their sockets, so that they
+  // do not pile up (run on each new connection).
+  void ReapCalls() {
     for (auto it = calls_.begin(); it != calls_.end();) {
       if ((*it)->done.load()) {
         (*it)->thread.join();
@@ -297,16 +315,6 @@ class SideListener::Impl {
         ++it;
       }
     }
-    conns_.erase(fd);
-    SendReply(fd, absl::StatusOr<std::shared_ptr<const RegisteredArena>>(nullptr));
-    auto c = std::make_unique<CallConnection>();
-    c->fd = fd;
-    CallConnection* raw = c.get();
-    c->thread = std::thread([this, raw] {
-      ServeCalls(raw->fd, call_);
-      raw->done.store(true);
-    });
-    calls_.push_back(std::move(c));
     Count();
   }
 

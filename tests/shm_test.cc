@@ -26,6 +26,7 @@
 #include "prefixd/v1/prefixd.grpc.pb.h"
 #include "shm/arena.h"
 #include "shm/progress.h"
+#include "shm/side_call.h"
 #include "shm/side_channel.h"
 #include "tests/daemon.h"
 #include "util/crc32c.h"
@@ -535,13 +536,28 @@ class HostileTest : public ShmFixture {
     return stub_->PutShm(&ctx, req, &resp).error_code();
   }
 
+  // A get over gRPC, and the same request as a call on the side socket, which must be
+  // answered alike (but that a side call without a progress board is refused).
   grpc::StatusCode Call(const v1::GetShmRequest& req) {
     grpc::ClientContext ctx;
     auto reader = stub_->GetShm(&ctx, req);
     v1::GetShmResponse resp;
     while (reader->Read(&resp)) {
     }
-    return reader->Finish().error_code();
+    const grpc::StatusCode code = reader->Finish().error_code();
+    EXPECT_EQ(SideCall(shm::kCallGetShm, req.SerializeAsString()),
+              req.has_progress() ? static_cast<absl::StatusCode>(code)
+                                 : absl::StatusCode::kInvalidArgument);
+    return code;
+  }
+
+  // The status of one call on a new call connection.
+  absl::StatusCode SideCall(uint32_t kind, const std::string& payload) {
+    auto c = shm::SideCaller::Connect(socket_);
+    EXPECT_TRUE(c.ok()) << c.status();
+    if (!c.ok()) return c.status().code();
+    if (auto s = (*c)->Send(kind, payload); !s.ok()) return s.code();
+    return (*c)->Receive(absl::Seconds(30)).status().code();
   }
 
   client::Namespace a_, b_;
@@ -623,6 +639,39 @@ TEST_F(HostileTest, ProgressBoardsAreCheckedLikeSlots) {
   EXPECT_EQ(crc ^ kNonce,
             util::Crc32c(std::string_view(reinterpret_cast<char*>(arena_->data()), kPage)));
   for (uint64_t at = need; at < 256; ++at) ASSERT_EQ(board[at], 0xEE) << at;
+}
+
+// What a side call carries is checked like a gRPC request (the helpers above send each get
+// both ways); a call that does not parse, or of a kind the daemon does not know, is refused and
+// the connection serves the next call.
+TEST_F(HostileTest, SideCallsThatDoNotParseAreRefused) {
+  ASSERT_EQ(Call(Put(0, kPage)), grpc::StatusCode::OK);
+  EXPECT_EQ(SideCall(shm::kCallGetShm, "\xff\xff\xff not a protobuf"),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SideCall(99, ""), absl::StatusCode::kUnimplemented);
+  auto c = shm::SideCaller::Connect(socket_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->Send(99, "").ok());
+  EXPECT_EQ((*c)->Receive(absl::Seconds(30)).status().code(), absl::StatusCode::kUnimplemented);
+  v1::GetShmRequest get;
+  *get.mutable_ns() = Put(0, kPage).ns();
+  get.mutable_chain()->add_keys("k0");
+  *get.mutable_arena() = Put(0, kPage).arena();
+  auto* slot = get.add_slots();
+  slot->set_offset(kPage);
+  slot->set_length(kPage);
+  get.mutable_progress()->set_offset(3 * kPage);
+  get.mutable_progress()->set_length(shm::BoardBytes(1));
+  std::memset(arena_->data() + kPage, 0, kPage);
+  ASSERT_TRUE((*c)->Send(shm::kCallGetShm, get.SerializeAsString()).ok());
+  auto reply = (*c)->Receive(absl::Seconds(30));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  v1::GetShmResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(*reply));
+  EXPECT_EQ(resp.done().pages_returned(), 1u);
+  ASSERT_EQ(resp.crc32c_size(), 1);
+  EXPECT_EQ(std::memcmp(arena_->data() + kPage, arena_->data(), kPage), 0);
+  EXPECT_EQ(Stats().shm_side_get_calls(), 1u);
 }
 
 TEST_F(HostileTest, AnotherClientsArenaAndAnotherNamespaceAreOutOfReach) {
