@@ -6,7 +6,9 @@
 # lands on both builds. Prints, per build and row, the median over the rounds of get MB/s
 # (whole phase), get MB/s inside the Get calls, and the working-set memcpy ceiling.
 # Environment: ROUNDS=3, MIB=512 (MiB of pages per row), DIR (scratch; default ./var), AB_ROWS
-# (other rows than those above, as size:pages:workers separated by commas).
+# (other rows than those above, as size:pages:workers separated by commas), A_FLAGS / B_FLAGS
+# (extra prefixd-bench flags for one side: `A_FLAGS=--no-shm-side-calls bench/ab_shm.sh build
+# build` compares gets on gRPC with side calls in one build).
 set -euo pipefail
 [[ $# -eq 2 ]] || { echo "usage: $0 BUILD_A BUILD_B" >&2; exit 2; }
 cd "$(dirname "$0")/.."
@@ -31,7 +33,11 @@ jget() { sed -n "s/^  \"$2\": \(.*\),\$/\1/p" "$1"; }
 for round in $(seq "$ROUNDS"); do
   for side in a b; do
     build=$1
-    [[ $side == a ]] || build=$2
+    read -ra extra <<<"${A_FLAGS:-}"
+    if [[ $side == b ]]; then
+      build=$2
+      read -ra extra <<<"${B_FLAGS:-}"
+    fi
     work=$OUT/$side-r$round
     mkdir -p "$work"
     "$build/bin/prefixd" --listen 127.0.0.1:0 --unix "$work/p.sock" --shm-socket "$work/shm.sock" \
@@ -43,7 +49,7 @@ for round in $(seq "$ROUNDS"); do
       echo "ab_shm: round $round of $ROUNDS, $side ($build): $size x $pages, $k workers" >&2
       "$build/bin/prefixd-bench" --workload micro --target "unix://$work/p.sock" --transport shm \
         --shm-socket "$work/shm.sock" --namespace "n-$size-$k" --pages "$pages" \
-        --page-bytes "$size" --concurrency "$k" --no-progress \
+        --page-bytes "$size" --concurrency "$k" --no-progress ${extra[@]+"${extra[@]}"} \
         --json "$OUT/$side-$size-c$k-r$round.json" >/dev/null
     done
     kill -TERM "$PID"
@@ -59,10 +65,14 @@ for row in "${ROWS[@]}"; do
   read -r size pages k <<<"$row"
   for side in a b; do
     build=$1
-    [[ $side == a ]] || build=$2
+    read -ra extra <<<"${A_FLAGS:-}"
+    if [[ $side == b ]]; then
+      build=$2
+      read -ra extra <<<"${B_FLAGS:-}"
+    fi
     files=("$OUT/$side-$size-c$k"-r*.json)
     col() { for f in "${files[@]}"; do jget "$f" "$1"; done | median; }
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$build" "$size" "$k" "$(col get_MBps)" \
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$build${extra[*]:+ ${extra[*]}}" "$size" "$k" "$(col get_MBps)" \
       "$(col get_call_MBps)" "$(col memcpy_working_set_MBps)"
   done
 done

@@ -616,9 +616,10 @@ class ClientImpl final : public Client {
       } else {
         // The reply follows the board's finish; it is read even after a failed check, so the
         // connection can carry the next call.
-        auto reply = (*caller)->Receive(deadline == absl::InfiniteFuture()
-                                            ? absl::InfiniteDuration()
-                                            : std::max(deadline - absl::Now(), absl::ZeroDuration()));
+        const absl::Duration left = deadline == absl::InfiniteFuture()
+                                        ? absl::InfiniteDuration()
+                                        : std::max(deadline - absl::Now(), absl::ZeroDuration());
+        auto reply = (*caller)->Receive(left);
         if (!reply.ok()) {
           st = ShmStatus(reply.status());
         } else if (!summary.ParseFromString(*reply) || !summary.has_done()) {

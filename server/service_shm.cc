@@ -207,7 +207,8 @@ absl::Status PrefixdService::ServeGetShm(const v1::GetShmRequest& req,
   // (CancelPoll: asking before every page cost more than copying 64 KiB pages).
   uint64_t unreported = 0;
   CancelPoll poll(channel.cancelled);
-  poll.set_deadline(std::min(channel.deadline, FromUnixNanos(req.deadline_unix_ns())));
+  const auto deadline = std::min(channel.deadline, FromUnixNanos(req.deadline_unix_ns()));
+  poll.set_deadline(deadline);
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (poll.CancelledBefore(bytes.size())) return false;
     util::StreamCopy(slots[i], bytes.data(), bytes.size());
@@ -227,6 +228,9 @@ absl::Status PrefixdService::ServeGetShm(const v1::GetShmRequest& req,
   auto r = store_->Get(RefOf(req.ns()), *keys, req.max_pages(), sink);
   if (!r.ok()) return r.status();
   if (r->stop == storage::GetResult::Stop::kCancelled) {
+    if (std::chrono::system_clock::now() >= deadline) {
+      return absl::DeadlineExceededError("the get's deadline passed");
+    }
     return absl::CancelledError("the client cancelled the get");
   }
   shm_get_pages_.fetch_add(r->returned);
