@@ -587,11 +587,12 @@ class ClientImpl final : public Client {
           quiet = seen == before;
         }
         // The board has all the result when the daemon wrote its outcome for this call's nonce
-        // and no keys are to come (a chain of keys): a gRPC call's summary is not waited for.
+        // and no keys are to come (a chain of keys): the call's summary is not waited for.
         // The daemon writes no slot after finishing the board.
         const uint8_t outcome = (seen & shm::kFinished) != 0 ? board->Outcome() : 0;
-        if (call != nullptr && bad.ok() && outcome != 0 && chain.token_ids.empty() &&
+        if (bad.ok() && outcome != 0 && chain.token_ids.empty() &&
             checked.size() == (seen & shm::kCountMask)) {
+          if (caller) (*caller)->Leave();  // read before the connection's next call
           SlotGetResult r;
           r.pages = static_cast<uint32_t>(checked.size());
           r.stop = static_cast<v1::GetDone::Stop>(outcome);
@@ -615,7 +616,7 @@ class ClientImpl final : public Client {
         summary = call->summary();
       } else {
         // The reply follows the board's finish; it is read even after a failed check, so the
-        // connection can carry the next call.
+        // connection can carry the next call (one left unread is read by the next Send).
         const absl::Duration left = deadline == absl::InfiniteFuture()
                                         ? absl::InfiniteDuration()
                                         : std::max(deadline - absl::Now(), absl::ZeroDuration());

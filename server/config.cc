@@ -50,6 +50,16 @@ Setter Number(Int ServerConfig::*field) {
   };
 }
 
+Setter OnOff(bool ServerConfig::*field) {
+  return [field](ServerConfig& c, const std::string& v) -> absl::Status {
+    if (v != "on" && v != "off") {
+      return absl::InvalidArgumentError(absl::StrCat("not on or off: '", v, "'"));
+    }
+    c.*field = v == "on";
+    return absl::OkStatus();
+  };
+}
+
 Setter Fraction(double ServerConfig::*field) {
   return [field](ServerConfig& c, const std::string& v) -> absl::Status {
     double x = 0;
@@ -74,6 +84,9 @@ const std::vector<Setting>& Settings() {
        [](const ServerConfig& c) { return absl::StrCat(c.shm_max_bytes); }},
       {"shm-max-arenas", "client arenas registered at once", Number(&ServerConfig::shm_max_arenas),
        [](const ServerConfig& c) { return absl::StrCat(c.shm_max_arenas); }},
+      {"shm-calls", "serve shared-memory gets as calls on the side socket, not gRPC (on|off)",
+       OnOff(&ServerConfig::shm_calls),
+       [](const ServerConfig& c) { return std::string(c.shm_calls ? "on" : "off"); }},
       {"data-dir", "directory of the store", Text(&ServerConfig::data_dir),
        [](const ServerConfig& c) { return c.data_dir; }},
       {"capacity", "disk budget (e.g. 512MiB, 10GiB); 0 = unlimited",

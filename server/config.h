@@ -31,6 +31,10 @@ struct ServerConfig {
   // Client arenas registered at once. Default 256.
   uint32_t shm_max_arenas = 256;
 
+  // Serve shared-memory gets as calls on the side socket (shm/side_call.h), skipping gRPC.
+  // Default true; false refuses the calls' hello, and clients send their gets over gRPC.
+  bool shm_calls = true;
+
   // Directory of the store. Default ./var/prefixd. Created if missing.
   std::string data_dir = "./var/prefixd";
 

@@ -193,10 +193,13 @@ class ServerImpl final : public Server {
       arenas_->Remove(id);
       spdlog::info("shm: arena {} released (its client closed the side socket)", id);
     };
-    auto on_call = [this](uint32_t kind, std::string_view payload,
-                          const std::function<bool()>& peer_gone) {
-      return service_->ServeSideCall(kind, payload, peer_gone);
-    };
+    shm::CallFn on_call;  // none: hellos refused, clients use gRPC
+    if (config_.shm_calls) {
+      on_call = [this](uint32_t kind, std::string_view payload,
+                       const std::function<bool()>& peer_gone) {
+        return service_->ServeSideCall(kind, payload, peer_gone);
+      };
+    }
     auto side = shm::SideListener::Start(config_.shm_socket, on_register, on_release, on_call);
     if (!side.ok()) {
       return absl::Status(side.status().code(),

@@ -147,6 +147,11 @@ absl::StatusOr<std::unique_ptr<SideCaller>> SideCaller::Connect(const std::strin
 SideCaller::~SideCaller() { ::close(fd_); }
 
 absl::Status SideCaller::Send(uint32_t kind, std::string_view payload) {
+  if (unread_) {
+    unread_ = false;
+    // Its outcome is known; only the connection's state matters. A daemon gone quiet breaks it.
+    if (auto r = Receive(absl::Seconds(10)); !r.ok() && broken_) return r.status();
+  }
   CallRequestWire w{};
   if (sizeof(w) + payload.size() > kMaxCallBytes) {
     return absl::InvalidArgumentError(absl::StrCat("a call of ", payload.size(),

@@ -90,7 +90,12 @@ class SideCaller {
   SideCaller& operator=(const SideCaller&) = delete;
 
   // Sends a request; INVALID_ARGUMENT (and nothing sent) if it is longer than kMaxCallBytes.
+  // A reply left unread (Leave) is read and dropped first.
   absl::Status Send(uint32_t kind, std::string_view payload);
+
+  // Leaves the reply to the request sent unread, for a caller that learned the outcome
+  // another way (a progress board): the next Send reads it first, after it has long arrived.
+  void Leave() { unread_ = true; }
 
   // True when a reply, or the connection's end, is waiting: Receive would not block.
   bool ReplyReady() const;
@@ -108,6 +113,7 @@ class SideCaller {
   explicit SideCaller(int fd) : fd_(fd) {}
   const int fd_;
   bool broken_ = false;
+  bool unread_ = false;  // a reply is due that nobody will look at
 };
 
 }  // namespace prefixd::shm

@@ -97,6 +97,26 @@ TEST_F(SideCallTest, RequestsAndRepliesRoundTripInOrder) {
   EXPECT_EQ(listener_->connections(), 1);
 }
 
+// A reply left unread is read by the next Send: the next Receive gets its own call's reply.
+TEST_F(SideCallTest, AReplyLeftUnreadIsNotTakenForTheNextCalls) {
+  Listen([](uint32_t kind, std::string_view payload, const std::function<bool()>&) {
+    return CallReply{absl::OkStatus(), std::to_string(kind) + std::string(payload)};
+  });
+  auto c = Caller();
+  ASSERT_NE(c, nullptr);
+  for (uint32_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(c->Send(i, "a").ok());
+    if (i % 2 == 0) {
+      c->Leave();
+      continue;
+    }
+    auto r = c->Receive(absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, std::to_string(i) + "a");
+  }
+  EXPECT_FALSE(c->broken());
+}
+
 TEST_F(SideCallTest, ErrorsComeBackWithTheirCodeAndTheConnectionGoesOn) {
   Listen([](uint32_t kind, std::string_view, const std::function<bool()>&) {
     if (kind == 1) return CallReply{absl::NotFoundError("no such page"), "ignored"};

@@ -851,6 +851,45 @@ TEST_P(ShmTest, WithoutTheSideSocketClientsUseBytes) {
   EXPECT_EQ(client::Client::Connect(o).status().code(), absl::StatusCode::kUnavailable);
 }
 
+// A daemon that serves no side calls (--shm-calls off, or one older than them) refuses their
+// hello; the client then sends its shared-memory gets over gRPC, every one of them.
+TEST(ShmCallsOff, ClientsGetOverGrpc) {
+  TempDir dir("shm-calls-off");
+  const std::string socket = dir.path() + "/shm.sock";
+  Daemon daemon(dir.path() + "/data",
+                std::vector<std::string>{"--shm-socket", socket, "--shm-calls", "off"});
+  daemon.Start();
+  auto o = daemon.Options();
+  o.shm_socket = socket;
+  o.shm_required = true;
+  auto c = client::Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto ns = (*c)->OpenNamespace("off", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  auto arena = (*c)->ArenaOf(*ns);
+  ASSERT_TRUE(arena.ok()) << arena.status();
+  auto out = (*c)->AllocateSlots(*ns, 8 * kPage);
+  ASSERT_TRUE(out.ok());
+  std::vector<uint64_t> offsets;
+  for (int i = 0; i < 8; ++i) offsets.push_back(*out + i * kPage);
+  for (int ch = 0; ch < 3; ++ch) {
+    ASSERT_TRUE(PutTestChain(**c, *ns, 5, ch, 8).ok());
+    auto got = (*c)->GetSlots(*ns, client::Chain::FromKeys(ChainKeys(5, ch, 8)), offsets);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->pages, 8u);
+    for (int i = 0; i < 8; ++i) {
+      const std::string want = PageContent(5, uint64_t(ch) * 100000 + i, kPage);
+      ASSERT_EQ(std::memcmp(arena->data() + offsets[i], want.data(), kPage), 0) << ch << " " << i;
+    }
+  }
+  auto s = daemon.Connect()->Stats();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->shm_get_pages(), 24u);
+  EXPECT_EQ(s->shm_side_get_calls(), 0u);
+  auto raw = shm::SideCaller::Connect(socket);
+  EXPECT_EQ(raw.status().code(), absl::StatusCode::kUnimplemented) << raw.status();
+}
+
 // Device memory -> pinned arena -> daemon -> disk, and back into device memory.
 TEST_P(ShmTest, DevicePagesRoundTripThroughThePinnedArena) {
   auto c = ShmClient(64 << 20);
