@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -40,9 +41,10 @@ ssize_t RecvMessage(int fd, std::vector<char>& buf) {
   return n;
 }
 
-// Sends `parts` as one datagram; false if it did not all go.
+// Sends `parts` (at most 4) as one datagram; false if it did not all go.
 bool SendParts(int fd, std::initializer_list<std::string_view> parts) {
   iovec iov[4];
+  if (parts.size() > 4) return false;
   size_t count = 0, total = 0;
   for (std::string_view p : parts) {
     iov[count++] = iovec{const_cast<char*>(p.data()), p.size()};

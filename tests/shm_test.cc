@@ -836,7 +836,10 @@ TEST_P(ShmTest, RequestsRacingARestartAreRetriedNotRefused) {
   ASSERT_TRUE(c->PutSlots(*ns, client::Chain::FromKeys({"after"}), {&off, 1}).ok());
 }
 
-TEST_P(ShmTest, WithoutTheSideSocketClientsUseBytes) {
+// Without shared memory the get path does not matter: run once.
+class ShmOnce : public ShmFixture {};
+
+TEST_F(ShmOnce, WithoutTheSideSocketClientsUseBytes) {
   auto o = daemon_->Options();
   o.shm_socket = dir_->path() + "/no-such.sock";
   auto c = client::Client::Connect(o);
