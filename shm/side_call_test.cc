@@ -143,6 +143,34 @@ TEST_F(SideCallTest, AListenerWithoutCallsRefusesTheHello) {
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented) << c.status();
 }
 
+// A daemon older than calls takes the hello for a malformed registration and answers
+// INVALID_ARGUMENT: the client hears "no calls" (UNIMPLEMENTED) and uses gRPC.
+TEST_F(SideCallTest, AnOlderDaemonsRefusalMeansNoCalls) {
+  sockaddr_un addr;
+  ASSERT_TRUE(util::UnixAddress(path_, &addr).ok());
+  ::unlink(path_.c_str());
+  int listener = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::thread old_daemon([listener] {  // what a daemon before calls answered: the reply only
+    int fd = ::accept(listener, nullptr, nullptr);
+    char buf[256];
+    if (::recv(fd, buf, sizeof(buf), 0) > 0) {
+      RegisterReplyWire w{};
+      std::memcpy(w.magic, kWireMagic, 8);
+      w.code = static_cast<int32_t>(absl::StatusCode::kInvalidArgument);
+      std::strcpy(w.message, "not a prefixd shared-memory registration (wrong size or magic)");
+      ::send(fd, &w, sizeof(w), 0);
+    }
+    ::close(fd);
+  });
+  auto c = SideCaller::Connect(path_);
+  old_daemon.join();
+  ::close(listener);
+  ::unlink(path_.c_str());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented) << c.status();
+}
+
 TEST_F(SideCallTest, MalformedRequestsAreRefusedAndTheConnectionClosed) {
   std::atomic<int> served{0};
   Listen([&](uint32_t, std::string_view, const std::function<bool()>&) {
