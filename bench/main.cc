@@ -494,9 +494,8 @@ int Main(int argc, char** argv) {
       return 0;
     }
   }
-  auto flags =
-      FlagSet::Parse(argc, argv, {"progress", "print-capacity", "daemon-capacity-set", "cold",
-                                          "shm-side-calls"});
+  auto flags = FlagSet::Parse(
+      argc, argv, {"progress", "print-capacity", "daemon-capacity-set", "cold", "shm-side-calls"});
   if (!flags.ok()) return Fail(flags.status());
   std::string workload = flags->Str("workload", "micro");
   auto common = ParseCommon(*flags);

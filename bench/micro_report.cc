@@ -88,6 +88,7 @@ std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroRep
     j.Str("cold_note", r.cold_note);
   }
   if (b.kind == "grpc" && b.transport == "shm") {
+    j.Bool("shm_side_calls", b.shm_side_calls);  // gets as side calls (else gRPC)
     j.Int("shm_put_pages", r.shm_put_pages);
     j.Int("shm_get_pages", r.shm_get_pages);
     j.Num("memcpy_ceiling_MBps", r.memcpy_ceiling_mbps, 1);
