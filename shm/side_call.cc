@@ -116,14 +116,10 @@ void ServeCalls(int fd, const CallFn& serve) {
 }
 
 absl::StatusOr<std::unique_ptr<SideCaller>> SideCaller::Connect(const std::string& path) {
-  sockaddr_un addr;
-  if (auto s = util::UnixAddress(path, &addr); !s.ok()) return s;
-  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno("socket");
+  auto connected = util::ConnectUnix(path, SOCK_SEQPACKET, "shared-memory socket");
+  if (!connected.ok()) return connected.status();
+  const int fd = *connected;
   std::unique_ptr<SideCaller> c(new SideCaller(fd));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return Errno(absl::StrCat("cannot connect to the shared-memory socket ", path));
-  }
   CallHelloWire hello;
   std::memcpy(hello.magic, kCallHelloMagic, sizeof(hello.magic));
   if (::send(fd, &hello, sizeof(hello), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(hello))) {

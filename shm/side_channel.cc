@@ -108,18 +108,11 @@ void SendReply(int sock, const absl::StatusOr<std::shared_ptr<const RegisteredAr
 // ---- client end ----
 
 absl::StatusOr<std::unique_ptr<SideConnection>> SideConnection::Connect(const std::string& path) {
-  sockaddr_un addr;
-  if (auto s = util::UnixAddress(path, &addr); !s.ok()) return s;
-  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno("socket");
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    auto s = Errno(absl::StrCat("cannot connect to the shared-memory socket ", path));
-    ::close(fd);
-    return s;
-  }
+  auto fd = util::ConnectUnix(path, SOCK_SEQPACKET, "shared-memory socket");
+  if (!fd.ok()) return fd.status();
   timeval tv{10, 0};  // a daemon that never answers a registration is treated as gone
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return std::unique_ptr<SideConnection>(new SideConnection(fd));
+  ::setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return std::unique_ptr<SideConnection>(new SideConnection(*fd));
 }
 
 SideConnection::~SideConnection() { ::close(fd_); }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,20 @@ absl::Status UnixAddress(const std::string& path, sockaddr_un* addr) {
   }
   std::memcpy(addr->sun_path, path.c_str(), path.size() + 1);
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> ConnectUnix(const std::string& path, int type, const std::string& what) {
+  sockaddr_un addr;
+  if (auto s = UnixAddress(path, &addr); !s.ok()) return s;
+  int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    auto s = absl::UnavailableError(
+        absl::StrCat("cannot connect to the ", what, " ", path, ": ", std::strerror(errno)));
+    ::close(fd);
+    return s;
+  }
+  return fd;
 }
 
 absl::Status RemoveStaleSocket(const std::string& path, int type) {
