@@ -41,6 +41,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       ",\n  \"generation_bytes\": ", s.generation_bytes(), ",\n  \"evicted_generations\": ",
       s.evicted_generations(), ",\n  \"promoted_bytes\": ", s.promoted_bytes(),
       ",\n  \"promotions_declined\": ", s.promotions_declined(),
+      ",\n  \"reclaimed_records\": ", s.reclaimed_records(),
+      ",\n  \"reclaimed_bytes\": ", s.reclaimed_bytes(),
       ",\n  \"promote_budget\": ", s.promote_budget(),
       ",\n  \"shm_arenas\": ", s.shm_arenas(), ",\n  \"shm_mapped_bytes\": ",
       s.shm_mapped_bytes(), ",\n  \"shm_put_pages\": ", s.shm_put_pages(),

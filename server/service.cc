@@ -192,6 +192,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_key_index_bytes(s->key_index_bytes);
   resp->set_promoted_bytes(s->promoted_bytes);
   resp->set_promotions_declined(s->promotions_declined);
+  resp->set_reclaimed_records(s->reclaimed_records);
+  resp->set_reclaimed_bytes(s->reclaimed_bytes);
   resp->set_promote_budget(s->promote_budget);
   if (arenas_ != nullptr) {
     resp->set_shm_arenas(arenas_->arenas());

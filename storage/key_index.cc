@@ -46,6 +46,22 @@ void KeyIndex::Erase(uint32_t ns_id, const KeyHash& hash) {
   if (observer_ != nullptr) observer_->Erase(ns_id, hash.data());
 }
 
+bool KeyIndex::Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
+                      const BlobRef& ref) {
+  if (ref.file_number > UINT32_MAX || ref.offset > UINT32_MAX || ref.bytes == 0 ||
+      ref.bytes > UINT32_MAX) {
+    return false;
+  }
+  Shard& s = ShardOf(hash);
+  absl::MutexLock l(&s.mu);
+  auto it = s.map.find(NamespacedKey{ns_id, hash});
+  if (it == s.map.end() || it->second.generation != generation) return false;
+  it->second.blob_file = static_cast<uint32_t>(ref.file_number);
+  it->second.blob_offset = static_cast<uint32_t>(ref.offset);
+  it->second.blob_bytes = static_cast<uint32_t>(ref.bytes);
+  return true;
+}
+
 std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& hash) const {
   const Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
@@ -54,12 +70,18 @@ std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& has
   return it->second;
 }
 
-void KeyIndex::EraseNamespace(uint32_t ns_id) {
+std::vector<std::pair<uint64_t, KeyIndex::Entry>> KeyIndex::EraseNamespace(uint32_t ns_id) {
+  std::vector<std::pair<uint64_t, Entry>> located;
   for (Shard& s : shards_) {
     absl::MutexLock l(&s.mu);
-    absl::erase_if(s.map, [&](const auto& kv) { return kv.first.ns_id == ns_id; });
+    absl::erase_if(s.map, [&](const auto& kv) {
+      if (kv.first.ns_id != ns_id) return false;
+      if (kv.second.blob()) located.emplace_back(kv.second.generation, kv.second);
+      return true;
+    });
   }
   if (observer_ != nullptr) observer_->EraseNamespace(ns_id);
+  return located;
 }
 
 size_t KeyIndex::SweepBelow(uint64_t generation) {

@@ -1,7 +1,7 @@
 // Internal to storage/: the in-memory key index that answers Exists, and Get's index lookups.
 // One entry per index record (namespace id and key hash -> the page's generation, creation
-// time, chain position, size and CRC32C: 49 bytes a slot with its control byte, 56-112 bytes a
-// page as the tables fill between doublings), so that an existence check is a few hash probes
+// time, chain position, size, CRC32C and blob record: 61 bytes a slot with its control byte,
+// 68-136 bytes a page as the tables fill between doublings), so that an existence check is a few hash probes
 // and a get one LSM lookup a page instead of two: at 4M pages the index family's key blocks
 // outgrow the block cache and every lookup read and decompressed a block.
 //
@@ -21,10 +21,13 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/blob_refs.h"
 #include "storage/page_key.h"
 #include "storage/records.h"
 #include "storage/store_options.h"
@@ -33,7 +36,8 @@ namespace prefixd::storage {
 
 class KeyIndex {
  public:
-  // What Exists and Get need of a page's index record, in 28 bytes (a slot is 48 with the
+  // What Exists and Get need of a page's index record, and where its bytes lie once they are
+  // in a blob file (what freeing the page in place needs), in 40 bytes (a slot is 60 with the
   // key). Generation numbers stay below 2^32 (CreateGeneration refuses more), pages below
   // 4 GiB (namespaces refuse larger ones).
   struct Entry {
@@ -43,7 +47,14 @@ class KeyIndex {
     uint32_t size = 0;
     uint32_t crc32c = 0;
     uint32_t root_high = 0, root_low = 0;  // two halves: 4-byte alignment keeps slots small
+    // The page's blob record (BlobRef) in this generation; blob_bytes 0 while unknown (not
+    // flushed yet, or past 2^32 in file number or offset).
+    uint32_t blob_file = 0, blob_offset = 0, blob_bytes = 0;
     uint64_t root() const { return uint64_t{root_high} << 32 | root_low; }
+    std::optional<BlobRef> blob() const {
+      if (blob_bytes == 0) return std::nullopt;
+      return BlobRef{blob_file, blob_offset, blob_bytes};
+    }
   };
   static Entry EntryOf(const IndexRecord& rec);
   // The index record an entry stands for, with the page's client key `key` (the parent is
@@ -60,9 +71,14 @@ class KeyIndex {
     Set(ns_id, hash, EntryOf(rec));
   }
   void Erase(uint32_t ns_id, const KeyHash& hash);
+  // Records where the page's bytes lie if its entry is in `generation`; false (nothing
+  // changed) if there is no entry, it is in another generation (the record is a copy no
+  // longer pointed at) or `ref` does not fit an entry.
+  bool Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation, const BlobRef& ref);
   std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
-  // Removes every entry of namespace `ns_id`.
-  void EraseNamespace(uint32_t ns_id);
+  // Removes every entry of namespace `ns_id`; returns those whose blob record is known, with
+  // their generation.
+  std::vector<std::pair<uint64_t, Entry>> EraseNamespace(uint32_t ns_id);
   // Removes every entry whose generation is below `generation`; returns how many.
   size_t SweepBelow(uint64_t generation);
   size_t size() const;

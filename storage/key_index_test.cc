@@ -20,6 +20,24 @@ KeyIndex::Entry At(uint64_t generation, uint64_t created_unix) {
 namespace prefixd::storage {
 namespace {
 
+TEST(KeyIndex, LocatesOnlyTheCopyItsEntryPointsAt) {
+  KeyIndex index;
+  const KeyHash a = HashKey("a");
+  const BlobRef ref{12, 4096, 1 << 20};
+  EXPECT_FALSE(index.Locate(1, a, 7, ref));  // no entry
+  index.Set(1, a, At(7, 1700000000));
+  EXPECT_FALSE(index.Find(1, a)->blob());   // not flushed yet
+  EXPECT_FALSE(index.Locate(1, a, 6, ref));  // an older copy, promoted away
+  EXPECT_FALSE(index.Find(1, a)->blob());
+  EXPECT_FALSE(index.Locate(1, a, 7, BlobRef{uint64_t{1} << 32, 0, 100}));  // does not fit
+  EXPECT_TRUE(index.Locate(1, a, 7, ref));
+  ASSERT_TRUE(index.Find(1, a)->blob());
+  EXPECT_EQ(*index.Find(1, a)->blob(), ref);
+  EXPECT_EQ(index.Find(1, a)->generation, 7u);
+  index.Set(1, a, At(9, 1700000001));  // a new copy: its place is not known yet
+  EXPECT_FALSE(index.Find(1, a)->blob());
+}
+
 TEST(KeyIndex, SetFindEraseByNamespaceAndHash) {
   KeyIndex index;
   const KeyHash a = HashKey("a"), b = HashKey("b");

@@ -139,13 +139,15 @@ struct StoreStats {
   uint64_t capacity_bytes = 0;
   uint64_t pages = 0;
   uint64_t bytes = 0;
-  uint64_t disk_bytes = 0;  // bytes of all files under the store path
+  uint64_t disk_bytes = 0;  // bytes allocated to the files under the store path
   uint64_t generations = 0;            // live generation families
   uint64_t generation_bytes = 0;       // the size at which a new generation starts
   uint64_t evicted_generations = 0;    // dropped since the store opened
   uint64_t promoted_bytes = 0;         // copied forward since the store opened
   uint64_t promotions_declined = 0;    // pages not copied forward: the copy budget was spent
   double promote_budget = 0;           // StoreOptions::promote_budget
+  uint64_t reclaimed_records = 0;      // dead pages' blob records freed in place (blob_refs.h)
+  uint64_t reclaimed_bytes = 0;        // disk bytes that gave back
   uint64_t memory_cache_capacity = 0;  // the memory cache (StoreOptions::memory_cache_bytes)
   uint64_t memory_cache_bytes = 0;     // page bytes it holds now
   uint64_t memory_cache_hits = 0;      // pages served from it
@@ -158,8 +160,9 @@ struct StoreStats {
 class Store {
  public:
   // Opens (creating if needed) the store at `options.path`. Rebuilds the in-memory counts
-  // and key index from the index family (no page values are read; about 56-112 bytes of
-  // memory a page) and removes pages of deleted namespaces.
+  // and key index from the index family (no page values are read; about 68-136 bytes of
+  // memory a page), learns where each page lies in its blob file from the SSTs' properties
+  // (freeing copies nothing points at any more), and removes pages of deleted namespaces.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
 
   // Flushes memtables and closes the store.

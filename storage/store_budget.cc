@@ -44,6 +44,7 @@ absl::StatusOr<StoreImpl::GenerationPtr> StoreImpl::CreateGeneration(uint64_t nu
   if (handle == nullptr) return FromRocks(s, "creating a generation");
   if (!s.ok()) spdlog::warn("generation {} created, but: {}", number, s.ToString());
   auto gen = std::make_shared<Generation>(db_.get(), number, handle);
+  RegisterFamily(*gen);
   absl::MutexLock l(&gen_mu_);
   gens_[number] = gen;
   return gen;
@@ -165,6 +166,10 @@ absl::Status StoreImpl::DropOldest(bool await_files) {
     oldest_live_.store(gens_.begin()->first);
   }
   if (options_.index_observer != nullptr) options_.index_observer->OldestLive(oldest_live_);
+  {
+    absl::MutexLock l(&locate_mu_);
+    generation_of_family_.erase(g->handle->GetID());
+  }
   std::vector<DroppedFile> files = FamilyFiles(db_.get(), g->handle);
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
   // The accounting follows whatever RocksDB says: a failed OPTIONS-file write after the drop
@@ -233,6 +238,7 @@ StoreImpl::Room StoreImpl::Budget(bool opening) {
 }
 
 absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
+  ReclaimDead();
   uint64_t estimate = DiskEstimate();
   const auto [budget, by_file_system] = Budget(opening);
   if (estimate + incoming > budget) {
@@ -350,7 +356,9 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
   for (const Moved& m : moved) {
     m.from->Remove(ns.info.id, m.size);
     to->Add(ns.info.id, m.size);
+    const auto old = keys_.Find(ns.info.id, m.hash);
     keys_.Set(ns.info.id, m.hash, m.entry);
+    if (old && old->generation == m.from->number) Retire(old->generation, *old);
     promoted_bytes_.fetch_add(m.size, std::memory_order_relaxed);
   }
   ns.promoted_pages.fetch_add(moved.size(), std::memory_order_relaxed);

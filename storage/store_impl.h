@@ -1,6 +1,7 @@
 // Internal to storage/: the RocksDB-backed Store. Split by concern across store_open.cc
 // (open, namespaces, stats), store_pages.cc (exists, put, get, delete), store_budget.cc
-// (generations, the disk budget, eviction and promotion) and store_stranded.cc.
+// (generations, the disk budget, eviction and promotion), store_reclaim.cc (dead pages freed in
+// place) and store_stranded.cc.
 #pragma once
 
 #include <atomic>
@@ -16,10 +17,12 @@
 #include "rocksdb/db.h"
 #include "rocksdb/rate_limiter.h"
 #include "rocksdb/statistics.h"
+#include "storage/blob_refs.h"
 #include "storage/corrupt_log.h"
 #include "storage/generations.h"
 #include "storage/key_index.h"
 #include "storage/page_cache.h"
+#include "storage/read_registry.h"
 #include "storage/records.h"
 #include "storage/store.h"
 #include "util/disk_usage.h"
@@ -82,7 +85,7 @@ class ScopedSnapshot {
   const rocksdb::Snapshot* const snap_;
 };
 
-class StoreImpl final : public Store {
+class StoreImpl final : public Store, private BlobRefListener {
  public:
   explicit StoreImpl(const StoreOptions& options);
   ~StoreImpl() override;
@@ -152,6 +155,27 @@ class StoreImpl final : public Store {
   // Removes one corrupt page and its index record, and counts it.
   void DropCorrupt(NamespaceState& ns, const std::string& key, const IndexRecord& rec)
       ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // ---- blob records freed in place (store_reclaim.cc) ----
+
+  // BlobRefListener, on RocksDB's flush and compaction threads: records where a page of a
+  // generation family lies, or queues the record for ReclaimDead when the key index does not
+  // point at it (yet: the writer mirrors the key index just after its write).
+  void Located(uint32_t column_family_id, const NamespacedKey& page, const BlobRef& ref) override
+      ABSL_LOCKS_EXCLUDED(locate_mu_);
+  // A copy of a page in `generation` that nothing will point at any more (deleted, copied
+  // forward, replaced, dropped as corrupt): its blob record is freed once no read in flight
+  // can reach it. Call after the change is written and mirrored. Nothing if not located.
+  void Retire(uint64_t generation, const KeyIndex::Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Matches the records Located could not, and frees retired records whose readers are gone
+  // and whose blob file RocksDB has installed; what is not ready waits for the next call.
+  void ReclaimDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // At open: where every page of every generation lies, from its SSTs' properties; records no
+  // index entry points at are copies left by the last run, and are retired.
+  absl::Status LoadBlobRefs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Makes generation `g`'s family known to Located.
+  void RegisterFamily(const Generation& g) ABSL_LOCKS_EXCLUDED(locate_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
 
@@ -235,6 +259,24 @@ class StoreImpl final : public Store {
   util::LatencyHistogram put_latency_, get_latency_, exists_latency_;
   // Files of dropped generations that were still on the disk at the last scan.
   std::vector<DroppedFile> dropped_files_ ABSL_GUARDED_BY(write_mu_);
+
+  // Blob records freed in place (store_reclaim.cc).
+  ReadRegistry reads_;  // Get's reads in flight
+  struct Retired {
+    uint64_t generation;
+    BlobRef ref;
+    uint64_t ticket;  // reads_.Now() when it was retired
+  };
+  std::vector<Retired> retired_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<uint64_t> reclaimed_bytes_{0}, reclaimed_records_{0};
+  struct Unmatched {
+    uint64_t generation;
+    NamespacedKey page;
+    BlobRef ref;
+  };
+  absl::Mutex locate_mu_;  // taken on RocksDB's threads: never held while calling the DB
+  absl::flat_hash_map<uint32_t, uint64_t> generation_of_family_ ABSL_GUARDED_BY(locate_mu_);
+  std::vector<Unmatched> unmatched_ ABSL_GUARDED_BY(locate_mu_);
 
   absl::Mutex gen_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::map<uint64_t, GenerationPtr> gens_ ABSL_GUARDED_BY(gen_mu_);

@@ -173,6 +173,8 @@ absl::Status StoreImpl::Init() {
   // No blob GC: it relocates live pages during compaction (measured: a third of the daemon's
   // CPU while writing 1 GiB). Space comes back by dropping whole generations.
   pages_cf.enable_blob_garbage_collection = false;
+  // Where each page's blob record lies, so that a dead page's space can be freed in place.
+  pages_cf.table_properties_collector_factories.push_back(NewBlobRefCollectorFactory(this));
   pages_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   {
     absl::MutexLock l(&tuning_mu_);
@@ -219,6 +221,7 @@ absl::Status StoreImpl::Init() {
     absl::MutexLock l(&gen_mu_);
     for (size_t i = 0; i < generations.size(); ++i) {
       gens_[generations[i]] = std::make_shared<Generation>(db_.get(), generations[i], handles[2 + i]);
+      RegisterFamily(*gens_[generations[i]]);
     }
   }
   // The default family's handle is owned by the DB; release ours.
@@ -242,6 +245,7 @@ absl::Status StoreImpl::Init() {
     }
   }
   absl::MutexLock wl(&write_mu_);
+  if (auto st = LoadBlobRefs(); !st.ok()) return st;
   // The capacity may have shrunk since the last run. Failing to make room is no reason not to
   // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.
   if (auto s = MakeRoom(0, /*opening=*/true); !s.ok()) spdlog::warn("at start: {}", s.ToString());
@@ -496,7 +500,7 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "deleting namespace");
-  keys_.EraseNamespace(id);
+  for (const auto& [generation, entry] : keys_.EraseNamespace(id)) Retire(generation, entry);
   for (const auto& [n, g] : gens) {
     auto c = g->per_namespace.find(id);
     if (c == g->per_namespace.end()) continue;
@@ -504,6 +508,7 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
     g->total.bytes -= c->second.bytes;
     g->per_namespace.erase(c);
   }
+  ReclaimDead();
   absl::MutexLock l(&ns_mu_);
   namespaces_.erase(std::string(ref.name));
   by_id_.erase(id);
@@ -535,6 +540,8 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
   out.promotions_declined = promotions_declined_.load(std::memory_order_relaxed);
   out.promote_budget = options_.promote_budget;
+  out.reclaimed_records = reclaimed_records_.load(std::memory_order_relaxed);
+  out.reclaimed_bytes = reclaimed_bytes_.load(std::memory_order_relaxed);
   const PageCacheStats cache = cache_.Stats();
   out.memory_cache_capacity = cache.capacity_bytes;
   out.memory_cache_bytes = cache.bytes;

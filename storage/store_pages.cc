@@ -323,7 +323,11 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     }
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
     gen->stored += blob_bytes;
-    for (const auto& [h, entry] : indexed) keys_.Set(ns.info.id, h, entry);
+    for (const auto& [h, entry] : indexed) {
+      const auto old = replaced.empty() ? std::nullopt : keys_.Find(ns.info.id, h);
+      keys_.Set(ns.info.id, h, entry);
+      if (old) Retire(old->generation, *old);  // an expired copy, replaced
+    }
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
@@ -376,7 +380,10 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
     return;
   }
   gen->Remove(ns.info.id, rec.size);
+  const auto entry = keys_.Find(ns.info.id, hash);
   keys_.Erase(ns.info.id, hash);
+  if (entry && entry->generation == rec.generation) Retire(entry->generation, *entry);
+  ReclaimDead();
   if (auto forgotten = corrupt_keys_.Add(ns.info.id, hash); !forgotten.empty()) {
     rocksdb::WriteBatch drop;
     for (const NamespacedKey& k : forgotten) {
@@ -404,6 +411,9 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   // after the family); a page not found, or not matching its record, then sends the rest of
   // the chain to the index family at the snapshot (`from_memory` false), which the pages
   // agree with: a concurrent delete and re-put of a key is never mistaken for corruption.
+  // Registered before anything is looked up: a blob record retired from now on is not freed
+  // while this read could still reach it (ReclaimDead).
+  ReadRegistry::Read in_flight(&reads_);
   ScopedSnapshot snap(db_.get());
   if (options_.testing_after_get_snapshot) options_.testing_after_get_snapshot();
   std::vector<std::optional<IndexRecord>> recs(n);
@@ -632,8 +642,13 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
     return FromRocks(s, "deleting pages");
   }
   for (const KeyHash& h : uncorrupt) corrupt_keys_.Erase(ns.info.id, h);
-  for (const KeyHash& h : unindexed) keys_.Erase(ns.info.id, h);
+  for (const KeyHash& h : unindexed) {
+    const auto entry = keys_.Find(ns.info.id, h);
+    keys_.Erase(ns.info.id, h);
+    if (entry) Retire(entry->generation, *entry);
+  }
   for (const auto& [gen, size] : removed) gen->Remove(ns.info.id, size);
+  ReclaimDead();
   ns.pages.fetch_sub(deleted, std::memory_order_relaxed);
   ns.bytes.fetch_sub(bytes, std::memory_order_relaxed);
   ns.deleted.fetch_add(deleted, std::memory_order_relaxed);

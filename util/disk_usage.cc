@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include <algorithm>
 #include <filesystem>
 
 namespace prefixd::util {
@@ -15,7 +14,7 @@ uint64_t DirectoryBytes(const std::string& path) {
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     struct stat st;
     if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      total += std::max<uint64_t>(uint64_t(st.st_blocks) * 512, uint64_t(st.st_size));
+      total += uint64_t(st.st_blocks) * 512;
     }
   }
   return total;

@@ -6,10 +6,12 @@
 
 namespace prefixd::util {
 
-// Bytes allocated to the regular files under `path`, recursively: for each file the larger of
-// its allocated blocks and its size (RocksDB preallocates its MANIFEST and WAL with
-// fallocate(KEEP_SIZE), which takes disk without showing in st_size). A file removed between
-// listing and stat counts 0; an unreadable tree counts what could be read.
+// Bytes allocated to the regular files under `path`, recursively, as du counts them: blocks,
+// not sizes. RocksDB preallocates its MANIFEST and WAL with fallocate(KEEP_SIZE), which takes
+// disk without showing in st_size, and prefixd frees dead pages inside blob files by punching
+// holes, which gives disk back without changing st_size. (A file system that reports no blocks,
+// as some FUSE ones do, would read as empty.) A file removed between listing and stat counts 0;
+// an unreadable tree counts what could be read.
 uint64_t DirectoryBytes(const std::string& path);
 
 // The size of the file system that holds `path`, or would hold it (the nearest existing

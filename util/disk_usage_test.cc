@@ -1,5 +1,7 @@
 #include "util/disk_usage.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -20,7 +22,28 @@ std::string ScratchDir() {
   return dir.string();
 }
 
-TEST(DirectoryBytes, CountsFilesRecursivelyByTheLargerOfSizeAndBlocks) {
+TEST(DirectoryBytes, CountsAllocatedBlocksNotSizes) {
+  const std::string dir = ScratchDir();
+  const std::string path = dir + "/sub/data";
+  std::ofstream(path) << std::string(1 << 20, 'x');
+  const uint64_t full = DirectoryBytes(dir);
+  EXPECT_GE(full, uint64_t{1} << 20);
+  // Freeing the middle half gives its blocks back; the size stays.
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 256 << 10, 512 << 10), 0);
+  ::close(fd);
+  // A sparse file counts what it holds, not its size.
+  const int sparse = ::open((dir + "/sparse").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(sparse, 0);
+  ASSERT_EQ(::ftruncate(sparse, 1 << 30), 0);
+  ::close(sparse);
+  EXPECT_EQ(std::filesystem::file_size(path), uint64_t{1} << 20);
+  EXPECT_EQ(DirectoryBytes(dir), full - (512 << 10));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DirectoryBytes, CountsFilesRecursively) {
   const std::string dir = ScratchDir();
   EXPECT_EQ(DirectoryBytes(dir), 0u);
   std::ofstream(dir + "/a") << std::string(10000, 'x');
