@@ -197,6 +197,8 @@ absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& 
   so.path = o.dir;
   so.capacity_bytes = o.capacity_bytes;
   so.block_cache_bytes = o.block_cache_bytes;
+  so.eviction = o.eviction == "pages" ? storage::StoreOptions::Eviction::kPages
+                                      : storage::StoreOptions::Eviction::kGenerations;
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   const auto fp = BenchFingerprint(o.page_bytes, o.page_tokens);

@@ -14,6 +14,7 @@
 #                      30-minute budget here: file-sharded alone took over 20 minutes to 4M, and
 #                      deleting the file tier's 4M files afterwards over 9
 #   OUT=build/bench/suite   results;  DOCS=docs   where benchmarks.md and img/ go
+#   EVICTION=pages          prefixd's --eviction for the grpc and inproc tiers (default theirs)
 #   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
 #   TIERS="grpc inproc file file-sharded rocksdb-inline"
 #   WORKLOADS="micro exists scale trace multiturn fill"   which workloads run (the report renders
@@ -26,6 +27,7 @@ OUT=${OUT:-$BUILD/bench/suite}
 DOCS=${DOCS:-docs}
 BENCH_DIR=${BENCH_DIR:-$REPO/var}
 QUICK=${QUICK:-0}
+EVICTION=${EVICTION:-}
 TIERS=${TIERS:-"grpc inproc file file-sharded rocksdb-inline"}
 WORKLOADS=${WORKLOADS:-"micro exists scale trace multiturn fill"}
 for w in $WORKLOADS; do
@@ -69,7 +71,8 @@ start_daemon() {
   stop_daemon
   for _ in 1 2 3 4 5 6 7 8; do
     port=$((20000 + RANDOM % 20000))
-    "$BIN/prefixd" --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn "$@" \
+    "$BIN/prefixd" --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn \
+      ${EVICTION:+--eviction "$EVICTION"} "$@" \
       >>"$WORK/prefixd.log" 2>&1 &
     DAEMON_PID=$!
     for _ in $(seq 1 100); do
@@ -92,6 +95,7 @@ bench() {
   local tier=$1 data=$2
   shift 2
   local where=(--dir "$data")
+  [[ $tier == inproc && -n $EVICTION ]] && where+=(--eviction "$EVICTION")
   if [[ $tier == grpc ]]; then
     [[ -n $DAEMON_PID ]] || start_daemon "$data"
     where=(--target "$TARGET")

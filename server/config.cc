@@ -103,6 +103,18 @@ const std::vector<Setting>& Settings() {
        "the file system's size/32)",
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
+      {"eviction",
+       "how room is made: generations (drop the oldest whole) or pages (single pages in CLOCK "
+       "order, freed in place)",
+       [](ServerConfig& c, const std::string& v) -> absl::Status {
+         if (v != "generations" && v != "pages") {
+           return absl::InvalidArgumentError(
+               absl::StrCat("not generations or pages: '", v, "'"));
+         }
+         c.evict_pages = v == "pages";
+         return absl::OkStatus();
+       },
+       [](const ServerConfig& c) { return std::string(c.evict_pages ? "pages" : "generations"); }},
       {"promote-fraction",
        "pages read from this oldest share of the generations are copied forward (0 = never)",
        Fraction(&ServerConfig::promote_fraction),

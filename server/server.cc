@@ -39,6 +39,8 @@ class ServerImpl final : public Server {
     so.block_cache_bytes = config_.block_cache_bytes;
     so.generation_bytes = config_.generation_bytes;
     so.promote_fraction = config_.promote_fraction;
+    so.eviction = config_.evict_pages ? storage::StoreOptions::Eviction::kPages
+                                      : storage::StoreOptions::Eviction::kGenerations;
     so.promote_budget = config_.promote_budget;
     if (!config_.shm_socket.empty()) {
       // Co-located clients answer Exists from these: they follow the index from its load on.

@@ -62,6 +62,23 @@ bool KeyIndex::Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
   return true;
 }
 
+void KeyIndex::Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation) {
+  Shard& s = ShardOf(hash);
+  absl::MutexLock l(&s.mu);
+  auto it = s.map.find(NamespacedKey{ns_id, hash});
+  if (it != s.map.end() && it->second.generation == generation) it->second.referenced = 1;
+}
+
+bool KeyIndex::TakeReference(uint32_t ns_id, const KeyHash& hash, uint64_t generation) {
+  Shard& s = ShardOf(hash);
+  absl::MutexLock l(&s.mu);
+  auto it = s.map.find(NamespacedKey{ns_id, hash});
+  if (it == s.map.end() || it->second.generation != generation) return false;
+  const bool was = it->second.referenced != 0;
+  it->second.referenced = 0;
+  return was;
+}
+
 std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& hash) const {
   const Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
@@ -82,6 +99,13 @@ std::vector<std::pair<uint64_t, KeyIndex::Entry>> KeyIndex::EraseNamespace(uint3
   }
   if (observer_ != nullptr) observer_->EraseNamespace(ns_id);
   return located;
+}
+
+void KeyIndex::ForEach(const std::function<void(const NamespacedKey&, const Entry&)>& fn) const {
+  for (const Shard& s : shards_) {
+    absl::MutexLock l(&s.mu);
+    for (const auto& [k, e] : s.map) fn(k, e);
+  }
 }
 
 size_t KeyIndex::SweepBelow(uint64_t generation) {

@@ -1,7 +1,7 @@
 // Internal to storage/: the in-memory key index that answers Exists, and Get's index lookups.
 // One entry per index record (namespace id and key hash -> the page's generation, creation
-// time, chain position, size, CRC32C and blob record: 61 bytes a slot with its control byte,
-// 68-136 bytes a page as the tables fill between doublings), so that an existence check is a few hash probes
+// time, chain position, size, CRC32C, blob record and a reference bit: 65 bytes a slot with
+// its control byte, 72-144 bytes a page as the tables fill between doublings), so that an existence check is a few hash probes
 // and a get one LSM lookup a page instead of two: at 4M pages the index family's key blocks
 // outgrow the block cache and every lookup read and decompressed a block.
 //
@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -37,7 +38,7 @@ namespace prefixd::storage {
 class KeyIndex {
  public:
   // What Exists and Get need of a page's index record, and where its bytes lie once they are
-  // in a blob file (what freeing the page in place needs), in 40 bytes (a slot is 60 with the
+  // in a blob file (what freeing the page in place needs), in 44 bytes (a slot is 64 with the
   // key). Generation numbers stay below 2^32 (CreateGeneration refuses more), pages below
   // 4 GiB (namespaces refuse larger ones).
   struct Entry {
@@ -50,6 +51,7 @@ class KeyIndex {
     // The page's blob record (BlobRef) in this generation; blob_bytes 0 while unknown (not
     // flushed yet, or past 2^32 in file number or offset).
     uint32_t blob_file = 0, blob_offset = 0, blob_bytes = 0;
+    uint32_t referenced = 0;  // read since the eviction hand last passed (Eviction::kPages)
     uint64_t root() const { return uint64_t{root_high} << 32 | root_low; }
     std::optional<BlobRef> blob() const {
       if (blob_bytes == 0) return std::nullopt;
@@ -75,10 +77,18 @@ class KeyIndex {
   // changed) if there is no entry, it is in another generation (the record is a copy no
   // longer pointed at) or `ref` does not fit an entry.
   bool Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation, const BlobRef& ref);
+  // Marks the page read (Entry::referenced) if its entry is in `generation`.
+  void Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation);
+  // Clears the page's reference and returns what it was; false if the entry is gone or not
+  // in `generation`.
+  bool TakeReference(uint32_t ns_id, const KeyHash& hash, uint64_t generation);
   std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
   // Removes every entry of namespace `ns_id`; returns those whose blob record is known, with
   // their generation.
   std::vector<std::pair<uint64_t, Entry>> EraseNamespace(uint32_t ns_id);
+  // Calls `fn` with every entry, shard by shard, under the shard's lock (`fn` must not call
+  // back into the index).
+  void ForEach(const std::function<void(const NamespacedKey&, const Entry&)>& fn) const;
   // Removes every entry whose generation is below `generation`; returns how many.
   size_t SweepBelow(uint64_t generation);
   size_t size() const;

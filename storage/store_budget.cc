@@ -95,7 +95,9 @@ uint64_t StoreImpl::DiskEstimate() {
   // The index family's records are small, and a batch holds at most a chain's worth.
   uint64_t index_memtables = 0;
   db_->GetIntProperty(index_cf_, rocksdb::DB::Properties::kCurSizeAllMemTables, &index_memtables);
-  return scanned_bytes_ + unflushed + index_memtables;
+  // Blob records retired and not freed yet go as soon as no read in flight can reach them.
+  const uint64_t total = scanned_bytes_ + unflushed + index_memtables;
+  return total - std::min(total, retired_bytes_);
 }
 
 namespace {
@@ -157,18 +159,36 @@ void StoreImpl::AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& fi
 }
 
 absl::Status StoreImpl::DropOldest(bool await_files) {
-  GenerationPtr g;
+  uint64_t oldest;
   {
     absl::MutexLock l(&gen_mu_);
     if (gens_.size() < 2) return absl::FailedPreconditionError("no generation to drop");
-    g = gens_.begin()->second;
-    gens_.erase(gens_.begin());
+    oldest = gens_.begin()->first;
+  }
+  return DropGeneration(oldest, await_files);
+}
+
+absl::Status StoreImpl::DropGeneration(uint64_t number, bool await_files) {
+  GenerationPtr g;
+  {
+    absl::MutexLock l(&gen_mu_);
+    auto it = gens_.find(number);
+    if (gens_.size() < 2 || it == gens_.end() || number == gens_.rbegin()->first) {
+      return absl::FailedPreconditionError("no such generation to drop");
+    }
+    g = it->second;
+    gens_.erase(it);
     oldest_live_.store(gens_.begin()->first);
   }
   if (options_.index_observer != nullptr) options_.index_observer->OldestLive(oldest_live_);
   {
     absl::MutexLock l(&locate_mu_);
     generation_of_family_.erase(g->handle->GetID());
+  }
+  {
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(g->handle, &meta);
+    for (const auto& b : meta.blob_files) freed_extents_.erase(b.blob_file_number);
   }
   std::vector<DroppedFile> files = FamilyFiles(db_.get(), g->handle);
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
@@ -185,10 +205,10 @@ absl::Status StoreImpl::DropOldest(bool await_files) {
   }
   evicted_generations_.fetch_add(1, std::memory_order_relaxed);
   unswept_pages_ += g->total.pages;
-  spdlog::info("evicted generation {}: {} pages, {}", g->number, g->total.pages,
-               util::FormatByteSize(g->total.bytes));
+  spdlog::log(g->total.pages == 0 ? spdlog::level::debug : spdlog::level::info,
+              "evicted generation {}: {} pages, {}", g->number, g->total.pages,
+              util::FormatByteSize(g->total.bytes));
   if (!s.ok()) spdlog::warn("dropping generation {}: {}", g->number, s.ToString());
-  const uint64_t number = g->number;
   g.reset();  // our reference to the handle: the last one, unless a reader holds another
   if (await_files) AwaitDeleted(number, files);
   dropped_files_.insert(dropped_files_.end(), std::make_move_iterator(files.begin()),
@@ -257,6 +277,15 @@ absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
           ", and evicting every page would free only ", util::FormatByteSize(droppable)));
     }
     while (excess > 0) {
+      if (PageEviction()) {
+        auto freed = EvictPages(excess);
+        if (!freed.ok()) return freed.status();
+        if (*freed > 0) {
+          excess = *freed >= excess ? 0 : excess - *freed;
+          continue;
+        }
+        // No page can be freed now (none in a blob file yet): drop a generation instead.
+      }
       size_t live;
       {
         absl::MutexLock l(&gen_mu_);

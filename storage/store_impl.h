@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -177,6 +178,19 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Makes generation `g`'s family known to Located.
   void RegisterFamily(const Generation& g) ABSL_LOCKS_EXCLUDED(locate_mu_);
 
+  // ---- single pages evicted (StoreOptions::Eviction::kPages; store_evict.cc) ----
+
+  bool PageEviction() const { return options_.eviction == StoreOptions::Eviction::kPages; }
+  // Evicts pages in CLOCK order until their blob records add up to `bytes`: marks their index
+  // records evicted (generation 0) and retires their records. Returns the bytes retired; 0
+  // when no page can be freed now (none in a blob file yet). Then drops generations left
+  // without a live page.
+  absl::StatusOr<uint64_t> EvictPages(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Drops every generation but the newest that holds no live page.
+  void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // At open: the CLOCK ring from the key index, oldest generation first.
+  void BuildRing() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
   // ---- generations and the budget (store_budget.cc) ----
 
   // The generation `number` if it is live, else nullptr (dropped: the page was evicted).
@@ -198,6 +212,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   // `await_files`, waits (at most kDroppedFilesWait) until they are. REQUIRES: the caller
   // holds no reference to that generation.
   absl::Status DropOldest(bool await_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Drops generation `number` (never the newest) as DropOldest does.
+  absl::Status DropGeneration(uint64_t number, bool await_files)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Removes keys_'s entries of generations dropped past the eviction horizon, once they are
   // an eighth of it (a sweep reads every entry).
   void SweepKeyIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -268,6 +285,20 @@ class StoreImpl final : public Store, private BlobRefListener {
     uint64_t ticket;  // reads_.Now() when it was retired
   };
   std::vector<Retired> retired_ ABSL_GUARDED_BY(write_mu_);
+  uint64_t retired_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;  // of retired_, not freed yet
+  // Freed extents of each blob file, by file number (start -> end), merged where records
+  // touch: records are packed end to end, so a block shared by two records is freed once
+  // both are (a 32 KiB page alone frees only its whole blocks, 28 of its 36 KiB of blocks).
+  absl::flat_hash_map<uint64_t, std::map<uint64_t, uint64_t>> freed_extents_
+      ABSL_GUARDED_BY(write_mu_);
+  // Eviction::kPages: live pages in the order written, each with its generation when it was
+  // queued (an entry whose page has moved, gone or been evicted since is stale and skipped).
+  struct RingEntry {
+    NamespacedKey page;
+    uint32_t generation;
+  };
+  std::deque<RingEntry> ring_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<uint64_t> evicted_pages_{0};
   std::atomic<uint64_t> reclaimed_bytes_{0}, reclaimed_records_{0};
   struct Unmatched {
     uint64_t generation;

@@ -39,6 +39,18 @@ struct StoreOptions {
   // forward first). Not changeable online yet.
   uint64_t capacity_bytes = 0;
 
+  // How room is made when the files would pass the budget.
+  //  kGenerations (default): the oldest generation is dropped whole (pages read from the
+  //    oldest promote_fraction of them were copied forward first).
+  //  kPages: single pages go, in CLOCK order (pages in the order written; one read since the
+  //    hand last passed buys a page another turn, in place): its index record is marked
+  //    evicted and its blob record freed in place (blob_refs.h), so nothing is copied
+  //    forward; a generation goes once no live page is left in it. Pages not in blob files
+  //    yet cannot be freed: when nothing else can, the oldest generation is dropped.
+  // Not changeable online.
+  enum class Eviction { kGenerations, kPages };
+  Eviction eviction = Eviction::kGenerations;
+
   // Bytes of pages per generation before a new one starts. 0 (default): capacity / 32, at
   // least 4 memtables; 1 GiB when the capacity is unlimited.
   uint64_t generation_bytes = 0;

@@ -327,6 +327,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       const auto old = replaced.empty() ? std::nullopt : keys_.Find(ns.info.id, h);
       keys_.Set(ns.info.id, h, entry);
       if (old) Retire(old->generation, *old);  // an expired copy, replaced
+      if (PageEviction()) ring_.push_back({{ns.info.id, h}, entry.generation});
     }
   }
   for (const auto& [number, size] : replaced) {
@@ -417,10 +418,10 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   ScopedSnapshot snap(db_.get());
   if (options_.testing_after_get_snapshot) options_.testing_after_get_snapshot();
   std::vector<std::optional<IndexRecord>> recs(n);
+  std::vector<KeyHash> hashes(n);
   for (size_t i = 0; i < n; ++i) {
-    if (auto e = keys_.Find(ns.info.id, HashKey(keys[i]))) {
-      recs[i] = KeyIndex::RecordOf(*e, keys[i]);
-    }
+    hashes[i] = HashKey(keys[i]);
+    if (auto e = keys_.Find(ns.info.id, hashes[i])) recs[i] = KeyIndex::RecordOf(*e, keys[i]);
   }
   bool from_memory = true;
 
@@ -455,7 +456,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
   uint64_t promote_below = 0;  // generations below this number are promoted from
   // Without a capacity nothing is ever evicted: copying pages forward would only cost writes.
   const double promote_fraction = promote_fraction_.load(std::memory_order_relaxed);
-  if (promote_fraction > 0 && options_.capacity_bytes != 0) {
+  if (promote_fraction > 0 && options_.capacity_bytes != 0 && !PageEviction()) {
     absl::MutexLock l(&gen_mu_);
     promote_below = gens_.begin()->first +
                     std::max<uint64_t>(2, uint64_t(promote_fraction * gens_.size()));
@@ -585,6 +586,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         return finish(result);
       }
       ++result.returned;
+      if (PageEviction()) keys_.Touch(ns.info.id, hashes[i], rec.generation);
       if (rec.generation < promote_below && rec.generation < newest) {
         promote.push_back(&rec);
         promote_bytes.push_back(bytes);

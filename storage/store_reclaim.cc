@@ -29,7 +29,10 @@ void StoreImpl::Located(uint32_t column_family_id, const NamespacedKey& page,
 }
 
 void StoreImpl::Retire(uint64_t generation, const KeyIndex::Entry& entry) {
-  if (auto ref = entry.blob()) retired_.push_back({generation, *ref, reads_.Now()});
+  if (auto ref = entry.blob()) {
+    retired_.push_back({generation, *ref, reads_.Now()});
+    retired_bytes_ += ref->bytes;
+  }
 }
 
 void StoreImpl::ReclaimDead() {
@@ -43,6 +46,7 @@ void StoreImpl::ReclaimDead() {
   for (const Unmatched& u : unmatched) {
     if (!keys_.Locate(u.page.ns_id, u.page.hash, u.generation, u.ref)) {
       retired_.push_back({u.generation, u.ref, reads_.Now()});
+      retired_bytes_ += u.ref.bytes;
     }
   }
   if (retired_.empty()) return;
@@ -65,14 +69,31 @@ void StoreImpl::ReclaimDead() {
   };
   uint64_t freed_now = 0;
   const uint64_t oldest_read = reads_.OldestInFlight();
-  std::erase_if(retired_, [&](const Retired& r) {
+  // True when `r` is done with: freed, or its space comes back another way.
+  auto reclaim = [&](const Retired& r) {
     GenerationPtr g = Find(r.generation);
     if (!g) return true;  // dropped whole: its files are gone
     if (r.ticket >= oldest_read) return false;  // a read in flight may still reach it
     const auto& files = files_of(g);
     auto file = files.find(r.ref.file_number);
     if (file == files.end()) return false;  // not installed yet
-    auto freed = PunchBlob(file->second, r.ref);
+    // Merged with the freed records on either side, so that the blocks it shares with them go.
+    auto& extents = freed_extents_[r.ref.file_number];
+    uint64_t begin = r.ref.offset, end = r.ref.offset + r.ref.bytes;
+    auto next = extents.lower_bound(begin);
+    if (next != extents.end() && next->first == end) {
+      end = next->second;
+      next = extents.erase(next);
+    }
+    if (next != extents.begin()) {
+      auto prev = std::prev(next);
+      if (prev->second == begin) {
+        begin = prev->first;
+        extents.erase(prev);
+      }
+    }
+    extents[begin] = end;
+    auto freed = PunchBlob(file->second, BlobRef{r.ref.file_number, begin, end - begin});
     if (!freed.ok()) {
       if (!absl::IsNotFound(freed.status())) spdlog::warn("{}", freed.status().ToString());
       return true;  // the space comes back with the generation
@@ -80,6 +101,11 @@ void StoreImpl::ReclaimDead() {
     g->written -= std::min(g->written, *freed);
     freed_now += *freed;
     reclaimed_records_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  };
+  std::erase_if(retired_, [&](const Retired& r) {
+    if (!reclaim(r)) return false;
+    retired_bytes_ -= std::min(retired_bytes_, r.ref.bytes);
     return true;
   });
   scanned_bytes_ -= std::min(scanned_bytes_, freed_now);
@@ -109,6 +135,7 @@ absl::Status StoreImpl::LoadBlobRefs() {
           ++located;
         } else {
           retired_.push_back({g->number, r, reads_.Now()});
+          retired_bytes_ += r.bytes;
           ++dead;
         }
       });
