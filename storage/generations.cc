@@ -57,7 +57,11 @@ bool StaleIndexFilter::Filter(int, const rocksdb::Slice&, const rocksdb::Slice& 
                               std::string*, bool*) const {
   auto gen = IndexRecordGeneration(std::string_view(value.data(), value.size()));
   uint64_t oldest = oldest_->load(std::memory_order_relaxed);
-  return gen.has_value() && oldest > kEvictedHorizon && *gen < oldest - kEvictedHorizon;
+  // Generation 0 marks a page evicted alone (StoreOptions::Eviction::kPages): its record is
+  // kept only until a compaction reaches it, or evicted pages would pile up for as long as a
+  // read page keeps the oldest generation alive.
+  return gen.has_value() &&
+         (*gen == 0 || (oldest > kEvictedHorizon && *gen < oldest - kEvictedHorizon));
 }
 
 }  // namespace prefixd::storage

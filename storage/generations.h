@@ -62,7 +62,8 @@ std::optional<uint64_t> ParseGenerationFamilyName(std::string_view name);
 // Drops index records of dropped generations during compactions of the "index" family:
 // generations are dropped oldest first, so every record older than the oldest live one is
 // stale. Records of the last kEvictedHorizon dropped generations are kept, so that a miss on
-// them is reported as an eviction rather than as a page never written.
+// them is reported as an eviction rather than as a page never written. Records of pages
+// evicted alone (generation 0) go at the first compaction that reaches them.
 // Thread-safe: reads one atomic, owned by the store, which outlives the DB.
 inline constexpr uint64_t kEvictedHorizon = 8;
 

@@ -220,8 +220,10 @@ absl::Status StoreImpl::DropGeneration(uint64_t number, bool await_files) {
 
 void StoreImpl::SweepKeyIndex() {
   const uint64_t oldest = oldest_live_.load(std::memory_order_relaxed);
-  if (oldest <= kEvictedHorizon || unswept_pages_ * 8 < keys_.size()) return;
-  const size_t removed = keys_.SweepBelow(oldest - kEvictedHorizon);
+  if (unswept_pages_ * 8 < keys_.size()) return;
+  // At least the pages evicted alone (generation 0, Eviction::kPages), whose generation may
+  // stay live for as long as a read page keeps it.
+  const size_t removed = keys_.SweepBelow(oldest > kEvictedHorizon ? oldest - kEvictedHorizon : 1);
   unswept_pages_ = 0;
   spdlog::debug("key index: {} entries of evicted pages removed, {} left", removed, keys_.size());
 }

@@ -69,6 +69,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes) {
   }
   evicted_pages_.fetch_add(victims.size(), std::memory_order_relaxed);
   unswept_pages_ += victims.size();
+  SweepKeyIndex();  // the entries of pages evicted alone, once they are an eighth of it
   ReclaimDead();
   DropEmptyGenerations();
   return retired;

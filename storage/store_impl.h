@@ -215,8 +215,8 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Drops generation `number` (never the newest) as DropOldest does.
   absl::Status DropGeneration(uint64_t number, bool await_files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Removes keys_'s entries of generations dropped past the eviction horizon, once they are
-  // an eighth of it (a sweep reads every entry).
+  // Removes keys_'s entries of generations dropped past the eviction horizon and of pages
+  // evicted alone, once they are an eighth of it (a sweep reads every entry).
   void SweepKeyIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
