@@ -80,6 +80,9 @@ void StoreImpl::ReclaimDead() {
     // Merged with the freed records on either side, so that the blocks it shares with them go.
     auto& extents = freed_extents_[r.ref.file_number];
     uint64_t begin = r.ref.offset, end = r.ref.offset + r.ref.bytes;
+    if (auto in = extents.upper_bound(begin); in != extents.begin() && std::prev(in)->second >= end) {
+      return true;  // freed already (a compaction reports dead records again)
+    }
     auto next = extents.lower_bound(begin);
     if (next != extents.end() && next->first == end) {
       end = next->second;
