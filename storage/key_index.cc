@@ -30,20 +30,32 @@ IndexRecord KeyIndex::RecordOf(const Entry& e, std::string_view key) {
   return rec;
 }
 
-void KeyIndex::Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry) {
+std::optional<KeyIndex::Entry> KeyIndex::Set(uint32_t ns_id, const KeyHash& hash,
+                                             const Entry& entry) {
   Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
-  s.map.insert_or_assign(NamespacedKey{ns_id, hash}, entry);
+  std::optional<Entry> old;
+  auto [it, inserted] = s.map.try_emplace(NamespacedKey{ns_id, hash}, entry);
+  if (!inserted) {
+    old = it->second;
+    it->second = entry;
+  }
   if (observer_ != nullptr) {
     observer_->Set(ns_id, hash.data(), entry.generation, entry.created_unix, entry.size);
   }
+  return old;
 }
 
-void KeyIndex::Erase(uint32_t ns_id, const KeyHash& hash) {
+std::optional<KeyIndex::Entry> KeyIndex::Erase(uint32_t ns_id, const KeyHash& hash) {
   Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
-  s.map.erase(NamespacedKey{ns_id, hash});
+  std::optional<Entry> old;
+  if (auto it = s.map.find(NamespacedKey{ns_id, hash}); it != s.map.end()) {
+    old = it->second;
+    s.map.erase(it);
+  }
   if (observer_ != nullptr) observer_->Erase(ns_id, hash.data());
+  return old;
 }
 
 bool KeyIndex::Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation,

@@ -67,12 +67,13 @@ class KeyIndex {
   // the changed entry's shard, so that it sees the changes to one page in their order.
   void set_observer(IndexObserver* observer) { observer_ = observer; }
 
-  // Adds or replaces the entry of (ns_id, hash).
-  void Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry);
-  void Set(uint32_t ns_id, const KeyHash& hash, const IndexRecord& rec) {
-    Set(ns_id, hash, EntryOf(rec));
+  // Adds or replaces the entry of (ns_id, hash); returns the entry it replaced, if any.
+  std::optional<Entry> Set(uint32_t ns_id, const KeyHash& hash, const Entry& entry);
+  std::optional<Entry> Set(uint32_t ns_id, const KeyHash& hash, const IndexRecord& rec) {
+    return Set(ns_id, hash, EntryOf(rec));
   }
-  void Erase(uint32_t ns_id, const KeyHash& hash);
+  // Removes the entry of (ns_id, hash); returns it, if there was one.
+  std::optional<Entry> Erase(uint32_t ns_id, const KeyHash& hash);
   // Records where the page's bytes lie if its entry is in `generation`; false (nothing
   // changed) if there is no entry, it is in another generation (the record is a copy no
   // longer pointed at) or `ref` does not fit an entry.

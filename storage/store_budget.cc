@@ -102,21 +102,16 @@ uint64_t StoreImpl::DiskEstimate() {
 
 namespace {
 
-// The SST and blob files of family `h`.
-std::vector<DroppedFile> FamilyFiles(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
-  rocksdb::ColumnFamilyMetaData meta;
-  db->GetColumnFamilyMetaData(h, &meta);
+// The SST and blob files of a family, from its metadata.
+std::vector<DroppedFile> FamilyFiles(const rocksdb::ColumnFamilyMetaData& meta) {
   std::vector<DroppedFile> files;
-  auto join = [](const std::string& dir, const std::string& name) {
-    return !name.empty() && name.front() == '/' ? dir + name : dir + "/" + name;
-  };
   for (const auto& level : meta.levels) {
     for (const auto& f : level.files) {
-      files.push_back({join(f.directory, f.relative_filename), f.size});
+      files.push_back({JoinFilePath(f.directory, f.relative_filename), f.size});
     }
   }
   for (const auto& b : meta.blob_files) {
-    files.push_back({join(b.blob_file_path, b.blob_file_name), b.blob_file_size});
+    files.push_back({JoinFilePath(b.blob_file_path, b.blob_file_name), b.blob_file_size});
   }
   return files;
 }
@@ -185,12 +180,10 @@ absl::Status StoreImpl::DropGeneration(uint64_t number, bool await_files) {
     absl::MutexLock l(&locate_mu_);
     generation_of_family_.erase(g->handle->GetID());
   }
-  {
-    rocksdb::ColumnFamilyMetaData meta;
-    db_->GetColumnFamilyMetaData(g->handle, &meta);
-    for (const auto& b : meta.blob_files) freed_extents_.erase(b.blob_file_number);
-  }
-  std::vector<DroppedFile> files = FamilyFiles(db_.get(), g->handle);
+  rocksdb::ColumnFamilyMetaData meta;
+  db_->GetColumnFamilyMetaData(g->handle, &meta);
+  for (const auto& b : meta.blob_files) freed_extents_.erase(b.blob_file_number);
+  std::vector<DroppedFile> files = FamilyFiles(meta);
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
   // The accounting follows whatever RocksDB says: a failed OPTIONS-file write after the drop
   // was recorded must not leave the pages counted.
@@ -387,8 +380,7 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
   for (const Moved& m : moved) {
     m.from->Remove(ns.info.id, m.size);
     to->Add(ns.info.id, m.size);
-    const auto old = keys_.Find(ns.info.id, m.hash);
-    keys_.Set(ns.info.id, m.hash, m.entry);
+    const auto old = keys_.Set(ns.info.id, m.hash, m.entry);
     if (old && old->generation == m.from->number) Retire(old->generation, *old);
     promoted_bytes_.fetch_add(m.size, std::memory_order_relaxed);
   }

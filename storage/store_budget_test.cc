@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "storage/page_key.h"
+#include "storage/test_pages.h"
 #include "storage/store.h"
 #include "util/crc32c.h"
 #include "util/process_stats.h"
@@ -31,21 +32,9 @@ Fingerprint Fp() {
   return Fingerprint{"m", "r", "bf16", "l", 16, kPage, 0, 1, "client"};
 }
 
-std::string Bytes(int chain, int i) {
-  std::mt19937_64 rng(chain * 1000 + i);
-  std::string s(kPage, '\0');
-  for (size_t j = 0; j < s.size(); j += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[j], &v, 8);
-  }
-  return s;
-}
+std::string Bytes(int chain, int i) { return testing::PageBytes(chain, i, kPage); }
 
-std::vector<std::string> Keys(int chain) {
-  std::vector<std::string> k;
-  for (int i = 0; i < kChain; ++i) k.push_back("c" + std::to_string(chain) + "p" + std::to_string(i));
-  return k;
-}
+std::vector<std::string> Keys(int chain) { return testing::ChainKeys(chain, kChain); }
 
 class BudgetTest : public ::testing::Test {
  protected:

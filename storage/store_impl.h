@@ -37,6 +37,11 @@ using util::DirectoryBytes;
 // Keys of pages dropped as corrupt that the store remembers (about 100 bytes each).
 inline constexpr size_t kCorruptKeysRemembered = 32768;
 
+// RocksDB's metadata names a file by a directory and a name that may begin with '/'.
+inline std::string JoinFilePath(const std::string& dir, const std::string& name) {
+  return !name.empty() && name.front() == '/' ? dir + name : dir + "/" + name;
+}
+
 // A file of a dropped generation, until it leaves the disk.
 struct DroppedFile {
   std::string path;

@@ -324,9 +324,8 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
     gen->stored += blob_bytes;
     for (const auto& [h, entry] : indexed) {
-      const auto old = replaced.empty() ? std::nullopt : keys_.Find(ns.info.id, h);
-      keys_.Set(ns.info.id, h, entry);
-      if (old) Retire(old->generation, *old);  // an expired copy, replaced
+      // The copy it replaces, if any (an expired one), is dead.
+      if (auto old = keys_.Set(ns.info.id, h, entry)) Retire(old->generation, *old);
       if (PageEviction()) ring_.push_back({{ns.info.id, h}, entry.generation});
     }
   }
@@ -381,9 +380,9 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
     return;
   }
   gen->Remove(ns.info.id, rec.size);
-  const auto entry = keys_.Find(ns.info.id, hash);
-  keys_.Erase(ns.info.id, hash);
-  if (entry && entry->generation == rec.generation) Retire(entry->generation, *entry);
+  if (auto entry = keys_.Erase(ns.info.id, hash); entry && entry->generation == rec.generation) {
+    Retire(entry->generation, *entry);
+  }
   ReclaimDead();
   if (auto forgotten = corrupt_keys_.Add(ns.info.id, hash); !forgotten.empty()) {
     rocksdb::WriteBatch drop;
@@ -645,9 +644,7 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
   }
   for (const KeyHash& h : uncorrupt) corrupt_keys_.Erase(ns.info.id, h);
   for (const KeyHash& h : unindexed) {
-    const auto entry = keys_.Find(ns.info.id, h);
-    keys_.Erase(ns.info.id, h);
-    if (entry) Retire(entry->generation, *entry);
+    if (auto entry = keys_.Erase(ns.info.id, h)) Retire(entry->generation, *entry);
   }
   for (const auto& [gen, size] : removed) gen->Remove(ns.info.id, size);
   ReclaimDead();

@@ -29,6 +29,7 @@ void StoreImpl::Located(uint32_t column_family_id, const NamespacedKey& page,
 }
 
 void StoreImpl::Retire(uint64_t generation, const KeyIndex::Entry& entry) {
+  if (!Live(generation)) return;  // dropped whole: its files are gone or going
   if (auto ref = entry.blob()) {
     retired_.push_back({generation, *ref, reads_.Now()});
     retired_bytes_ += ref->bytes;
@@ -59,10 +60,7 @@ void StoreImpl::ReclaimDead() {
       rocksdb::ColumnFamilyMetaData meta;
       db_->GetColumnFamilyMetaData(g->handle, &meta);
       for (const auto& b : meta.blob_files) {
-        const std::string& name = b.blob_file_name;
-        it->second[b.blob_file_number] = !name.empty() && name.front() == '/'
-                                             ? b.blob_file_path + name
-                                             : b.blob_file_path + "/" + name;
+        it->second[b.blob_file_number] = JoinFilePath(b.blob_file_path, b.blob_file_name);
       }
     }
     return it->second;

@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
+#include "storage/test_pages.h"
 #include "util/crc32c.h"
 
 namespace prefixd::storage {
@@ -25,21 +26,9 @@ constexpr int kChain = 8;
 
 Fingerprint Fp() { return Fingerprint{"m", "r", "bf16", "l", 16, kPage, 0, 1, "client"}; }
 
-std::string Bytes(int chain, int i) {
-  std::mt19937_64 rng(chain * 1000 + i);
-  std::string s(kPage, '\0');
-  for (size_t j = 0; j < s.size(); j += 8) {
-    const uint64_t v = rng();
-    std::memcpy(&s[j], &v, 8);
-  }
-  return s;
-}
+std::string Bytes(int chain, int i) { return testing::PageBytes(chain, i, kPage); }
 
-std::vector<std::string> Keys(int chain) {
-  std::vector<std::string> k;
-  for (int i = 0; i < kChain; ++i) k.push_back("c" + std::to_string(chain) + "p" + std::to_string(i));
-  return k;
-}
+std::vector<std::string> Keys(int chain) { return testing::ChainKeys(chain, kChain); }
 
 class ReclaimTest : public ::testing::Test {
  protected:
