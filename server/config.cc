@@ -104,8 +104,8 @@ const std::vector<Setting>& Settings() {
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
       {"eviction",
-       "how room is made: generations (drop the oldest whole) or pages (single pages in CLOCK "
-       "order, freed in place)",
+       "how room is made: generations (drop the oldest whole) or pages (single pages, least "
+       "recently used first, freed in place)",
        [](ServerConfig& c, const std::string& v) -> absl::Status {
          if (v != "generations" && v != "pages") {
            return absl::InvalidArgumentError(

@@ -74,21 +74,13 @@ bool KeyIndex::Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
   return true;
 }
 
-void KeyIndex::Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation) {
-  Shard& s = ShardOf(hash);
-  absl::MutexLock l(&s.mu);
-  auto it = s.map.find(NamespacedKey{ns_id, hash});
-  if (it != s.map.end() && it->second.generation == generation) it->second.referenced = 1;
-}
-
-bool KeyIndex::TakeReference(uint32_t ns_id, const KeyHash& hash, uint64_t generation) {
+bool KeyIndex::Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation, uint32_t tick) {
   Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
   auto it = s.map.find(NamespacedKey{ns_id, hash});
   if (it == s.map.end() || it->second.generation != generation) return false;
-  const bool was = it->second.referenced != 0;
-  it->second.referenced = 0;
-  return was;
+  it->second.touched = tick;
+  return true;
 }
 
 std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& hash) const {

@@ -1,6 +1,6 @@
 // Internal to storage/: the in-memory key index that answers Exists, and Get's index lookups.
 // One entry per index record (namespace id and key hash -> the page's generation, creation
-// time, chain position, size, CRC32C, blob record and a reference bit: 65 bytes a slot with
+// time, chain position, size, CRC32C, blob record and last use: 65 bytes a slot with
 // its control byte, 72-144 bytes a page as the tables fill between doublings), so that an existence check is a few hash probes
 // and a get one LSM lookup a page instead of two: at 4M pages the index family's key blocks
 // outgrow the block cache and every lookup read and decompressed a block.
@@ -51,7 +51,9 @@ class KeyIndex {
     // The page's blob record (BlobRef) in this generation; blob_bytes 0 while unknown (not
     // flushed yet, or past 2^32 in file number or offset).
     uint32_t blob_file = 0, blob_offset = 0, blob_bytes = 0;
-    uint32_t referenced = 0;  // read since the eviction hand last passed (Eviction::kPages)
+    // Eviction::kPages: the tick of the page's last use (written or read), which its newest
+    // entry in the store's LRU queue carries; 0 until the first use after an open.
+    uint32_t touched = 0;
     uint64_t root() const { return uint64_t{root_high} << 32 | root_low; }
     std::optional<BlobRef> blob() const {
       if (blob_bytes == 0) return std::nullopt;
@@ -78,11 +80,9 @@ class KeyIndex {
   // changed) if there is no entry, it is in another generation (the record is a copy no
   // longer pointed at) or `ref` does not fit an entry.
   bool Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation, const BlobRef& ref);
-  // Marks the page read (Entry::referenced) if its entry is in `generation`.
-  void Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation);
-  // Clears the page's reference and returns what it was; false if the entry is gone or not
-  // in `generation`.
-  bool TakeReference(uint32_t ns_id, const KeyHash& hash, uint64_t generation);
+  // Sets the page's Entry::touched to `tick` if its entry is in `generation`; false (nothing
+  // changed) otherwise.
+  bool Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation, uint32_t tick);
   std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
   // Removes every entry of namespace `ns_id`; returns those whose blob record is known, with
   // their generation.

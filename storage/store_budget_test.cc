@@ -255,9 +255,9 @@ TEST_F(BudgetTest, PagesReadFromTheOldestGenerationSurviveItsDrop) {
   EXPECT_EQ(Read(0), kChain);
 }
 
-// Eviction::kPages: single pages go in CLOCK order and their blocks are freed in place; a
-// chain read all along stays where it was written, nothing is copied, and the disk stays
-// within the budget.
+// Eviction::kPages: single pages go, least recently used first, and their blocks are freed in
+// place; a chain read all along stays where it was written, nothing is copied, and the disk
+// stays within the budget.
 TEST_F(BudgetTest, PageEvictionKeepsWhatIsReadWithoutCopiesAndStaysWithinTheBudget) {
   StoreOptions o;
   o.capacity_bytes = kCapacity;
@@ -315,8 +315,9 @@ TEST_F(BudgetTest, PageEvictionKeepsWhatIsReadWithoutCopiesAndStaysWithinTheBudg
   EXPECT_EQ(reopened->pages, st->pages);
   EXPECT_EQ(reopened->bytes, st->bytes);
   EXPECT_EQ(Read(0), kChain);
-  // Eviction goes on from the ring rebuilt at open. What was read before the restart is not
-  // known, so the hand starts again at the oldest pages: a chain read since keeps its place.
+  // Eviction goes on from the queue rebuilt at open. When pages were last used is not known
+  // across a restart, so eviction starts again at the oldest generations: a chain read since
+  // keeps its place.
   for (int ch = 200; ch < 260; ++ch) {
     Put(ch);
     ASSERT_EQ(Read(0), kChain) << "after chain " << ch;
@@ -324,9 +325,45 @@ TEST_F(BudgetTest, PageEvictionKeepsWhatIsReadWithoutCopiesAndStaysWithinTheBudg
   }
   EXPECT_LE(peak, kCapacity + kCapacity / 10);
   EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);  // since the open
-  // (Not before: reading every chain gives every page a reference, and a CLOCK whose pages
-  // are all referenced evicts in the order written.)
   agree("after a reopen");
+}
+
+// Eviction::kPages goes by last use, not by age: of chains written in order, one read again
+// outlives those written after it; and a chain loses its deepest pages first, so that what is
+// left of it is still a usable prefix. Exists (which does not count as a use) watches.
+TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEnd) {
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.eviction = StoreOptions::Eviction::kPages;
+  OpenWith(o);
+  auto prefix = [&](int chain) {
+    auto e = store_->Exists({"ns"}, Keys(chain));
+    EXPECT_TRUE(e.ok()) << e.status();
+    int n = 0;
+    while (e.ok() && n < kChain && (*e)[n]) ++n;
+    return n;
+  };
+  // 48 chains of 512 KiB: 24 MiB, within the 32 MiB budget; nothing evicted yet.
+  constexpr int kFirst = 48;
+  for (int c = 0; c < kFirst; ++c) Put(c);
+  ASSERT_EQ(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
+  ASSERT_EQ(Read(0), kChain);  // the oldest chain, used again: now the most recent
+  // Then one page at a time (chains of one page each, "long<c>p0"), until chain 1 is gone.
+  bool partial = false;
+  int next = 1000;
+  while (prefix(1) > 0) {
+    ASSERT_LT(next, 1400) << "chain 1 never evicted";
+    const int before = prefix(1);
+    PutLong(next++, 1);
+    const int after = prefix(1);
+    ASSERT_LE(after, before);
+    if (after > 0 && after < kChain) partial = true;  // its end went, its prefix stayed
+    ASSERT_EQ(prefix(2), kChain) << "chain 2 went while chain 1, less recently used, stayed";
+    ASSERT_EQ(prefix(0), kChain) << "chain 0, read after chain 1 was written, went first";
+  }
+  EXPECT_TRUE(partial) << "chain 1 went root first: its stored pages were stranded";
+  EXPECT_EQ(Read(0), kChain);
+  EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
 }
 
 // With a copy budget of 0, nothing is copied forward: the chain read all along is evicted.

@@ -9,7 +9,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -186,15 +188,25 @@ class StoreImpl final : public Store, private BlobRefListener {
   // ---- single pages evicted (StoreOptions::Eviction::kPages; store_evict.cc) ----
 
   bool PageEviction() const { return options_.eviction == StoreOptions::Eviction::kPages; }
-  // Evicts pages in CLOCK order until their blob records add up to `bytes`: marks their index
-  // records evicted (generation 0) and retires their records. Returns the bytes retired; 0
-  // when no page can be freed now (none in a blob file yet). Then drops generations left
-  // without a live page.
+  // Evicts the least recently used pages until their blob records add up to `bytes`: marks
+  // their index records evicted (generation 0) and retires their records. Returns the bytes
+  // retired; 0 when no page can be freed now (none in a blob file yet). Then drops
+  // generations left without a live page.
   absl::StatusOr<uint64_t> EvictPages(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // At open: the CLOCK ring from the key index, oldest generation first.
-  void BuildRing() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // At open: the LRU queue from the key index, oldest generation first.
+  void BuildLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Pages of one chain just used (written or read; `pages` in chain order, each with the
+  // generation it was used in) become the most recently used, the deepest least recent of
+  // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
+  // radix cache evicts leaves first). A page whose entry has moved since is skipped.
+  void TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages)
+      ABSL_LOCKS_EXCLUDED(lru_mu_);
+  // Drops the LRU queue's stale entries once they are over half of it. Pages read again leave
+  // one each; eviction drops those it meets, and this keeps a store that is read far more
+  // than it evicts from growing the queue.
+  void CompactLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
 
@@ -208,9 +220,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   absl::StatusOr<GenerationPtr> CreateGeneration(uint64_t number)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Makes room for `incoming` more bytes of pages: starts a new generation when the newest is
-  // full, and drops the oldest while the files would pass 98 % of the capacity.
+  // full, and drops the oldest while the files would pass the capacity.
   // RESOURCE_EXHAUSTED when nothing is left to drop and the pages still do not fit.
-  // `opening`: at start-up, evict only past the capacity itself.
+  // `opening`: at start-up, evict only past 102 % of the capacity.
   absl::Status MakeRoom(uint64_t incoming, bool opening = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops the oldest generation. Its files are counted as gone at once (DiskEstimate); with
@@ -225,7 +237,7 @@ class StoreImpl final : public Store, private BlobRefListener {
   void SweepKeyIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The bytes the store's files may take now: the capacity (98 % of it for writes), and no
+  // The bytes the store's files may take now: the capacity (102 % of it at open), and no
   // more than the file system can give; `by_file_system` when the latter is the limit.
   struct Room {
     uint64_t bytes;
@@ -296,13 +308,21 @@ class StoreImpl final : public Store, private BlobRefListener {
   // both are (a 32 KiB page alone frees only its whole blocks, 28 of its 36 KiB of blocks).
   absl::flat_hash_map<uint64_t, std::map<uint64_t, uint64_t>> freed_extents_
       ABSL_GUARDED_BY(write_mu_);
-  // Eviction::kPages: live pages in the order written, each with its generation when it was
-  // queued (an entry whose page has moved, gone or been evicted since is stale and skipped).
-  struct RingEntry {
+  // Eviction::kPages: pages in the order of their last use, least recent first, each with the
+  // generation and tick of that use. An entry is current while the page's key index entry is
+  // in that generation with that tick (Entry::touched): a page used again is queued again and
+  // its older entry goes stale, as does the entry of a page moved, deleted or evicted since.
+  // Stale entries are skipped where met. Ticks are 32 bits: a page unused for 2^32 uses of
+  // others may find a stale entry matching and go early, which costs a hit, not a page.
+  // Pops happen under write_mu_ only (EvictPages); pushes come from gets too.
+  struct LruEntry {
     NamespacedKey page;
     uint32_t generation;
+    uint32_t tick;
   };
-  std::deque<RingEntry> ring_ ABSL_GUARDED_BY(write_mu_);
+  absl::Mutex lru_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::deque<LruEntry> lru_ ABSL_GUARDED_BY(lru_mu_);
+  uint32_t lru_tick_ ABSL_GUARDED_BY(lru_mu_) = 0;
   std::atomic<uint64_t> evicted_pages_{0};
   std::atomic<uint64_t> reclaimed_bytes_{0}, reclaimed_records_{0};
   struct Unmatched {

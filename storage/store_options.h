@@ -35,17 +35,16 @@ struct StoreOptions {
   std::string path;
 
   // Budget for every file under `path`, in bytes; 0 = unlimited. When the files would pass
-  // 98 % of it, the oldest generation is dropped (pages read from it recently were copied
-  // forward first). Not changeable online yet.
+  // it, room is made as `eviction` says. Not changeable online yet.
   uint64_t capacity_bytes = 0;
 
   // How room is made when the files would pass the budget.
   //  kGenerations (default): the oldest generation is dropped whole (pages read from the
   //    oldest promote_fraction of them were copied forward first).
-  //  kPages: single pages go, in CLOCK order (pages in the order written; one read since the
-  //    hand last passed buys a page another turn, in place): its index record is marked
-  //    evicted and its blob record freed in place (blob_refs.h), so nothing is copied
-  //    forward; a generation goes once no live page is left in it. Pages not in blob files
+  //  kPages: single pages go, least recently used (written or read) first, and of a chain
+  //    used at once its deepest pages first: a page's index record is marked evicted and its
+  //    blob record freed in place (blob_refs.h), so nothing is copied forward; a generation
+  //    goes once no live page is left in it. Pages not in blob files
   //    yet cannot be freed: when nothing else can, the oldest generation is dropped.
   // Not changeable online.
   enum class Eviction { kGenerations, kPages };

@@ -323,11 +323,13 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     }
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
     gen->stored += blob_bytes;
+    std::vector<std::pair<KeyHash, uint32_t>> used;  // for the LRU queue, in chain order
     for (const auto& [h, entry] : indexed) {
       // The copy it replaces, if any (an expired one), is dead.
       if (auto old = keys_.Set(ns.info.id, h, entry)) Retire(old->generation, *old);
-      if (PageEviction()) ring_.push_back({{ns.info.id, h}, entry.generation});
+      if (PageEviction()) used.emplace_back(h, entry.generation);
     }
+    TouchPages(ns.info.id, used);
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
@@ -464,6 +466,18 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
 
   // Every page asked and not returned is a miss with one cause.
   auto finish = [&](GetResult r) {
+    if (PageEviction() && r.returned > 0) {
+      std::vector<std::pair<KeyHash, uint32_t>> used;  // in chain order
+      used.reserve(r.returned);
+      for (size_t i = 0; i < r.returned; ++i) {
+        used.emplace_back(hashes[i], static_cast<uint32_t>(recs[i]->generation));
+      }
+      TouchPages(ns.info.id, used);
+      if (write_mu_.TryLock()) {  // a store read far more than written keeps its queue short
+        CompactLru();
+        write_mu_.Unlock();
+      }
+    }
     ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
     ns.misses.fetch_add(n - r.returned, std::memory_order_relaxed);
     if (r.stop == GetResult::Stop::kCancelled) return r;
@@ -585,7 +599,6 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         return finish(result);
       }
       ++result.returned;
-      if (PageEviction()) keys_.Touch(ns.info.id, hashes[i], rec.generation);
       if (rec.generation < promote_below && rec.generation < newest) {
         promote.push_back(&rec);
         promote_bytes.push_back(bytes);
