@@ -51,8 +51,8 @@ struct BackendOptions {
   uint64_t capacity_bytes = 0;
   // inproc only: RocksDB's block cache (prefixd's --block-cache). Default 64 MiB.
   uint64_t block_cache_bytes = uint64_t{64} << 20;
-  // inproc only: "generations" or "pages" (prefixd's --eviction, StoreOptions::Eviction).
-  std::string eviction = "generations";
+  // inproc only: "pages" or "generations" (prefixd's --eviction, StoreOptions::Eviction).
+  std::string eviction = "pages";
   // I/O threads of file-sharded. Default 4.
   int io_threads = 4;
 };

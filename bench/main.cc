@@ -44,7 +44,7 @@ constexpr char kUsage[] =
     "  --capacity SIZE       the tier's budget: LRU cap of the file tiers, inproc's capacity\n"
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
     "  --block-cache SIZE    inproc's RocksDB block cache (prefixd's --block-cache); 64MiB\n"
-    "  --eviction generations|pages  inproc's eviction (prefixd's --eviction); generations\n"
+    "  --eviction pages|generations  inproc's eviction (prefixd's --eviction); pages\n"
     "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
     "        --cold: drop the page cache before read phases (root only; says so if it could\n"
     "        not); micro before get/exists, trace and multiturn before the replay\n"
@@ -118,7 +118,7 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   auto block_cache = f.Bytes("block-cache", uint64_t{64} << 20);
   if (!block_cache.ok()) return block_cache.status();
   c.backend.block_cache_bytes = *block_cache;
-  c.backend.eviction = f.Str("eviction", "generations");
+  c.backend.eviction = f.Str("eviction", "pages");
   if (c.backend.eviction != "generations" && c.backend.eviction != "pages") {
     return absl::InvalidArgumentError("--eviction is generations or pages");
   }

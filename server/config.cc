@@ -99,13 +99,13 @@ const std::vector<Setting>& Settings() {
        Bytes(&ServerConfig::memory_cache_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.memory_cache_bytes); }},
       {"generation-size",
-       "page bytes per generation, the unit of eviction; 0 = capacity/32 (without --capacity, "
-       "the file system's size/32)",
+       "page bytes per generation (with --eviction generations, the unit of eviction); "
+       "0 = capacity/32 (without --capacity, the file system's size/32)",
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
       {"eviction",
-       "how room is made: generations (drop the oldest whole) or pages (single pages, least "
-       "recently used first, freed in place)",
+       "how room is made: pages (single pages, least recently used first, freed in place) or "
+       "generations (drop the oldest whole)",
        [](ServerConfig& c, const std::string& v) -> absl::Status {
          if (v != "generations" && v != "pages") {
            return absl::InvalidArgumentError(
@@ -116,7 +116,8 @@ const std::vector<Setting>& Settings() {
        },
        [](const ServerConfig& c) { return std::string(c.evict_pages ? "pages" : "generations"); }},
       {"promote-fraction",
-       "pages read from this oldest share of the generations are copied forward (0 = never)",
+       "with --eviction generations: pages read from this oldest share of the generations are "
+       "copied forward (0 = never)",
        Fraction(&ServerConfig::promote_fraction),
        [](const ServerConfig& c) { return absl::StrCat(c.promote_fraction); }},
       {"promote-budget",

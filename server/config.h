@@ -50,10 +50,10 @@ struct ServerConfig {
   // a disk read or a second checksum (accepts 4GiB). 0 = off. Default 0.
   uint64_t memory_cache_bytes = 0;
 
-  // How room is made under --capacity: "generations" (default) drops the oldest generation
-  // whole; "pages" evicts single pages in CLOCK order and frees their blocks in place
-  // (StoreOptions::Eviction).
-  bool evict_pages = false;
+  // How room is made under --capacity: "pages" (default) evicts single pages, least recently
+  // used first, and frees their blocks in place; "generations" drops the oldest generation
+  // whole (StoreOptions::Eviction).
+  bool evict_pages = true;
 
   // Page bytes per generation (the unit of eviction); 0 = capacity / 32. Default 0.
   uint64_t generation_bytes = 0;
