@@ -54,6 +54,7 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                   ",\n  \"memory_cache_misses\": ", s.memory_cache_misses(),
                   ",\n  \"key_index_entries\": ", s.key_index_entries(),
                   ",\n  \"key_index_bytes\": ", s.key_index_bytes(),
+                  ",\n  \"lru_entries\": ", s.lru_entries(),
                   ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
                   s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
                   s.compaction_write_bytes());

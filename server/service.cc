@@ -190,6 +190,7 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_evicted_generations(s->evicted_generations);
   resp->set_key_index_entries(s->key_index_entries);
   resp->set_key_index_bytes(s->key_index_bytes);
+  resp->set_lru_entries(s->lru_entries);
   resp->set_promoted_bytes(s->promoted_bytes);
   resp->set_promotions_declined(s->promotions_declined);
   resp->set_reclaimed_records(s->reclaimed_records);

@@ -154,6 +154,7 @@ struct StoreStats {
   uint64_t memory_cache_misses = 0;    // pages read from disk while it was on
   uint64_t key_index_entries = 0;      // the in-memory key index that answers Exists
   uint64_t key_index_bytes = 0;        // memory it takes, approximately
+  uint64_t lru_entries = 0;            // Eviction::kPages: the LRU queue, stale entries too
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

@@ -366,6 +366,36 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
 }
 
+// Every read queues its pages again in the LRU queue; a store read far more than it evicts
+// must not grow the queue without bound: stale entries go once they are half of it.
+TEST_F(BudgetTest, PageEvictionQueueStaysBoundedWhenReadsFarOutnumberEvictions) {
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.eviction = StoreOptions::Eviction::kPages;
+  OpenWith(o);
+  constexpr int kChains = 16;
+  for (int c = 0; c < kChains; ++c) Put(c);
+  auto st = store_->Stats();
+  ASSERT_EQ(st->lru_entries, uint64_t{kChains * kChain}) << "one entry a page written";
+  uint64_t most = 0;
+  for (int round = 0; round < 40; ++round) {  // 5,120 pages read, no eviction
+    for (int c = 0; c < kChains; ++c) ASSERT_EQ(Read(c), kChain);
+    most = std::max(most, store_->Stats()->lru_entries);
+  }
+  st = store_->Stats();
+  EXPECT_EQ(st->namespaces[0].counters.evicted_pages, 0u);
+  EXPECT_LE(most, 2 * st->key_index_entries + 1024 + kChain) << "stale entries piled up";
+  EXPECT_GE(st->lru_entries, uint64_t{kChains * kChain}) << "a live page lost its entry";
+  // The order survived the compactions: chain 0, read last in every round, is read again
+  // now, so the least recently used is chain 1.
+  ASSERT_EQ(Read(0), kChain);
+  for (int c = 100; c < 160 && store_->Exists({"ns"}, Keys(1))->at(0); ++c) {
+    Put(c);
+    ASSERT_EQ(store_->Exists({"ns"}, Keys(0))->at(0), true) << "chain 0 went before chain 1";
+  }
+  EXPECT_FALSE(store_->Exists({"ns"}, Keys(1))->at(0));
+}
+
 // With a copy budget of 0, nothing is copied forward: the chain read all along is evicted.
 TEST_F(BudgetTest, WithoutACopyBudgetReadPagesAreNotCopiedForward) {
   Open(kCapacity, /*promote_budget=*/0);

@@ -544,6 +544,10 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.evicted_generations = evicted_generations_.load(std::memory_order_relaxed);
   out.key_index_entries = keys_.size();
   out.key_index_bytes = keys_.MemoryBytes();
+  {
+    absl::MutexLock l(&lru_mu_);
+    out.lru_entries = lru_.size();
+  }
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
   out.promotions_declined = promotions_declined_.load(std::memory_order_relaxed);
   out.promote_budget = options_.promote_budget;
