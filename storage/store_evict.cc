@@ -125,11 +125,12 @@ void StoreImpl::BuildLru() {
   });
   absl::MutexLock l(&lru_mu_);
   lru_.assign(live.begin(), live.end());
+  lru_compact_at_ = 2 * lru_.size() + 1024;
 }
 
-void StoreImpl::TouchPages(uint32_t ns_id,
+bool StoreImpl::TouchPages(uint32_t ns_id,
                            std::span<const std::pair<KeyHash, uint32_t>> pages) {
-  if (pages.empty()) return;
+  if (pages.empty()) return false;
   absl::MutexLock l(&lru_mu_);
   const uint32_t tick = ++lru_tick_;
   for (auto p = pages.rbegin(); p != pages.rend(); ++p) {
@@ -137,12 +138,13 @@ void StoreImpl::TouchPages(uint32_t ns_id,
       lru_.push_back({{ns_id, p->first}, p->second, tick});
     }
   }
+  return lru_.size() > lru_compact_at_;
 }
 
 void StoreImpl::CompactLru() {
   {
     absl::MutexLock l(&lru_mu_);
-    if (lru_.size() <= 2 * keys_.size() + 1024) return;
+    if (lru_.size() <= lru_compact_at_) return;
   }
   // Filtered outside the lock, so that gets go on queueing the pages they read; nothing pops
   // meanwhile (pops hold write_mu_), and what was queued meanwhile is newer than all of it.
@@ -154,13 +156,14 @@ void StoreImpl::CompactLru() {
   const size_t before = old.size();
   std::erase_if(old, [&](const LruEntry& at) {
     const auto e = keys_.Find(at.page.ns_id, at.page.hash);
-    return !e || e->generation != at.generation || e->touched != at.tick;
+    return !e || e->generation != at.generation || e->touched != at.tick || !Live(e->generation);
   });
   absl::MutexLock l(&lru_mu_);
   spdlog::debug("LRU queue: {} stale entries dropped, {} left", before - old.size(),
                 old.size() + lru_.size());
   old.insert(old.end(), lru_.begin(), lru_.end());
   lru_.swap(old);
+  lru_compact_at_ = 2 * lru_.size() + 1024;
 }
 
 }  // namespace prefixd::storage

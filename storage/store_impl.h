@@ -201,11 +201,12 @@ class StoreImpl final : public Store, private BlobRefListener {
   // generation it was used in) become the most recently used, the deepest least recent of
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
   // radix cache evicts leaves first). A page whose entry has moved since is skipped.
-  void TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages)
+  // Returns whether the queue has grown past the point where CompactLru looks at it.
+  bool TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages)
       ABSL_LOCKS_EXCLUDED(lru_mu_);
-  // Drops the LRU queue's stale entries once they are over half of it. Pages read again leave
-  // one each; eviction drops those it meets, and this keeps a store that is read far more
-  // than it evicts from growing the queue.
+  // Drops the LRU queue's stale entries once it has doubled since the last look (pages read
+  // again leave one each; eviction drops those it meets): a store read far more than it
+  // evicts does not grow the queue without bound.
   void CompactLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
@@ -323,6 +324,7 @@ class StoreImpl final : public Store, private BlobRefListener {
   absl::Mutex lru_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::deque<LruEntry> lru_ ABSL_GUARDED_BY(lru_mu_);
   uint32_t lru_tick_ ABSL_GUARDED_BY(lru_mu_) = 0;
+  size_t lru_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;  // twice its size at the last look
   std::atomic<uint64_t> evicted_pages_{0};
   std::atomic<uint64_t> reclaimed_bytes_{0}, reclaimed_records_{0};
   struct Unmatched {

@@ -329,7 +329,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       if (auto old = keys_.Set(ns.info.id, h, entry)) Retire(old->generation, *old);
       if (PageEviction()) used.emplace_back(h, entry.generation);
     }
-    TouchPages(ns.info.id, used);
+    if (TouchPages(ns.info.id, used)) CompactLru();
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
@@ -472,8 +472,9 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       for (size_t i = 0; i < r.returned; ++i) {
         used.emplace_back(hashes[i], static_cast<uint32_t>(recs[i]->generation));
       }
-      TouchPages(ns.info.id, used);
-      if (write_mu_.TryLock()) {  // a store read far more than written keeps its queue short
+      // A store read far more than written keeps its queue short; a writer busy now will
+      // look at it after its own write.
+      if (TouchPages(ns.info.id, used) && write_mu_.TryLock()) {
         CompactLru();
         write_mu_.Unlock();
       }
