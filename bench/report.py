@@ -517,18 +517,20 @@ WHY = {
     "exists-p99": "The client, the daemon and RocksDB's background work share 2 CPUs: the tail "
                   "is scheduling (p50 624 µs, p99 4.4 ms at one stream in the run after the "
                   "key index); with 4 streams calls also queue.",
-    "policy": "prefixd drops whole generations oldest first (pages read from the oldest quarter "
-              "copied forward) and gives pages ~98 % of the budget; simulated the same way "
-              "(bench/segment_policies.py) it scores what it measures, so the gap is the policy. "
-              "LRU-like reinsertion costs 0.4-0.6 extra writes a page; choosing which generation "
-              "to drop is where the room is (benchmarks-why.md); issue #3.",
-    "wa": "Pages read from the oldest quarter of the generations are copied into the newest "
-          "(promotions), each a second device write; --promote-budget (default 0.1) caps them "
-          "at a tenth of the accepted page bytes on top of the store's ~1.08 (uncapped they "
-          "added 0.13-0.15 on the trace replays; benchmarks-why.md); issue #3.",
-    "ttft": "TTFT at a 25 % budget follows the hit rate: prefixd's eviction drops whole "
-            "generations and counts every file in its budget, and keeps fewer useful pages "
-            "than the file tier's per-page LRU (trace table above; issue #3's policy work).",
+    "policy": "prefixd evicts single pages, least recently used first and a chain's deepest "
+              "first (--eviction pages, the default), and gives pages the whole budget less its "
+              "own files; LRU trails S3-FIFO and LFU-DA where frequency pays (the Mooncake "
+              "trace at 25-50 %), and every frequency-aware or loop-resistant variant simulated "
+              "(bench/page_policies.py) lost 3-30 % on the SGLang shape (benchmarks-why.md); "
+              "issue #3.",
+    "wa": "Each page is written once with --eviction pages (no copies); the rest is the index "
+          "family (WAL, flushes, compactions) and blob files' headers. With --eviction "
+          "generations, pages read from the oldest quarter are copied forward, at most a tenth "
+          "of the accepted page bytes (--promote-budget; benchmarks-why.md); issue #3.",
+    "ttft": "TTFT at a 25 % budget follows the hit rate and the cold read speed: prefixd's hit "
+            "rate is within 1 % of the file tier's per-page LRU here (trace table above), so "
+            "what is left is the cold chain read, one page after another (cold chain get rows "
+            "above).",
 }
 
 

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Page-level eviction policies for `--eviction pages`, simulated beside the references of
+bench/policy_sim.h on the same request sequence, at a share of the budget.
+
+A research tool for issue #3, not part of the suite (as bench/segment_policies.py): it asks which
+single-page policy the store should run, and what the share of the budget the store can give to
+pages (its SSTs, logs and unflushed pages take the rest) costs. Input is a request sequence from
+`prefixd-bench ... --dump-requests FILE`. Model as in policy_sim.h: every block one page, prefix
+semantics, requests in order. The references (lru, s3fifo, lfu_aging) get the whole budget; the
+candidates get `--effective` of it.
+
+Candidates (a request's served prefix is read, then its missing blocks written, as a client does):
+  lru-rr     what the store runs: exact LRU, and the pages of a chain used together (read or
+             written) queued deepest first, so a chain loses its end before its prefix.
+  lru-ff     the same, root first (the order of policy_sim.h's LRU).
+  clock      CLOCK over pages in write order (the store's policy before stop 21), root first.
+  clock-r    CLOCK, a request's new pages queued deepest first.
+  arc-rr     ARC (Megiddo and Modha, FAST'03), pages used deepest first.
+  mid        LRU with midpoint insertion: new pages of a request with no prefix hit enter at the
+             middle of the queue (the older half), the rest at the MRU end (MySQL's buffer pool,
+             with the chain in use as the test for "young").
+Reported: token hit rate and its ratio to the best of the references.
+
+Usage: bench/page_policies.py FILE... [--fractions 0.1,0.25,0.5] [--effective 1.0]
+"""
+import argparse
+import collections
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from segment_policies import LfuAging, Lru, S3Fifo, load, replay  # noqa: E402
+
+OD = collections.OrderedDict
+
+
+class StoreLru:
+    copies = 0
+    inserts = 1
+
+    def __init__(self, cap, deepest_first=True):
+        self.cap, self.d, self.rev = cap, OD(), deepest_first
+
+    def contains(self, b):
+        return b in self.d
+
+    def order(self, blocks):
+        return reversed(blocks) if self.rev else blocks
+
+    def request(self, blocks, k):
+        for b in self.order(blocks[:k]):
+            self.d.move_to_end(b)
+        for b in self.order(blocks[k:]):
+            if b in self.d:  # stored behind a missing page: the store's put skips it
+                continue
+            while len(self.d) >= self.cap:
+                self.d.popitem(last=False)
+            self.d[b] = 1
+
+
+class Clock:
+    copies = 0
+    inserts = 1
+
+    def __init__(self, cap, deepest_first=False):
+        self.cap, self.q, self.ref, self.rev = cap, collections.deque(), {}, deepest_first
+
+    def contains(self, b):
+        return b in self.ref
+
+    def request(self, blocks, k):
+        for b in blocks[:k]:
+            self.ref[b] = 1
+        rest = blocks[k:]
+        for b in (reversed(rest) if self.rev else rest):
+            if b in self.ref:
+                continue
+            while len(self.ref) >= self.cap:
+                x = self.q.popleft()
+                if self.ref[x]:
+                    self.ref[x] = 0
+                    self.q.append(x)
+                else:
+                    del self.ref[x]
+            self.q.append(b)
+            self.ref[b] = 0
+
+
+class ArcRr:
+    copies = 0
+    inserts = 1
+
+    def __init__(self, c):
+        self.c, self.p = c, 0
+        self.t1, self.t2, self.b1, self.b2 = OD(), OD(), OD(), OD()
+
+    def contains(self, x):
+        return x in self.t1 or x in self.t2
+
+    def replace(self, x):
+        if self.t1 and (len(self.t1) > self.p or (x in self.b2 and len(self.t1) == self.p)):
+            y, _ = self.t1.popitem(last=False)
+            self.b1[y] = 1
+        else:
+            y, _ = self.t2.popitem(last=False)
+            self.b2[y] = 1
+
+    def access(self, x):
+        c = self.c
+        if x in self.t1:
+            del self.t1[x]
+            self.t2[x] = 1
+            return
+        if x in self.t2:
+            self.t2.move_to_end(x)
+            return
+        if x in self.b1:
+            self.p = min(c, self.p + max(len(self.b2) / max(1, len(self.b1)), 1))
+            self.replace(x)
+            del self.b1[x]
+            self.t2[x] = 1
+            return
+        if x in self.b2:
+            self.p = max(0, self.p - max(len(self.b1) / max(1, len(self.b2)), 1))
+            self.replace(x)
+            del self.b2[x]
+            self.t2[x] = 1
+            return
+        l1 = len(self.t1) + len(self.b1)
+        if l1 == c:
+            if len(self.t1) < c:
+                self.b1.popitem(last=False)
+                self.replace(x)
+            else:
+                self.t1.popitem(last=False)
+        elif l1 < c:
+            total = l1 + len(self.t2) + len(self.b2)
+            if total >= c:
+                if total == 2 * c:
+                    self.b2.popitem(last=False)
+                self.replace(x)
+        self.t1[x] = 1
+
+    def request(self, blocks, k):
+        for b in reversed(blocks[:k]):
+            self.access(b)
+        for b in reversed(blocks[k:]):
+            self.access(b)
+
+
+class Midpoint:
+    copies = 0
+    inserts = 1
+
+    def __init__(self, cap, old_share=0.5):
+        self.cap, self.ycap = cap, max(1, int(cap * (1 - old_share)))
+        self.young, self.old = OD(), OD()
+
+    def contains(self, b):
+        return b in self.young or b in self.old
+
+    def use(self, b):
+        self.old.pop(b, None)
+        self.young[b] = 1
+        self.young.move_to_end(b)
+        while len(self.young) > self.ycap:
+            x, _ = self.young.popitem(last=False)
+            self.old[x] = 1
+
+    def request(self, blocks, k):
+        for b in reversed(blocks[:k]):
+            self.use(b)
+        for b in reversed(blocks[k:]):
+            if self.contains(b):
+                self.use(b)
+                continue
+            while len(self.young) + len(self.old) >= self.cap:
+                (self.old if self.old else self.young).popitem(last=False)
+            if k > 0:
+                self.use(b)
+            else:
+                self.old[b] = 1
+
+
+CANDIDATES = {
+    "lru-rr": lambda c: StoreLru(c),
+    "lru-ff": lambda c: StoreLru(c, deepest_first=False),
+    "clock": lambda c: Clock(c),
+    "clock-r": lambda c: Clock(c, deepest_first=True),
+    "arc-rr": ArcRr,
+    "mid": Midpoint,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--fractions", default="0.1,0.25,0.5")
+    ap.add_argument("--effective", type=float, default=1.0)
+    args = ap.parse_args()
+    fractions = [float(x) for x in args.fractions.split(",")]
+    print("file | fraction | best of LRU / S3-FIFO / LFU-DA | " + " | ".join(CANDIDATES))
+    for path in args.files:
+        reqs = load(path)
+        distinct = len({b for blocks, _ in reqs for b in blocks})
+        for f in fractions:
+            cap = max(1, int(f * distinct))
+            best = max(replay(reqs, p) for p in (Lru(cap), S3Fifo(cap), LfuAging(cap)))
+            c = max(1, int(cap * args.effective))
+            cells = []
+            for make in CANDIDATES.values():
+                r = replay(reqs, make(c))
+                cells.append(f"{r:.3f} ({r / best:.3f}x)" if best else f"{r:.3f}")
+            print(f"{os.path.basename(path)} | {f} | {best:.3f} | " + " | ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
