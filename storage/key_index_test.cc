@@ -38,6 +38,22 @@ TEST(KeyIndex, LocatesOnlyTheCopyItsEntryPointsAt) {
   EXPECT_FALSE(index.Find(1, a)->blob());
 }
 
+// The tick of a page's last use goes only to the copy it was used in.
+TEST(KeyIndex, TouchMarksOnlyTheCopyItWasUsedIn) {
+  KeyIndex index;
+  const KeyHash a = HashKey("a");
+  EXPECT_FALSE(index.Touch(1, a, 7, 5));  // no entry
+  index.Set(1, a, At(7, 1700000000));
+  EXPECT_EQ(index.Find(1, a)->touched, 0u);
+  EXPECT_FALSE(index.Touch(1, a, 6, 5));  // another copy
+  EXPECT_FALSE(index.Touch(2, a, 7, 5));  // another namespace
+  EXPECT_EQ(index.Find(1, a)->touched, 0u);
+  EXPECT_TRUE(index.Touch(1, a, 7, 5));
+  EXPECT_EQ(index.Find(1, a)->touched, 5u);
+  index.Set(1, a, At(8, 1700000001));  // a new copy starts unused
+  EXPECT_EQ(index.Find(1, a)->touched, 0u);
+}
+
 TEST(KeyIndex, SetFindEraseByNamespaceAndHash) {
   KeyIndex index;
   const KeyHash a = HashKey("a"), b = HashKey("b");
