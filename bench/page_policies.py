@@ -19,13 +19,21 @@ Candidates (a request's served prefix is read, then its missing blocks written, 
   mid        LRU with midpoint insertion: new pages of a request with no prefix hit enter at the
              middle of the queue (the older half), the rest at the MRU end (MySQL's buffer pool,
              with the chain in use as the test for "young").
+  bip        lru-rr, but a request's new pages enter at the LRU end unless the request is one of
+             an eighth drawn at random (bimodal insertion, Qureshi et al., ISCA'07): a cycle
+             longer than the cache keeps the chains admitted instead of losing them all.
+  duel       set dueling between lru-rr and bip: both run as shadow caches over a sixteenth of
+             the pages (by hash) with a sixteenth of the budget; the real cache inserts as the
+             one whose shadow served more leading pages so far.
 Reported: token hit rate and its ratio to the best of the references.
 
 Usage: bench/page_policies.py FILE... [--fractions 0.1,0.25,0.5] [--effective 1.0]
 """
 import argparse
 import collections
+import hashlib
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -182,6 +190,56 @@ class Midpoint:
                 self.old[b] = 1
 
 
+class Bip:
+    """lru-rr whose requests' new pages enter at the LRU end, but for one in `1/eps` requests.
+    With `duel`, the choice between that and lru-rr follows sampled shadow caches."""
+    copies = 0
+    inserts = 1
+
+    def __init__(self, cap, eps=1 / 8, duel=False, sample=16, seed=1):
+        self.cap, self.d, self.eps, self.rng = cap, OD(), eps, random.Random(seed)
+        self.duel, self.sample = duel, sample
+        self.shadows = [OD(), OD()]  # lru-rr, bip
+        self.shadow_cap = max(4, cap // sample)
+        self.score = 0  # shadow hits of lru-rr minus those of bip
+
+    def contains(self, b):
+        return b in self.d
+
+    @staticmethod
+    def insert(d, cap, b, mru):
+        while len(d) >= cap:
+            d.popitem(last=False)
+        d[b] = 1
+        if not mru:
+            d.move_to_end(b, last=False)
+
+    def sampled(self, b):
+        digest = hashlib.blake2b(str(b).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") % self.sample == 0
+
+    def request(self, blocks, k):
+        admit = self.rng.random() < self.eps
+        if self.duel:
+            mine = [b for b in blocks if self.sampled(b)]
+            for i, d in enumerate(self.shadows):
+                lead = 0
+                while lead < len(mine) and mine[lead] in d:
+                    lead += 1
+                self.score += lead if i == 0 else -lead
+                for b in reversed(mine):
+                    if b in d:
+                        d.move_to_end(b)
+                    else:
+                        self.insert(d, self.shadow_cap, b, i == 0 or admit)
+        mru = admit or (self.duel and self.score >= 0)
+        for b in reversed(blocks[:k]):
+            self.d.move_to_end(b)
+        for b in reversed(blocks[k:]):
+            if b not in self.d:
+                self.insert(self.d, self.cap, b, mru)
+
+
 CANDIDATES = {
     "lru-rr": lambda c: StoreLru(c),
     "lru-ff": lambda c: StoreLru(c, deepest_first=False),
@@ -189,6 +247,8 @@ CANDIDATES = {
     "clock-r": lambda c: Clock(c, deepest_first=True),
     "arc-rr": ArcRr,
     "mid": Midpoint,
+    "bip": Bip,
+    "duel": lambda c: Bip(c, duel=True),
 }
 
 
