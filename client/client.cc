@@ -69,8 +69,10 @@ class ClientImpl final : public Client {
     req.set_name(name);
     *req.mutable_fingerprint() = fp;
     if (options.ttl_seconds) req.set_ttl_seconds(*options.ttl_seconds);
+    if (options.quota_bytes) req.set_quota_bytes(*options.quota_bytes);
     return Unary<Namespace>(&Stub::OpenNamespace, req, [&](const v1::OpenNamespaceResponse& r) {
-      return Namespace{name, r.namespace_id(), r.fingerprint(), r.created(), r.ttl_seconds()};
+      return Namespace{name,         r.namespace_id(), r.fingerprint(),
+                       r.created(),  r.ttl_seconds(),  r.quota_bytes()};
     });
   }
 

@@ -78,6 +78,7 @@ struct Namespace {
   v1::Fingerprint fingerprint;
   bool created = false;
   uint64_t ttl_seconds = 0;  // the TTL in force (0: none)
+  uint64_t quota_bytes = 0;  // the quota in force (0: none)
 };
 
 // Settings given when a namespace is opened.
@@ -85,6 +86,9 @@ struct NamespaceOptions {
   // Pages written longer ago are never served (EXPIRED in Explain). nullopt keeps the
   // namespace's setting (none for a new one); 0 removes it.
   std::optional<uint64_t> ttl_seconds;
+  // Bytes of pages the namespace may hold: its puts evict its own least recently used pages
+  // past it (the daemon must run --eviction pages). nullopt keeps the setting; 0 removes it.
+  std::optional<uint64_t> quota_bytes;
 };
 
 struct ExistsResult {

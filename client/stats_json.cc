@@ -103,6 +103,7 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                     n.miss_stranded(), ", \"miss_corrupt\": ", n.miss_corrupt(),
                     ", \"refused_opens\": ", n.refused_opens(), ", \"miss_expired\": ",
                     n.miss_expired(), ", \"ttl_seconds\": ", n.ttl_seconds(),
+                    ", \"quota_bytes\": ", n.quota_bytes(),
                     ",\n     \"stranded_pages\": ", Counted(stranded, n.stranded_pages()),
                     ", \"stranded_bytes\": ", Counted(stranded, n.stranded_bytes()),
                     ", \"parent_unknown_pages\": ", Counted(stranded, n.parent_unknown_pages()),

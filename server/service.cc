@@ -62,6 +62,7 @@ grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
   if (!guard.admitted()) return ShuttingDown();
   storage::NamespaceOptions options;
   if (req->has_ttl_seconds()) options.ttl_seconds = req->ttl_seconds();
+  if (req->has_quota_bytes()) options.quota_bytes = req->quota_bytes();
   auto r = store_->OpenNamespace(req->name(), FromProto(req->fingerprint()), options);
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
@@ -72,6 +73,7 @@ grpc::Status PrefixdService::OpenNamespace(grpc::ServerContext*,
   resp->set_created(r->created);
   resp->set_namespace_id(r->info.id);
   resp->set_ttl_seconds(r->info.ttl_seconds);
+  resp->set_quota_bytes(r->info.quota_bytes);
   *resp->mutable_fingerprint() = ToProto(r->info.fingerprint);
   return grpc::Status::OK;
 }
@@ -243,6 +245,7 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_refused_opens(c.refused_opens);
     out->set_miss_expired(c.miss_expired);
     out->set_ttl_seconds(n.info.ttl_seconds);
+    out->set_quota_bytes(n.info.quota_bytes);
     if (auto it = stranded.find(n.info.name); it != stranded.end()) {
       out->set_stranded_pages(it->second.stranded_pages);
       out->set_stranded_bytes(it->second.stranded_bytes);

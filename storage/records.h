@@ -67,6 +67,7 @@ inline constexpr std::string_view kMetaNamespacePrefix = "ns/";
 inline constexpr std::string_view kMetaNextNamespaceId = "next_ns_id";
 // "nsttl/<name>" -> the namespace's TTL in seconds, 8 bytes little-endian (absent: none).
 inline constexpr std::string_view kMetaNamespaceTtlPrefix = "nsttl/";
+inline constexpr std::string_view kMetaNamespaceQuotaPrefix = "nsquota/";
 // "corrupt/" + namespace id (4 bytes big-endian) + KeyHash -> a sequence number (8 bytes
 // little-endian, later drops higher): a page dropped as corrupt, remembered across restarts
 // (CorruptLog) until its key is written or deleted again, or newer markers push it out.

@@ -43,6 +43,7 @@ struct NamespaceInfo {
   uint32_t id = 0;
   Fingerprint fingerprint;
   uint64_t ttl_seconds = 0;  // pages older than this are not served; 0 = no limit
+  uint64_t quota_bytes = 0;  // page bytes the namespace may hold; 0 = no quota
 };
 
 // Settings of a namespace given when it is opened.
@@ -52,6 +53,12 @@ struct NamespaceOptions {
   // space returns when their generation is evicted. nullopt keeps the namespace's current
   // setting (none for a new one); 0 removes it.
   std::optional<uint64_t> ttl_seconds;
+  // Bytes of pages the namespace may hold, within the store's capacity: a put that would pass
+  // it evicts the namespace's own least recently used pages first, so one namespace cannot
+  // push another's pages out beyond its share. Pages not in blob files yet cannot be evicted
+  // and may take it past the quota by up to a memtable. Needs StoreOptions::Eviction::kPages
+  // (FAILED_PRECONDITION otherwise). nullopt keeps the current setting; 0 removes it.
+  std::optional<uint64_t> quota_bytes;
 };
 
 struct OpenResult {

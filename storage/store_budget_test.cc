@@ -370,6 +370,66 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
 }
 
+// A namespace with a quota makes room for its puts from its own pages: another namespace's
+// pages, older and never read, stay; the quota holds across a reopen and can be removed.
+TEST_F(BudgetTest, NamespaceQuotaEvictsTheNamespacesOwnPagesFirst) {
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.eviction = StoreOptions::Eviction::kPages;
+  OpenWith(o);  // "ns": no quota
+  constexpr uint64_t kQuota = 8 << 20;  // a quarter of the budget
+  auto opened = store_->OpenNamespace("q", Fp(), {.quota_bytes = kQuota});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->info.quota_bytes, kQuota);
+  for (int c = 0; c < 16; ++c) Put(c);  // 8 MiB in "ns", written first, never read again
+  auto put_q = [&](int chain) {
+    std::vector<std::string> data;
+    std::vector<PageWrite> w;
+    auto keys = Keys(chain);
+    for (int i = 0; i < kChain; ++i) data.push_back(Bytes(chain, i));
+    for (int i = 0; i < kChain; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
+    auto r = store_->Put({"q"}, "", w);
+    ASSERT_TRUE(r.ok()) << r.status();
+  };
+  auto bytes_of = [&](std::string_view name) {
+    const auto st = store_->Stats();  // held: the loop must not outlive it
+    for (const auto& n : st->namespaces) {
+      if (n.info.name == name) return n.counters.bytes;
+    }
+    return uint64_t{0};
+  };
+  uint64_t most = 0;
+  for (int c = 100; c < 160; ++c) {  // 30 MiB into "q": within the budget, four times its quota
+    put_q(c);
+    most = std::max(most, bytes_of("q"));
+  }
+  // Up to a memtable's worth of unflushed pages may be over it for a while.
+  EXPECT_LE(most, kQuota + (2u << 20)) << "the quota did not hold";
+  EXPECT_EQ(bytes_of("ns"), 16u * kChain * kPage) << "\"ns\" lost pages to \"q\"'s puts";
+  for (int c = 0; c < 16; ++c) ASSERT_EQ(Read(c), kChain);
+  // Persisted: a reopen keeps it; 0 removes it.
+  OpenWith(o);
+  opened = store_->OpenNamespace("q", Fp());
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(opened->info.quota_bytes, kQuota);
+  opened = store_->OpenNamespace("q", Fp(), {.quota_bytes = 0});
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(opened->info.quota_bytes, 0u);
+  // A put larger than a quota is refused as such.
+  ASSERT_TRUE(store_->OpenNamespace("tiny", Fp(), {.quota_bytes = kPage}).ok());
+  std::vector<std::string> data = {Bytes(7, 0), Bytes(7, 1)};
+  auto keys = Keys(7);
+  auto r = store_->Put({"tiny"}, "", std::vector<PageWrite>{{keys[0], data[0], util::Crc32c(data[0])},
+                                                           {keys[1], data[1], util::Crc32c(data[1])}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+}
+
+// With generations, a namespace's pages cannot go alone: a quota is refused.
+TEST_F(BudgetTest, NamespaceQuotaNeedsPageEviction) {
+  auto r = store_->OpenNamespace("q", Fp(), {.quota_bytes = 1 << 20});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+}
+
 // Every read queues its pages again in the LRU queue; a store read far more than it evicts
 // must not grow the queue without bound: stale entries go once they are half of it.
 TEST_F(BudgetTest, PageEvictionQueueStaysBoundedWhenReadsFarOutnumberEvictions) {

@@ -10,10 +10,12 @@
 #include "spdlog/spdlog.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
+#include "util/byte_size.h"
 
 namespace prefixd::storage {
 
-absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes) {
+absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
+                                                std::optional<uint32_t> only_ns) {
   struct Victim {
     LruEntry at;
     KeyIndex::Entry entry;
@@ -28,20 +30,29 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes) {
     absl::MutexLock l(&lru_mu_);
     steps = lru_.size();
   }
+  // With only_ns nothing is popped: the hand reads its way along the queue (no one else pops:
+  // write_mu_ is held, and pushes go to the back), and what it evicts goes stale where it lies.
+  size_t scan = 0;
   while (retired < bytes && steps-- > 0) {
     LruEntry at;
     {
       absl::MutexLock l(&lru_mu_);
-      if (lru_.empty()) break;
-      at = lru_.front();
-      lru_.pop_front();
+      if (only_ns) {
+        while (scan < lru_.size() && lru_[scan].page.ns_id != *only_ns) ++scan;
+        if (scan >= lru_.size()) break;
+        at = lru_[scan++];
+      } else {
+        if (lru_.empty()) break;
+        at = lru_.front();
+        lru_.pop_front();
+      }
     }
     const auto e = keys_.Find(at.page.ns_id, at.page.hash);
     if (!e || e->generation != at.generation || e->touched != at.tick || !Live(e->generation)) {
       continue;  // used again since, moved, deleted, evicted or its generation dropped: stale
     }
     if (!e->blob()) {  // not in a blob file yet: nothing to free
-      unflushed.push_back(at);
+      if (!only_ns) unflushed.push_back(at);
       continue;
     }
     const std::string key = EncodeIndexKey(at.page.ns_id, at.page.hash);
@@ -51,10 +62,12 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes) {
     if (s.ok()) rec = DecodeIndexRecord(value);
     if (!rec || rec->generation != at.generation) {
       if (!s.ok() && !s.IsNotFound()) {
-        absl::MutexLock l(&lru_mu_);
-        lru_.push_front(at);
-        lru_.insert(lru_.end(), unflushed.begin(), unflushed.end());
-        for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
+        if (!only_ns) {  // put back what was taken, in its order
+          absl::MutexLock l(&lru_mu_);
+          lru_.push_front(at);
+          lru_.insert(lru_.end(), unflushed.begin(), unflushed.end());
+          for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
+        }
         return FromRocks(s, "reading an index record to evict");
       }
       continue;  // the family disagrees with the key index: leave the page alone
@@ -72,8 +85,10 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes) {
   // With the WAL, unlike page writes: a restart must not bring back an index record whose
   // page's blocks have been freed (it would read as corrupt).
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
-    absl::MutexLock l(&lru_mu_);
-    for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
+    if (!only_ns) {
+      absl::MutexLock l(&lru_mu_);
+      for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
+    }
     return FromRocks(s, "evicting pages");
   }
   for (const Victim& v : victims) {
@@ -94,6 +109,22 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes) {
   DropEmptyGenerations();
   CompactLru();
   return retired;
+}
+
+absl::Status StoreImpl::MakeNamespaceRoom(NamespaceState& ns, uint64_t incoming) {
+  const uint64_t quota = ns.quota_bytes.load(std::memory_order_relaxed);
+  if (quota == 0 || !PageEviction()) return absl::OkStatus();
+  if (incoming > quota) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a put of ", util::FormatByteSize(incoming), " is larger than namespace '",
+        ns.info.name, "''s quota of ", util::FormatByteSize(quota)));
+  }
+  const uint64_t held = ns.bytes.load(std::memory_order_relaxed);
+  if (held + incoming <= quota) return absl::OkStatus();
+  // What cannot go now (pages not in blob files yet) takes the namespace past its quota by at
+  // most its unflushed pages; the next put evicts them once flushed.
+  auto freed = EvictPages(held + incoming - quota, ns.info.id);
+  return freed.ok() ? absl::OkStatus() : freed.status();
 }
 
 void StoreImpl::DropEmptyGenerations() {

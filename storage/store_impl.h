@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -63,6 +64,7 @@ struct NamespaceState {
       evicted_bytes{0}, promoted_pages{0}, miss_evicted{0}, miss_not_stored{0},
       miss_stranded{0}, miss_corrupt{0}, refused_opens{0}, miss_expired{0};
   std::atomic<uint64_t> ttl_seconds{0};  // 0: none
+  std::atomic<uint64_t> quota_bytes{0};  // 0: none (NamespaceOptions::quota_bytes)
 
   // True if a page written at `created_unix` is past the TTL at `now`.
   bool Expired(uint64_t created_unix, uint64_t now) const {
@@ -73,6 +75,7 @@ struct NamespaceState {
   NamespaceInfo Info() const {
     NamespaceInfo i = info;
     i.ttl_seconds = ttl_seconds.load(std::memory_order_relaxed);
+    i.quota_bytes = quota_bytes.load(std::memory_order_relaxed);
     return i;
   }
 
@@ -136,6 +139,11 @@ class StoreImpl final : public Store, private BlobRefListener {
   }
   // Persists (or, for 0, removes) namespace `name`'s TTL. REQUIRES: write_mu_ held.
   absl::Status StoreTtl(std::string_view name, uint64_t ttl_seconds);
+  // Persists (or, for 0, removes) namespace `name`'s quota. REQUIRES: write_mu_ held.
+  absl::Status StoreQuota(std::string_view name, uint64_t quota_bytes);
+  // The namespace-setting record `prefix + name` set to `value`, or removed for 0.
+  absl::Status StoreSetting(std::string_view prefix, std::string_view name, uint64_t value,
+                            std::string_view what);
   // Loads namespaces from "meta" and page counts from "index"; drops orphaned pages.
   absl::Status LoadState();
   // Loads the corrupt-page markers of namespaces in `by_id` into corrupt_keys_ (the newest
@@ -192,7 +200,14 @@ class StoreImpl final : public Store, private BlobRefListener {
   // their index records evicted (generation 0) and retires their records. Returns the bytes
   // retired; 0 when no page can be freed now (none in a blob file yet). Then drops
   // generations left without a live page.
-  absl::StatusOr<uint64_t> EvictPages(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // With `only_ns`, only that namespace's pages go, and the others keep their places.
+  absl::StatusOr<uint64_t> EvictPages(uint64_t bytes,
+                                      std::optional<uint32_t> only_ns = std::nullopt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Makes room for `incoming` page bytes within `ns`'s quota, if it has one, by evicting its
+  // own least recently used pages (NamespaceOptions::quota_bytes).
+  absl::Status MakeNamespaceRoom(NamespaceState& ns, uint64_t incoming)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // At open: the LRU queue from the key index, oldest generation first.

@@ -328,6 +328,17 @@ absl::Status StoreImpl::LoadState() {
       }
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading namespace TTLs");
+    for (it->Seek(rocksdb::Slice(kMetaNamespaceQuotaPrefix.data(),
+                                 kMetaNamespaceQuotaPrefix.size()));
+         it->Valid(); it->Next()) {
+      std::string_view k(it->key().data(), it->key().size());
+      if (!k.starts_with(kMetaNamespaceQuotaPrefix)) break;
+      auto ns = namespaces_.find(std::string(k.substr(kMetaNamespaceQuotaPrefix.size())));
+      if (ns != namespaces_.end() && it->value().size() == 8) {
+        ns->second->quota_bytes.store(GetLittle64(it->value().data()));
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading namespace quotas");
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaNextNamespaceId, &v);
     if (s.ok() && v.size() == 4) next_ns_id_ = std::max(next_ns_id_, GetLittle32(v.data()));
@@ -401,6 +412,11 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
   if (auto s = fp.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("fingerprint: ", s.message()));
   }
+  if (options.quota_bytes.value_or(0) != 0 && !PageEviction()) {
+    return absl::FailedPreconditionError(
+        "a namespace quota needs single-page eviction (--eviction pages): with generations, "
+        "a namespace's pages cannot be evicted alone");
+  }
   absl::MutexLock wl(&write_mu_);
   absl::MutexLock l(&ns_mu_);
   if (auto it = namespaces_.find(std::string(name)); it != namespaces_.end()) {
@@ -416,6 +432,11 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
       it->second->ttl_seconds.store(*options.ttl_seconds);
       ObserveTtl(*it->second);
       spdlog::info("namespace '{}': TTL now {} s", name, *options.ttl_seconds);
+    }
+    if (options.quota_bytes && *options.quota_bytes != it->second->quota_bytes.load()) {
+      if (auto s = StoreQuota(name, *options.quota_bytes); !s.ok()) return s;
+      it->second->quota_bytes.store(*options.quota_bytes);
+      spdlog::info("namespace '{}': quota now {} bytes", name, *options.quota_bytes);
     }
     return OpenResult{it->second->Info(), false};
   }
@@ -438,6 +459,10 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
     st->ttl_seconds.store(*options.ttl_seconds);
     ObserveTtl(*st);
   }
+  if (options.quota_bytes.value_or(0) != 0) {
+    if (auto s = StoreQuota(name, *options.quota_bytes); !s.ok()) return s;
+    st->quota_bytes.store(*options.quota_bytes);
+  }
   namespaces_[st->info.name] = st;
   by_id_[id] = st;
   spdlog::info("created namespace '{}' (id {}, model {}, dtype {}, page {} tokens / {} bytes)",
@@ -446,18 +471,28 @@ absl::StatusOr<OpenResult> StoreImpl::OpenNamespace(std::string_view name,
 }
 
 absl::Status StoreImpl::StoreTtl(std::string_view name, uint64_t ttl_seconds) {
-  const std::string key = std::string(kMetaNamespaceTtlPrefix).append(name);
+  return StoreSetting(kMetaNamespaceTtlPrefix, name, ttl_seconds, "storing a namespace's TTL");
+}
+
+absl::Status StoreImpl::StoreQuota(std::string_view name, uint64_t quota_bytes) {
+  return StoreSetting(kMetaNamespaceQuotaPrefix, name, quota_bytes,
+                      "storing a namespace's quota");
+}
+
+absl::Status StoreImpl::StoreSetting(std::string_view prefix, std::string_view name,
+                                     uint64_t value, std::string_view what) {
+  const std::string key = std::string(prefix).append(name);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status s;
-  if (ttl_seconds == 0) {
+  if (value == 0) {
     s = db_->Delete(wo, meta_cf_, key);
   } else {
     std::string v;
-    PutLittle64(&v, ttl_seconds);
+    PutLittle64(&v, value);
     s = db_->Put(wo, meta_cf_, key, v);
   }
-  return s.ok() ? absl::OkStatus() : FromRocks(s, "storing a namespace's TTL");
+  return s.ok() ? absl::OkStatus() : FromRocks(s, what);
 }
 
 absl::StatusOr<std::shared_ptr<NamespaceState>> StoreImpl::Resolve(NamespaceRef ref) {
@@ -494,6 +529,7 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   rocksdb::WriteBatch batch;
   batch.Delete(meta_cf_, std::string(kMetaNamespacePrefix).append(ref.name));
   batch.Delete(meta_cf_, std::string(kMetaNamespaceTtlPrefix).append(ref.name));
+  batch.Delete(meta_cf_, std::string(kMetaNamespaceQuotaPrefix).append(ref.name));
   batch.DeleteRange(index_cf_, NamespacePrefix(id), NamespaceLimit(id));
   batch.DeleteRange(meta_cf_, CorruptMarkerKey(id, KeyHash{}), CorruptMarkerLimit(id));
   std::map<uint64_t, GenerationPtr> gens;

@@ -209,6 +209,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   for (const std::string& k : keys) hashes.push_back(HashKey(k));
   absl::MutexLock wl(&write_mu_);
   if (auto s = StillCurrent(&ns, ref); !s.ok()) return s;
+  if (auto s = MakeNamespaceRoom(ns, incoming); !s.ok()) return s;
   if (auto s = MakeRoom(incoming); !s.ok()) return s;
   GenerationPtr gen = Newest();
   // The key index says which keys (the parent's too) may have a live record: a put of new

@@ -82,5 +82,57 @@ TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
+// A namespace quota over gRPC: the daemon echoes it, the namespace's puts evict its own pages
+// past it, and another namespace's pages, older and never read, stay.
+TEST(Capacity, NamespaceQuotaKeepsANamespaceToItsShare) {
+  TempDir dir("quota");
+  Daemon d(dir.path() + "/data", {"--capacity", "64MiB", "--batch-bytes", "1MiB"});
+  d.Start();
+  auto c = d.Connect();
+  auto other = c->OpenNamespace("other", TestFingerprint(kPage));
+  ASSERT_TRUE(other.ok());
+  constexpr uint64_t kQuota = 16 << 20;
+  auto q = c->OpenNamespace("q", TestFingerprint(kPage), {.quota_bytes = kQuota});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->quota_bytes, kQuota);
+  constexpr int kPerChain = 8;  // 2 MiB a chain
+  for (int ch = 0; ch < 8; ++ch) ASSERT_TRUE(PutTestChain(*c, *other, 5, ch, kPerChain).ok());
+  uint64_t most = 0;
+  for (int ch = 0; ch < 24; ++ch) {  // 48 MiB into "q": three times its quota
+    auto s = PutTestChain(*c, *q, 6, ch, kPerChain);
+    ASSERT_TRUE(s.ok()) << "chain " << ch << ": " << s;
+    auto stats = c->Stats();
+    ASSERT_TRUE(stats.ok());
+    for (const auto& n : stats->namespaces()) {
+      if (n.name() == "q") {
+        most = std::max(most, n.bytes());
+        EXPECT_EQ(n.quota_bytes(), kQuota);
+      }
+    }
+  }
+  EXPECT_LE(most, kQuota + (4u << 20)) << "the quota did not hold (a memtable may pass it)";
+  for (int ch = 0; ch < 8; ++ch) {
+    int wrong = -1;
+    EXPECT_EQ(*GetTestChain(*c, *other, 5, ch, kPerChain, &wrong), kPerChain) << "chain " << ch;
+    EXPECT_EQ(wrong, 0);
+  }
+  int wrong = -1;
+  EXPECT_EQ(*GetTestChain(*c, *q, 6, 23, kPerChain, &wrong), kPerChain);
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+// With generations a namespace's pages cannot go alone: a quota is refused, with the reason.
+TEST(Capacity, NamespaceQuotaIsRefusedWithGenerationEviction) {
+  TempDir dir("quota-gen");
+  Daemon d(dir.path() + "/data", {"--capacity", "64MiB", "--eviction", "generations"});
+  d.Start();
+  auto c = d.Connect();
+  auto q = c->OpenNamespace("q", TestFingerprint(kPage), {.quota_bytes = 16 << 20});
+  EXPECT_EQ(q.status().code(), absl::StatusCode::kFailedPrecondition) << q.status();
+  EXPECT_NE(q.status().message().find("--eviction pages"), std::string::npos) << q.status();
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace prefixd::testing
