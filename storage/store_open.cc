@@ -317,28 +317,28 @@ absl::Status StoreImpl::LoadState() {
       namespaces_[st->info.name] = st;
     }
     if (!it->status().ok()) return FromRocks(it->status(), "reading namespaces");
-    for (it->Seek(rocksdb::Slice(kMetaNamespaceTtlPrefix.data(), kMetaNamespaceTtlPrefix.size()));
-         it->Valid(); it->Next()) {
-      std::string_view k(it->key().data(), it->key().size());
-      if (!k.starts_with(kMetaNamespaceTtlPrefix)) break;
-      auto ns = namespaces_.find(std::string(k.substr(kMetaNamespaceTtlPrefix.size())));
-      if (ns != namespaces_.end() && it->value().size() == 8) {
-        ns->second->ttl_seconds.store(GetLittle64(it->value().data()));
-        ObserveTtl(*ns->second);
+    // Namespace settings: `prefix + name` -> an 8-byte value (StoreSetting writes them).
+    auto load_settings = [&](std::string_view prefix, std::string_view what,
+                             auto apply) -> absl::Status {
+      for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+        std::string_view k(it->key().data(), it->key().size());
+        if (!k.starts_with(prefix)) break;
+        auto ns = namespaces_.find(std::string(k.substr(prefix.size())));
+        if (ns != namespaces_.end() && it->value().size() == 8) {
+          apply(*ns->second, GetLittle64(it->value().data()));
+        }
       }
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "reading namespace TTLs");
-    for (it->Seek(rocksdb::Slice(kMetaNamespaceQuotaPrefix.data(),
-                                 kMetaNamespaceQuotaPrefix.size()));
-         it->Valid(); it->Next()) {
-      std::string_view k(it->key().data(), it->key().size());
-      if (!k.starts_with(kMetaNamespaceQuotaPrefix)) break;
-      auto ns = namespaces_.find(std::string(k.substr(kMetaNamespaceQuotaPrefix.size())));
-      if (ns != namespaces_.end() && it->value().size() == 8) {
-        ns->second->quota_bytes.store(GetLittle64(it->value().data()));
-      }
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "reading namespace quotas");
+      return it->status().ok() ? absl::OkStatus() : FromRocks(it->status(), what);
+    };
+    auto loaded = load_settings(kMetaNamespaceTtlPrefix, "reading namespace TTLs",
+                                [&](NamespaceState& ns, uint64_t ttl) {
+                                  ns.ttl_seconds.store(ttl);
+                                  ObserveTtl(ns);
+                                });
+    if (!loaded.ok()) return loaded;
+    loaded = load_settings(kMetaNamespaceQuotaPrefix, "reading namespace quotas",
+                           [](NamespaceState& ns, uint64_t quota) { ns.quota_bytes.store(quota); });
+    if (!loaded.ok()) return loaded;
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaNextNamespaceId, &v);
     if (s.ok() && v.size() == 4) next_ns_id_ = std::max(next_ns_id_, GetLittle32(v.data()));
