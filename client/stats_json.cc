@@ -55,6 +55,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                   ",\n  \"key_index_entries\": ", s.key_index_entries(),
                   ",\n  \"key_index_bytes\": ", s.key_index_bytes(),
                   ",\n  \"lru_entries\": ", s.lru_entries(),
+                  ",\n  \"bimodal_insertion\": ", s.bimodal_insertion() ? "true" : "false",
+                  ",\n  \"bimodal_puts\": ", s.bimodal_puts(),
                   ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
                   s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
                   s.compaction_write_bytes());

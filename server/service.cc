@@ -193,6 +193,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_key_index_entries(s->key_index_entries);
   resp->set_key_index_bytes(s->key_index_bytes);
   resp->set_lru_entries(s->lru_entries);
+  resp->set_bimodal_insertion(s->bimodal_insertion);
+  resp->set_bimodal_puts(s->bimodal_puts);
   resp->set_promoted_bytes(s->promoted_bytes);
   resp->set_promotions_declined(s->promotions_declined);
   resp->set_reclaimed_records(s->reclaimed_records);

@@ -162,6 +162,8 @@ struct StoreStats {
   uint64_t key_index_entries = 0;      // the in-memory key index that answers Exists
   uint64_t key_index_bytes = 0;        // memory it takes, approximately
   uint64_t lru_entries = 0;            // Eviction::kPages: the LRU queue, stale entries too
+  bool bimodal_insertion = false;      // puts queue new pages at the front now (insertion_duel.h)
+  uint64_t bimodal_puts = 0;           // puts that did, since the store opened
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

@@ -339,6 +339,7 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   StoreOptions o;
   o.capacity_bytes = kCapacity;
   o.eviction = StoreOptions::Eviction::kPages;
+  o.adaptive_insertion = false;  // the order of plain LRU
   OpenWith(o);
   auto prefix = [&](int chain) {
     auto e = store_->Exists({"ns"}, Keys(chain));
@@ -368,6 +369,43 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   EXPECT_TRUE(partial) << "chain 1 went root first: its stored pages were stranded";
   EXPECT_EQ(Read(0), kChain);
   EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
+}
+
+// A cycle of chains twice the budget, each read and written again when missed (the LMCache
+// multi-turn shape): plain LRU evicts every page just before it is asked again and serves
+// nothing; with adaptive insertion the shadows see it, puts queue their pages at the front, and
+// the chains admitted stay across the cycle.
+TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
+  constexpr int kCycle = 128;  // 64 MiB of chains through 32 MiB
+  auto replay = [&](bool adaptive) {
+    StoreOptions o;
+    o.capacity_bytes = kCapacity;
+    o.eviction = StoreOptions::Eviction::kPages;
+    o.adaptive_insertion = adaptive;
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+    OpenWith(o);
+    int served = 0;
+    for (int round = 0; round < 5; ++round) {
+      for (int c = 0; c < kCycle; ++c) {
+        const int n = Read(c);
+        if (round >= 3) served += n;
+        if (n < kChain) Put(c);
+      }
+    }
+    const auto st = store_->Stats();
+    EXPECT_EQ(st->bimodal_insertion, adaptive);
+    EXPECT_EQ(st->bimodal_puts > 0, adaptive);
+    EXPECT_LE(st->disk_bytes, kCapacity * 11 / 10);
+    return served;
+  };
+  const int lru = replay(false);
+  const int adaptive = replay(true);
+  std::printf("pages served in the last two rounds of %d: LRU %d, adaptive %d\n",
+              2 * kCycle * kChain, lru, adaptive);
+  EXPECT_LE(lru, kCycle * kChain / 20) << "plain LRU kept a cycle twice its size?";
+  EXPECT_GE(adaptive, 2 * kCycle * kChain / 8) << "adaptive insertion kept too little";
+  EXPECT_GT(adaptive, 4 * lru);
 }
 
 // A namespace with a quota makes room for its puts from its own pages: another namespace's
@@ -436,6 +474,7 @@ TEST_F(BudgetTest, PageEvictionQueueStaysBoundedWhenReadsFarOutnumberEvictions) 
   StoreOptions o;
   o.capacity_bytes = kCapacity;
   o.eviction = StoreOptions::Eviction::kPages;
+  o.adaptive_insertion = false;  // the order of plain LRU
   OpenWith(o);
   constexpr int kChains = 16;
   for (int c = 0; c < kChains; ++c) Put(c);

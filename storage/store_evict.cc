@@ -6,6 +6,8 @@
 // dropped generation) and its blob record is freed in place (Retire, ReclaimDead). A
 // generation goes whole once none of its pages is live. Exact LRU rather than CLOCK: on the
 // replays of docs/benchmarks-why.md, CLOCK kept 2-5 % fewer hits at the same budget.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "storage/rocks_status.h"
@@ -22,13 +24,31 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     IndexRecord evicted;
   };
   std::vector<Victim> victims;
-  std::vector<LruEntry> unflushed;  // queued again at the back, once the hand has passed
+  // Pages met that are not in a blob file yet keep their place at the front (pages a put
+  // queued there, insertion_duel.h, are mostly unflushed when the next put's hand meets them),
+  // but only so many: the hand meets them all again next time. The rest are queued again at
+  // the back, once the hand has passed.
+  constexpr size_t kUnflushedKeptInPlace = 1024;
+  std::vector<LruEntry> unflushed;
+  auto requeue_unflushed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_) {
+    const size_t kept = std::min(unflushed.size(), kUnflushedKeptInPlace);
+    lru_.insert(lru_.end(), unflushed.begin() + kept, unflushed.end());
+    lru_.insert(lru_.begin(), unflushed.begin(), unflushed.begin() + kept);
+  };
   rocksdb::WriteBatch batch;
   uint64_t retired = 0;
   size_t steps;  // at most one pass over the queue
   {
     absl::MutexLock l(&lru_mu_);
     steps = lru_.size();
+  }
+  if (duel_ && !only_ns) {  // the cache is full: its shadows hold a share of what it holds
+    uint64_t live = 0;
+    {
+      absl::MutexLock l(&gen_mu_);
+      for (const auto& [n, g] : gens_) live += g->total.pages;
+    }
+    duel_->SetCapacity(live);
   }
   // With only_ns nothing is popped: the hand reads its way along the queue (no one else pops:
   // write_mu_ is held, and pushes go to the back), and what it evicts goes stale where it lies.
@@ -65,7 +85,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
         if (!only_ns) {  // put back what was taken, in its order
           absl::MutexLock l(&lru_mu_);
           lru_.push_front(at);
-          lru_.insert(lru_.end(), unflushed.begin(), unflushed.end());
+          requeue_unflushed();
           for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
         }
         return FromRocks(s, "reading an index record to evict");
@@ -79,7 +99,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
   }
   if (!unflushed.empty()) {
     absl::MutexLock l(&lru_mu_);
-    lru_.insert(lru_.end(), unflushed.begin(), unflushed.end());
+    requeue_unflushed();
   }
   if (victims.empty()) return 0;
   // With the WAL, unlike page writes: a restart must not bring back an index record whose
@@ -160,13 +180,21 @@ void StoreImpl::BuildLru() {
 }
 
 bool StoreImpl::TouchPages(uint32_t ns_id,
-                           std::span<const std::pair<KeyHash, uint32_t>> pages) {
+                           std::span<const std::pair<KeyHash, uint32_t>> pages, bool front) {
   if (pages.empty()) return false;
   absl::MutexLock l(&lru_mu_);
   const uint32_t tick = ++lru_tick_;
-  for (auto p = pages.rbegin(); p != pages.rend(); ++p) {
-    if (keys_.Touch(ns_id, p->first, p->second, tick)) {
-      lru_.push_back({{ns_id, p->first}, p->second, tick});
+  if (front) {
+    for (const auto& [hash, generation] : pages) {  // root first: the deepest ends at the front
+      if (keys_.Touch(ns_id, hash, generation, tick)) {
+        lru_.push_front({{ns_id, hash}, generation, tick});
+      }
+    }
+  } else {
+    for (auto p = pages.rbegin(); p != pages.rend(); ++p) {
+      if (keys_.Touch(ns_id, p->first, p->second, tick)) {
+        lru_.push_back({{ns_id, p->first}, p->second, tick});
+      }
     }
   }
   return lru_.size() > lru_compact_at_;

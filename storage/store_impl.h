@@ -24,6 +24,7 @@
 #include "storage/blob_refs.h"
 #include "storage/corrupt_log.h"
 #include "storage/generations.h"
+#include "storage/insertion_duel.h"
 #include "storage/key_index.h"
 #include "storage/page_cache.h"
 #include "storage/read_registry.h"
@@ -217,8 +218,10 @@ class StoreImpl final : public Store, private BlobRefListener {
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
   // radix cache evicts leaves first). A page whose entry has moved since is skipped.
   // Returns whether the queue has grown past the point where CompactLru looks at it.
-  bool TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages)
-      ABSL_LOCKS_EXCLUDED(lru_mu_);
+  // With `front` (bimodal insertion: pages just written, insertion_duel.h) they go to the
+  // front instead, the deepest at the very front.
+  bool TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages,
+                  bool front = false) ABSL_LOCKS_EXCLUDED(lru_mu_);
   // Drops the LRU queue's stale entries once it has doubled since the last look (pages read
   // again leave one each; eviction drops those it meets): a store read far more than it
   // evicts does not grow the queue without bound.
@@ -340,6 +343,8 @@ class StoreImpl final : public Store, private BlobRefListener {
   std::deque<LruEntry> lru_ ABSL_GUARDED_BY(lru_mu_);
   uint32_t lru_tick_ ABSL_GUARDED_BY(lru_mu_) = 0;
   size_t lru_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;  // twice its size at the last look
+  // Where puts queue their pages (StoreOptions::adaptive_insertion); null without it.
+  std::unique_ptr<InsertionDuel> duel_;
   std::atomic<uint64_t> evicted_pages_{0};
   std::atomic<uint64_t> reclaimed_bytes_{0}, reclaimed_records_{0};
   struct Unmatched {

@@ -253,6 +253,9 @@ absl::Status StoreImpl::Init() {
   absl::MutexLock wl(&write_mu_);
   if (auto st = LoadBlobRefs(); !st.ok()) return st;
   if (PageEviction()) BuildLru();
+  if (PageEviction() && options_.adaptive_insertion) {
+    duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
+  }
   // The capacity may have shrunk since the last run. Failing to make room is no reason not to
   // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.
   if (auto s = MakeRoom(0, /*opening=*/true); !s.ok()) spdlog::warn("at start: {}", s.ToString());
@@ -583,6 +586,11 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   {
     absl::MutexLock l(&lru_mu_);
     out.lru_entries = lru_.size();
+  }
+  if (duel_) {
+    const InsertionDuel::Stats d = duel_->GetStats();
+    out.bimodal_insertion = d.bimodal;
+    out.bimodal_puts = d.front_puts;
   }
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
   out.promotions_declined = promotions_declined_.load(std::memory_order_relaxed);

@@ -50,6 +50,12 @@ struct StoreOptions {
   enum class Eviction { kGenerations, kPages };
   Eviction eviction = Eviction::kGenerations;
 
+  // kPages: a put's new pages are queued at the least recently used end (but for one put in
+  // eight) while shadow caches find that would serve half as many pages again as LRU does: a
+  // cyclic workload longer than the cache keeps part of its cycle (insertion_duel.h). False:
+  // always at the most recently used end (plain LRU). Not changeable online.
+  bool adaptive_insertion = true;
+
   // Bytes of pages per generation before a new one starts. 0 (default): capacity / 32, at
   // least 4 memtables; 1 GiB when the capacity is unlimited.
   uint64_t generation_bytes = 0;

@@ -330,7 +330,13 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       if (auto old = keys_.Set(ns.info.id, h, entry)) Retire(old->generation, *old);
       if (PageEviction()) used.emplace_back(h, entry.generation);
     }
-    if (TouchPages(ns.info.id, used)) CompactLru();
+    if (duel_) {
+      std::vector<KeyHash> written;
+      written.reserve(used.size());
+      for (const auto& [h, generation] : used) written.push_back(h);
+      duel_->Wrote(ns.info.id, written);
+    }
+    if (TouchPages(ns.info.id, used, duel_ && duel_->InsertAtFront())) CompactLru();
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
@@ -467,6 +473,7 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
 
   // Every page asked and not returned is a miss with one cause.
   auto finish = [&](GetResult r) {
+    if (duel_) duel_->Read(ns.info.id, hashes);
     if (PageEviction() && r.returned > 0) {
       std::vector<std::pair<KeyHash, uint32_t>> used;  // in chain order
       used.reserve(r.returned);
