@@ -25,6 +25,10 @@ Candidates (a request's served prefix is read, then its missing blocks written, 
   duel       set dueling between lru-rr and bip: both run as shadow caches over a sixteenth of
              the pages (by hash) with a sixteenth of the budget; the real cache inserts as the
              one whose shadow served more leading pages so far.
+  duel-m     what the store runs (storage/insertion_duel.h): as duel, but bip's shadow must serve
+             1.5 times the leading pages of lru-rr's, scores halve once their sum passes 1,024,
+             and a put makes room for all its new pages before queueing them (at the front,
+             deepest first, when not admitted), as the store's put does.
 Reported: token hit rate and its ratio to the best of the references.
 
 Usage: bench/page_policies.py FILE... [--fractions 0.1,0.25,0.5] [--effective 1.0]
@@ -190,6 +194,12 @@ class Midpoint:
                 self.old[b] = 1
 
 
+def sampled(b, sample):
+    """Whether block `b` is one of the one in `sample` a shadow cache sees (by hash)."""
+    digest = hashlib.blake2b(str(b).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % sample == 0
+
+
 class Bip:
     """lru-rr whose requests' new pages enter at the LRU end, but for one in `1/eps` requests.
     With `duel`, the choice between that and lru-rr follows sampled shadow caches."""
@@ -215,8 +225,7 @@ class Bip:
             d.move_to_end(b, last=False)
 
     def sampled(self, b):
-        digest = hashlib.blake2b(str(b).encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") % self.sample == 0
+        return sampled(b, self.sample)
 
     def request(self, blocks, k):
         admit = self.rng.random() < self.eps
@@ -240,6 +249,64 @@ class Bip:
                 self.insert(self.d, self.cap, b, mru)
 
 
+class StoreLruPut:
+    """lru-rr with the store's put: room for all the new pages is made first, then they are
+    queued at the back (deepest first) or, with `front`, at the front (deepest at the front)."""
+
+    def __init__(self, cap):
+        self.cap, self.d = cap, OD()
+
+    def contains(self, b):
+        return b in self.d
+
+    def get(self, blocks, k):
+        for b in reversed(blocks[:k]):
+            self.d.move_to_end(b)
+
+    def put(self, blocks, k, front):
+        new = [b for b in blocks[k:] if b not in self.d]
+        while self.d and len(self.d) + len(new) > self.cap:
+            self.d.popitem(last=False)
+        if front:
+            for b in new:
+                self.d[b] = 1
+                self.d.move_to_end(b, last=False)
+        else:
+            for b in reversed(new):
+                self.d[b] = 1
+
+
+class DuelMargin:
+    copies = 0
+    inserts = 1
+
+    def __init__(self, cap, sample=16, eps=1 / 8, margin=1.5, halve_at=1024, seed=1):
+        self.real = StoreLruPut(cap)
+        self.shadows = [StoreLruPut(max(4, cap // sample)) for _ in range(2)]  # lru-rr, bip
+        self.scores = [0.0, 0.0]
+        self.sample, self.eps, self.margin, self.halve_at = sample, eps, margin, halve_at
+        self.rng = random.Random(seed)
+
+    def contains(self, b):
+        return self.real.contains(b)
+
+    def request(self, blocks, k):
+        admit = self.rng.random() < self.eps
+        mine = [b for b in blocks if sampled(b, self.sample)]
+        for i, s in enumerate(self.shadows):
+            lead = 0
+            while lead < len(mine) and s.contains(mine[lead]):
+                lead += 1
+            self.scores[i] += lead
+            s.get(mine, lead)
+            s.put(mine, lead, front=i == 1 and not admit)
+        if sum(self.scores) > self.halve_at:
+            self.scores = [x / 2 for x in self.scores]
+        bimodal = self.scores[1] > self.margin * self.scores[0]
+        self.real.get(blocks, k)
+        self.real.put(blocks, k, front=bimodal and not admit)
+
+
 CANDIDATES = {
     "lru-rr": lambda c: StoreLru(c),
     "lru-ff": lambda c: StoreLru(c, deepest_first=False),
@@ -249,6 +316,7 @@ CANDIDATES = {
     "mid": Midpoint,
     "bip": Bip,
     "duel": lambda c: Bip(c, duel=True),
+    "duel-m": DuelMargin,
 }
 
 

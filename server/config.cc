@@ -115,6 +115,18 @@ const std::vector<Setting>& Settings() {
          return absl::OkStatus();
        },
        [](const ServerConfig& c) { return std::string(c.evict_pages ? "pages" : "generations"); }},
+      {"insertion",
+       "with --eviction pages, where puts queue new pages: adaptive (at the least recently used "
+       "end while shadow caches find that serves more, as on a cycle longer than the cache) "
+       "or lru (always at the most recently used end)",
+       [](ServerConfig& c, const std::string& v) -> absl::Status {
+         if (v != "adaptive" && v != "lru") {
+           return absl::InvalidArgumentError(absl::StrCat("not adaptive or lru: '", v, "'"));
+         }
+         c.adaptive_insertion = v == "adaptive";
+         return absl::OkStatus();
+       },
+       [](const ServerConfig& c) { return std::string(c.adaptive_insertion ? "adaptive" : "lru"); }},
       {"promote-fraction",
        "with --eviction generations: pages read from this oldest share of the generations are "
        "copied forward (0 = never)",

@@ -55,6 +55,12 @@ struct ServerConfig {
   // whole (StoreOptions::Eviction).
   bool evict_pages = true;
 
+  // With --eviction pages, where a put queues its new pages: "adaptive" (default) at the least
+  // recently used end while shadow caches find that serves 1.5 times what LRU would (a cyclic
+  // workload longer than the cache), else at the most recently used end; "lru" always there
+  // (StoreOptions::adaptive_insertion).
+  bool adaptive_insertion = true;
+
   // Page bytes per generation (the unit of eviction); 0 = capacity / 32. Default 0.
   uint64_t generation_bytes = 0;
 

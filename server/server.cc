@@ -41,6 +41,7 @@ class ServerImpl final : public Server {
     so.promote_fraction = config_.promote_fraction;
     so.eviction = config_.evict_pages ? storage::StoreOptions::Eviction::kPages
                                       : storage::StoreOptions::Eviction::kGenerations;
+    so.adaptive_insertion = config_.adaptive_insertion;
     so.promote_budget = config_.promote_budget;
     if (!config_.shm_socket.empty()) {
       // Co-located clients answer Exists from these: they follow the index from its load on.

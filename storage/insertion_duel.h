@@ -14,6 +14,9 @@
 // changes. On the replays of docs/benchmarks-why.md the margin keeps LRU's hits wherever LRU
 // is the better policy, and takes most of bimodal insertion's on the cyclic shape.
 //
+// A store whose clients never call Exists (a get of the whole chain, or presence answered from
+// shared memory) feeds no shadow: insertion stays LRU.
+//
 // Thread-safe. Memory: two shadows of at most capacity/sample keys each (~100 bytes a key).
 #ifndef PREFIXD_STORAGE_INSERTION_DUEL_H_
 #define PREFIXD_STORAGE_INSERTION_DUEL_H_
@@ -42,8 +45,11 @@ class InsertionDuel {
   };
   explicit InsertionDuel(const Options& options);
 
-  // A read of one chain (`pages` in chain order, the whole chain asked): each shadow scores the
-  // leading sampled pages it holds, then holds all of them, as the client writes what it missed.
+  // A lookup of one chain (`pages` in chain order, the whole chain asked): each shadow scores
+  // the leading sampled pages it holds, then holds all of them, as the client writes what it
+  // missed. The store calls it from Exists: serving engines ask which pages are there before
+  // they get them (SGLang's batch_exists, LMCache's contains, vLLM's lookup), and a get asks
+  // only the prefix found, which would show the shadows only what the real cache holds.
   void Read(uint32_t ns_id, std::span<const KeyHash> pages) ABSL_LOCKS_EXCLUDED(mu_);
   // Pages a put wrote (chain order): each shadow holds the sampled ones.
   void Wrote(uint32_t ns_id, std::span<const KeyHash> pages) ABSL_LOCKS_EXCLUDED(mu_);

@@ -371,8 +371,8 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
 }
 
-// A cycle of chains twice the budget, each read and written again when missed (the LMCache
-// multi-turn shape): plain LRU evicts every page just before it is asked again and serves
+// A cycle of chains twice the budget, each looked up (Exists), read and written again when
+// missed, as serving engines do (the LMCache multi-turn shape): plain LRU evicts every page just before it is asked again and serves
 // nothing; with adaptive insertion the shadows see it, puts queue their pages at the front, and
 // the chains admitted stay across the cycle.
 TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
@@ -388,6 +388,7 @@ TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
     int served = 0;
     for (int round = 0; round < 5; ++round) {
       for (int c = 0; c < kCycle; ++c) {
+        EXPECT_TRUE(store_->Exists({"ns"}, Keys(c)).ok());
         const int n = Read(c);
         if (round >= 3) served += n;
         if (n < kChain) Put(c);

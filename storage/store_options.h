@@ -51,9 +51,10 @@ struct StoreOptions {
   Eviction eviction = Eviction::kGenerations;
 
   // kPages: a put's new pages are queued at the least recently used end (but for one put in
-  // eight) while shadow caches find that would serve half as many pages again as LRU does: a
-  // cyclic workload longer than the cache keeps part of its cycle (insertion_duel.h). False:
-  // always at the most recently used end (plain LRU). Not changeable online.
+  // eight) while shadow caches, fed by Exists, find that would serve half as many pages again
+  // as LRU does: a cyclic workload longer than the cache keeps part of its cycle
+  // (insertion_duel.h). False: always at the most recently used end (plain LRU). Not
+  // changeable online.
   bool adaptive_insertion = true;
 
   // Bytes of pages per generation before a new one starts. 0 (default): capacity / 32, at

@@ -98,8 +98,12 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   std::vector<bool> present(keys.size());
   uint64_t hits = 0, evicted = 0, expired = 0;
   const uint64_t now = NowUnix();
+  std::vector<KeyHash> hashes;  // for the shadow caches, which see the whole chain asked
+  if (duel_) hashes.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
-    const auto r = keys_.Find((*st)->info.id, HashKey(keys[i]));
+    const KeyHash hash = HashKey(keys[i]);
+    if (duel_) hashes.push_back(hash);
+    const auto r = keys_.Find((*st)->info.id, hash);
     if (!r) continue;
     if (!Live(r->generation)) {
       ++evicted;
@@ -114,6 +118,7 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   (*st)->exists_hits.fetch_add(hits, std::memory_order_relaxed);
   (*st)->miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
   (*st)->miss_expired.fetch_add(expired, std::memory_order_relaxed);
+  if (duel_) duel_->Read((*st)->info.id, hashes);
   return present;
 }
 
@@ -473,7 +478,6 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
 
   // Every page asked and not returned is a miss with one cause.
   auto finish = [&](GetResult r) {
-    if (duel_) duel_->Read(ns.info.id, hashes);
     if (PageEviction() && r.returned > 0) {
       std::vector<std::pair<KeyHash, uint32_t>> used;  // in chain order
       used.reserve(r.returned);
