@@ -250,8 +250,9 @@ class Bip:
 
 
 class StoreLruPut:
-    """lru-rr with the store's put: room for all the new pages is made first, then they are
-    queued at the back (deepest first) or, with `front`, at the front (deepest at the front)."""
+    """lru-rr with the store's put: the chain's pages already stored are queued again (deepest
+    first), room for all the new pages is made, then they are queued at the back (deepest first)
+    or, with `front`, at the front (deepest at the front)."""
 
     def __init__(self, cap):
         self.cap, self.d = cap, OD()
@@ -265,6 +266,9 @@ class StoreLruPut:
 
     def put(self, blocks, k, front):
         new = [b for b in blocks[k:] if b not in self.d]
+        for b in reversed(blocks[k:]):
+            if b in self.d:
+                self.d.move_to_end(b)
         while self.d and len(self.d) + len(new) > self.cap:
             self.d.popitem(last=False)
         if front:

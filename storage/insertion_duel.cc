@@ -28,9 +28,18 @@ void InsertionDuel::Hold(Shadow& s, const std::vector<NamespacedKey>& pages, siz
     s.order.splice(s.order.end(), s.order, s.where.at(pages[i]));
   }
   std::vector<NamespacedKey> fresh;
-  for (size_t i = lead; i < pages.size(); ++i) {
-    if (!s.where.contains(pages[i])) fresh.push_back(pages[i]);
+  for (size_t i = pages.size(); i-- > lead;) {
+    if (auto at = s.where.find(pages[i]); at != s.where.end()) {
+      s.order.splice(s.order.end(), s.order, at->second);
+    } else {
+      fresh.push_back(pages[i]);
+    }
   }
+  std::reverse(fresh.begin(), fresh.end());  // chain order
+  Insert(s, fresh, front);
+}
+
+void InsertionDuel::Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, bool front) {
   if (fresh.empty()) return;
   while (capacity_ != 0 && !s.order.empty() && s.order.size() + fresh.size() > capacity_) {
     s.where.erase(s.order.front());
@@ -68,8 +77,13 @@ void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
-  Hold(lru_, mine, 0, /*front=*/false);
-  Hold(bimodal_, mine, 0, /*front=*/!Admit());
+  for (Shadow* s : {&lru_, &bimodal_}) {
+    std::vector<NamespacedKey> fresh;
+    for (const NamespacedKey& k : mine) {
+      if (!s->where.contains(k)) fresh.push_back(k);
+    }
+    Insert(*s, fresh, /*front=*/s == &bimodal_ && !Admit());
+  }
 }
 
 bool InsertionDuel::InsertAtFront() {

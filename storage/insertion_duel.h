@@ -51,7 +51,8 @@ class InsertionDuel {
   // they get them (SGLang's batch_exists, LMCache's contains, vLLM's lookup), and a get asks
   // only the prefix found, which would show the shadows only what the real cache holds.
   void Read(uint32_t ns_id, std::span<const KeyHash> pages) ABSL_LOCKS_EXCLUDED(mu_);
-  // Pages a put wrote (chain order): each shadow holds the sampled ones.
+  // Pages a put wrote (chain order): each shadow inserts the sampled ones it does not hold
+  // (a put with no lookup before it); those it holds stay where the lookup left them.
   void Wrote(uint32_t ns_id, std::span<const KeyHash> pages) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether this put's new pages go to the front of the queue: bimodal insertion is winning and
   // this put is not one of the one in admit_one_in. Draws a number: ask once per put.
@@ -79,10 +80,14 @@ class InsertionDuel {
     double score = 0;
   };
   // As the store does for a request whose first `lead` pages were served: those become the
-  // most recent (deepest least recent of them); the missing pages after them are inserted,
-  // room made first, at the back (deepest first) or with `front` at the front (deepest at the
-  // very front). Pages held after the first missing one are left where they are.
+  // most recent (deepest least recent of them), then the pages held after the first missing
+  // one (its put queues them again before it makes room); the missing pages are inserted, room
+  // made first, at the back (deepest first) or with `front` at the front (deepest at the very
+  // front).
   void Hold(Shadow& s, const std::vector<NamespacedKey>& pages, size_t lead, bool front)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts `fresh` (chain order, none held), room made first.
+  void Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, bool front)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The leading pages of `pages` that `s` holds.
   static size_t Lead(const Shadow& s, const std::vector<NamespacedKey>& pages);

@@ -409,6 +409,45 @@ TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
   EXPECT_GT(adaptive, 4 * lru);
 }
 
+// A client gets a chain's prefix and puts the rest: the pages after the first missing one may
+// be stored already. The put uses them too, so the room it makes for its new pages does not
+// come from them (it used to: evicted, then written again as missing, a wasted device write
+// for each, and room made for them from other pages).
+TEST_F(BudgetTest, APutDoesNotEvictItsOwnChainsStoredPages) {
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.eviction = StoreOptions::Eviction::kPages;
+  o.adaptive_insertion = false;
+  OpenWith(o);
+  constexpr int kLong = 40;  // 2.5 MiB: a put of its tail makes room for 2.3 MiB
+  std::vector<std::string> keys, data;
+  for (int i = 0; i < kLong; ++i) {
+    keys.push_back(testing::ChainKeys(9999, kLong)[i]);
+    data.push_back(Bytes(9999, i));
+  }
+  auto put_from = [&](int from) -> uint32_t {
+    std::vector<PageWrite> w;
+    for (int i = from; i < kLong; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
+    auto r = store_->Put({"ns"}, from == 0 ? "" : keys[from - 1], w);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->written : 0;
+  };
+  put_from(0);
+  for (int round = 0; round < 150; ++round) {  // 75 MiB of other chains: evicting from round ~55
+    ASSERT_TRUE(store_->Delete({"ns"}, std::vector<std::string>{keys[3]}).ok());
+    auto got = store_->Get({"ns"}, keys, 0, [](size_t, auto, std::string_view, auto) { return true; });
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->returned, 3u);
+    ASSERT_EQ(put_from(3), 1u) << "round " << round << ": pages of the chain written again";
+    auto e = store_->Exists({"ns"}, keys);
+    ASSERT_TRUE(e.ok());
+    ASSERT_EQ(std::count(e->begin(), e->end(), true), kLong)
+        << "round " << round << ": the chain is not whole after its put";
+    Put(100 + round);
+  }
+  EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
+}
+
 // A namespace with a quota makes room for its puts from its own pages: another namespace's
 // pages, older and never read, stay; the quota holds across a reopen and can be removed.
 TEST_F(BudgetTest, NamespaceQuotaEvictsTheNamespacesOwnPagesFirst) {

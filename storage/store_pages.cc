@@ -214,6 +214,19 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   for (const std::string& k : keys) hashes.push_back(HashKey(k));
   absl::MutexLock wl(&write_mu_);
   if (auto s = StillCurrent(&ns, ref); !s.ok()) return s;
+  if (PageEviction()) {
+    // The chain's pages already stored (those after the first page a get missed may be) are
+    // used by this put: queued again before room is made, so that the room for its new pages
+    // does not come from them (evicted, they were written again below as missing: a wasted
+    // device write each, and room made for them from other pages).
+    std::vector<std::pair<KeyHash, uint32_t>> stored;
+    for (const KeyHash& h : hashes) {
+      if (auto e = keys_.Find(ns.info.id, h); e && Live(e->generation)) {
+        stored.emplace_back(h, static_cast<uint32_t>(e->generation));
+      }
+    }
+    if (TouchPages(ns.info.id, stored)) CompactLru();
+  }
   if (auto s = MakeNamespaceRoom(ns, incoming); !s.ok()) return s;
   if (auto s = MakeRoom(incoming); !s.ok()) return s;
   GenerationPtr gen = Newest();
