@@ -53,6 +53,8 @@ struct BackendOptions {
   uint64_t block_cache_bytes = uint64_t{64} << 20;
   // inproc only: "pages" or "generations" (prefixd's --eviction, StoreOptions::Eviction).
   std::string eviction = "pages";
+  // inproc only: "adaptive" or "lru" (prefixd's --insertion, StoreOptions::adaptive_insertion).
+  std::string insertion = "adaptive";
   // I/O threads of file-sharded. Default 4.
   int io_threads = 4;
 };

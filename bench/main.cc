@@ -45,6 +45,7 @@ constexpr char kUsage[] =
     "  --io-threads N        file-sharded's I/O threads; default 4\n"
     "  --block-cache SIZE    inproc's RocksDB block cache (prefixd's --block-cache); 64MiB\n"
     "  --eviction pages|generations  inproc's eviction (prefixd's --eviction); pages\n"
+    "  --insertion adaptive|lru  inproc's insertion (prefixd's --insertion); adaptive\n"
     "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
     "        --cold: drop the page cache before read phases (root only; says so if it could\n"
     "        not); micro before get/exists, trace and multiturn before the replay\n"
@@ -121,6 +122,10 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   c.backend.eviction = f.Str("eviction", "pages");
   if (c.backend.eviction != "generations" && c.backend.eviction != "pages") {
     return absl::InvalidArgumentError("--eviction is generations or pages");
+  }
+  c.backend.insertion = f.Str("insertion", "adaptive");
+  if (c.backend.insertion != "adaptive" && c.backend.insertion != "lru") {
+    return absl::InvalidArgumentError("--insertion is adaptive or lru");
   }
   auto io = f.Uint("io-threads", 4);
   auto conc = f.Uint("concurrency", 1);

@@ -199,6 +199,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& 
   so.block_cache_bytes = o.block_cache_bytes;
   so.eviction = o.eviction == "pages" ? storage::StoreOptions::Eviction::kPages
                                       : storage::StoreOptions::Eviction::kGenerations;
+  so.adaptive_insertion = o.insertion == "adaptive";
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   const auto fp = BenchFingerprint(o.page_bytes, o.page_tokens);
