@@ -58,7 +58,9 @@ class InsertionDuel {
   // this put is not one of the one in admit_one_in. Draws a number: ask once per put.
   bool InsertAtFront() ABSL_LOCKS_EXCLUDED(mu_);
   // The real cache holds `pages` pages when it is full (it tells so when it evicts): each
-  // shadow holds pages / sample. Until the first call the shadows are unbounded.
+  // shadow holds pages / sample. Until the first call the shadows are unbounded (each holds
+  // every sampled key looked up or written: nothing was evicted yet, so neither choice
+  // mattered, and both score alike).
   void SetCapacity(uint64_t pages) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Stats {
