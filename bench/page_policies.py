@@ -311,6 +311,105 @@ class DuelMargin:
         self.real.put(blocks, k, front=bimodal and not admit)
 
 
+class StoreProbation(StoreLruPut):
+    """StoreLruPut plus what --insertion adaptive's probation mode adds: the pages a put writes
+    and no one has read since are also queued, in write order, as unread. While probation is on,
+    the hand takes the oldest unread page as long as a `share` of the capacity or more is
+    unread, and the least recently used page otherwise (2Q, Johnson and Shasha, VLDB'94, with
+    the unread pages as its probation queue); an unread page evicted so is remembered (a ghost
+    of as many keys as the capacity), and a put of a remembered page does not count it unread.
+    A page read (or queued again behind a miss) is no longer unread."""
+
+    def __init__(self, cap, share=0.25):
+        super().__init__(cap)
+        self.pcap = max(1, int(cap * share))
+        self.unread, self.ghost = OD(), OD()
+        self.probation = False
+
+    def get(self, blocks, k):
+        for b in blocks[:k]:
+            self.unread.pop(b, None)
+        super().get(blocks, k)
+
+    def evict(self):
+        if self.probation and len(self.unread) >= self.pcap:
+            b, _ = self.unread.popitem(last=False)
+            del self.d[b]
+            self.ghost[b] = 1
+            while len(self.ghost) > self.cap:
+                self.ghost.popitem(last=False)
+        else:
+            b, _ = self.d.popitem(last=False)
+            self.unread.pop(b, None)
+
+    def put(self, blocks, k, front, probation=False):
+        self.probation = probation
+        new = [b for b in blocks[k:] if b not in self.d]
+        for b in reversed(blocks[k:]):
+            if b in self.d:
+                self.d.move_to_end(b)
+                self.unread.pop(b, None)
+        while self.d and len(self.d) + len(new) > self.cap:
+            self.evict()
+        if front:
+            for b in new:
+                self.d[b] = 1
+                self.d.move_to_end(b, last=False)
+        else:
+            for b in reversed(new):
+                self.d[b] = 1
+        for b in reversed(new):  # deepest first, as they are to be evicted
+            if b in self.ghost:
+                del self.ghost[b]
+            else:
+                self.unread[b] = 1
+
+
+class DuelProbation:
+    """duel-m plus a third shadow running probation (StoreProbation with it always on): puts
+    use probation while its shadow has served `margin2` times the leading pages of the LRU
+    one (scores halve once their sum passes `halve2_at`) and bimodal insertion is not chosen."""
+    copies = 0
+    inserts = 1
+
+    def __init__(self, cap, sample=16, eps=1 / 8, margin=1.5, halve_at=1024, share=0.25,
+                 margin2=1.0, halve2_at=16384, seed=1):
+        self.real = StoreProbation(cap, share)
+        small = max(4, cap // sample)
+        self.shadows = [StoreProbation(small, share) for _ in range(3)]  # lru, bip, probation
+        self.scores, self.scores2 = [0.0, 0.0], [0.0, 0.0]
+        self.sample, self.eps, self.margin, self.halve_at = sample, eps, margin, halve_at
+        self.margin2, self.halve2_at = margin2, halve2_at
+        self.rng = random.Random(seed)
+
+    def contains(self, b):
+        return self.real.contains(b)
+
+    def request(self, blocks, k):
+        admit = self.rng.random() < self.eps
+        mine = [b for b in blocks if sampled(b, self.sample)]
+        leads = []
+        for i, s in enumerate(self.shadows):
+            lead = 0
+            while lead < len(mine) and s.contains(mine[lead]):
+                lead += 1
+            leads.append(lead)
+            s.get(mine, lead)
+            s.put(mine, lead, front=i == 1 and not admit, probation=i == 2)
+        self.scores[0] += leads[0]
+        self.scores[1] += leads[1]
+        self.scores2[0] += leads[0]
+        self.scores2[1] += leads[2]
+        if sum(self.scores) > self.halve_at:
+            self.scores = [x / 2 for x in self.scores]
+        if sum(self.scores2) > self.halve2_at:
+            self.scores2 = [x / 2 for x in self.scores2]
+        bimodal = self.scores[1] > self.margin * self.scores[0]
+        probation = not bimodal and self.scores2[1] > self.margin2 * self.scores2[0]
+        self.real.get(blocks, k)
+        self.real.put(blocks, k, front=bimodal and not admit, probation=probation)
+
+
 CANDIDATES = {
     "lru-rr": lambda c: StoreLru(c),
     "lru-ff": lambda c: StoreLru(c, deepest_first=False),
@@ -321,6 +420,7 @@ CANDIDATES = {
     "bip": Bip,
     "duel": lambda c: Bip(c, duel=True),
     "duel-m": DuelMargin,
+    "duel-2q": DuelProbation,
 }
 
 

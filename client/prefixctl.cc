@@ -39,14 +39,17 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
               s.capacity_bytes() ? FormatByteSize(s.capacity_bytes()).c_str() : "unlimited");
   std::printf(
       "%llu generations of %s, %llu evicted; key index %llu entries, %s of memory; LRU queue "
-      "%llu entries, puts queued at its front: %s now, %llu so far\n",
+      "%llu entries, puts queued at its front: %s now, %llu so far; unread pages first: %s "
+      "now, %llu puts so far, %llu unread\n",
       static_cast<unsigned long long>(s.generations()),
       FormatByteSize(s.generation_bytes()).c_str(),
       static_cast<unsigned long long>(s.evicted_generations()),
       static_cast<unsigned long long>(s.key_index_entries()),
       FormatByteSize(s.key_index_bytes()).c_str(),
       static_cast<unsigned long long>(s.lru_entries()), s.bimodal_insertion() ? "yes" : "no",
-      static_cast<unsigned long long>(s.bimodal_puts()));
+      static_cast<unsigned long long>(s.bimodal_puts()), s.probation_insertion() ? "yes" : "no",
+      static_cast<unsigned long long>(s.probation_puts()),
+      static_cast<unsigned long long>(s.unread_pages()));
   if (s.stranded_counted()) {
     std::printf("stranded (stored, behind a page that is gone): %llu pages, %s\n",
                 static_cast<unsigned long long>(s.stranded_pages()),

@@ -57,6 +57,9 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                   ",\n  \"lru_entries\": ", s.lru_entries(),
                   ",\n  \"bimodal_insertion\": ", s.bimodal_insertion() ? "true" : "false",
                   ",\n  \"bimodal_puts\": ", s.bimodal_puts(),
+                  ",\n  \"probation_insertion\": ", s.probation_insertion() ? "true" : "false",
+                  ",\n  \"probation_puts\": ", s.probation_puts(),
+                  ",\n  \"unread_pages\": ", s.unread_pages(),
                   ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
                   s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
                   s.compaction_write_bytes());

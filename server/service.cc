@@ -195,6 +195,9 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_lru_entries(s->lru_entries);
   resp->set_bimodal_insertion(s->bimodal_insertion);
   resp->set_bimodal_puts(s->bimodal_puts);
+  resp->set_probation_insertion(s->probation_insertion);
+  resp->set_probation_puts(s->probation_puts);
+  resp->set_unread_pages(s->unread_pages);
   resp->set_promoted_bytes(s->promoted_bytes);
   resp->set_promotions_declined(s->promotions_declined);
   resp->set_reclaimed_records(s->reclaimed_records);

@@ -5,7 +5,9 @@
 
 namespace prefixd::storage {
 
-InsertionDuel::InsertionDuel(const Options& options) : options_(options), rng_(options.seed) {}
+InsertionDuel::InsertionDuel(const Options& options) : options_(options), rng_(options.seed) {
+  probation_.probation = true;
+}
 
 std::vector<NamespacedKey> InsertionDuel::SampledOf(uint32_t ns_id,
                                                     std::span<const KeyHash> pages) const {
@@ -16,21 +18,52 @@ std::vector<NamespacedKey> InsertionDuel::SampledOf(uint32_t ns_id,
   return out;
 }
 
+std::vector<InsertionDuel::Shadow*> InsertionDuel::Shadows() {
+  if (options_.probation) return {&lru_, &bimodal_, &probation_};
+  return {&lru_, &bimodal_};
+}
+
 size_t InsertionDuel::Lead(const Shadow& s, const std::vector<NamespacedKey>& pages) {
   size_t lead = 0;
   while (lead < pages.size() && s.where.contains(pages[lead])) ++lead;
   return lead;
 }
 
+void InsertionDuel::Use(Shadow& s, const NamespacedKey& k) {
+  Slot& slot = s.where.at(k);
+  s.order.splice(s.order.end(), s.order, slot.at);
+  if (slot.unread) {
+    s.unread.erase(slot.unread_at);
+    slot.unread = false;
+  }
+}
+
+void InsertionDuel::EvictOne(Shadow& s) {
+  const bool unread_first =
+      s.probation && !s.unread.empty() &&
+      double(s.unread.size()) >= options_.probation_share * double(capacity_);
+  const NamespacedKey k = unread_first ? s.unread.front() : s.order.front();
+  Slot& slot = s.where.at(k);
+  if (slot.unread) s.unread.erase(slot.unread_at);
+  s.order.erase(slot.at);
+  s.where.erase(k);
+  if (unread_first) {
+    s.ghost_order.push_back(k);
+    s.ghost.insert(k);
+    while (s.ghost_order.size() > capacity_) {
+      s.ghost.erase(s.ghost_order.front());
+      s.ghost_order.pop_front();
+    }
+  }
+}
+
 void InsertionDuel::Hold(Shadow& s, const std::vector<NamespacedKey>& pages, size_t lead,
                          bool front) {
-  for (size_t i = lead; i-- > 0;) {
-    s.order.splice(s.order.end(), s.order, s.where.at(pages[i]));
-  }
+  for (size_t i = lead; i-- > 0;) Use(s, pages[i]);
   std::vector<NamespacedKey> fresh;
   for (size_t i = pages.size(); i-- > lead;) {
-    if (auto at = s.where.find(pages[i]); at != s.where.end()) {
-      s.order.splice(s.order.end(), s.order, at->second);
+    if (s.where.contains(pages[i])) {
+      Use(s, pages[i]);
     } else {
       fresh.push_back(pages[i]);
     }
@@ -42,18 +75,27 @@ void InsertionDuel::Hold(Shadow& s, const std::vector<NamespacedKey>& pages, siz
 void InsertionDuel::Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, bool front) {
   if (fresh.empty()) return;
   while (capacity_ != 0 && !s.order.empty() && s.order.size() + fresh.size() > capacity_) {
-    s.where.erase(s.order.front());
-    s.order.pop_front();
+    EvictOne(s);
   }
+  auto add = [&](const NamespacedKey& k, std::list<NamespacedKey>::iterator at) {
+    Slot& slot = s.where[k];
+    slot.at = at;
+    if (!s.probation) return;
+    if (s.ghost.erase(k) > 0) return;  // evicted unread lately, and wanted again: not unread
+    // (its place in ghost_order goes when that entry reaches the front)
+    s.unread.push_back(k);
+    slot.unread_at = std::prev(s.unread.end());
+    slot.unread = true;
+  };
   if (front) {
     for (const NamespacedKey& k : fresh) {  // root first: the deepest ends at the very front
       s.order.push_front(k);
-      s.where[k] = s.order.begin();
+      add(k, s.order.begin());
     }
   } else {
     for (auto k = fresh.rbegin(); k != fresh.rend(); ++k) {
       s.order.push_back(*k);
-      s.where[*k] = std::prev(s.order.end());
+      add(*k, std::prev(s.order.end()));
     }
   }
 }
@@ -63,21 +105,30 @@ void InsertionDuel::Read(uint32_t ns_id, std::span<const KeyHash> pages) {
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
   const size_t lru_lead = Lead(lru_, mine), bimodal_lead = Lead(bimodal_, mine);
-  lru_.score += double(lru_lead);
-  bimodal_.score += double(bimodal_lead);
-  if (lru_.score + bimodal_.score > double(options_.halve_at)) {
-    lru_.score /= 2;
-    bimodal_.score /= 2;
+  lru_score_ += double(lru_lead);
+  bimodal_score_ += double(bimodal_lead);
+  if (lru_score_ + bimodal_score_ > double(options_.halve_at)) {
+    lru_score_ /= 2;
+    bimodal_score_ /= 2;
   }
   Hold(lru_, mine, lru_lead, /*front=*/false);
   Hold(bimodal_, mine, bimodal_lead, /*front=*/!Admit());
+  if (!options_.probation) return;
+  const size_t probation_lead = Lead(probation_, mine);
+  probation_lru_score_ += double(lru_lead);
+  probation_score_ += double(probation_lead);
+  if (probation_lru_score_ + probation_score_ > double(options_.probation_halve_at)) {
+    probation_lru_score_ /= 2;
+    probation_score_ /= 2;
+  }
+  Hold(probation_, mine, probation_lead, /*front=*/false);
 }
 
 void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
-  for (Shadow* s : {&lru_, &bimodal_}) {
+  for (Shadow* s : Shadows()) {
     std::vector<NamespacedKey> fresh;
     for (const NamespacedKey& k : mine) {
       if (!s->where.contains(k)) fresh.push_back(k);
@@ -86,30 +137,43 @@ void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
   }
 }
 
-bool InsertionDuel::InsertAtFront() {
+InsertionDuel::Insertion InsertionDuel::Choose() {
   absl::MutexLock l(&mu_);
-  if (!Bimodal() || Admit()) return false;
-  ++front_puts_;
-  return true;
+  if (Bimodal()) {
+    if (Admit()) return Insertion::kLru;
+    ++front_puts_;
+    return Insertion::kFront;
+  }
+  if (ProbationWins()) {
+    ++probation_puts_;
+    return Insertion::kProbation;
+  }
+  return Insertion::kLru;
+}
+
+bool InsertionDuel::Probation() const {
+  absl::MutexLock l(&mu_);
+  return ProbationWins();
 }
 
 void InsertionDuel::SetCapacity(uint64_t pages) {
   absl::MutexLock l(&mu_);
   capacity_ = std::max<uint64_t>(4, pages / options_.sample);
-  for (Shadow* s : {&lru_, &bimodal_}) {
-    while (s->order.size() > capacity_) {
-      s->where.erase(s->order.front());
-      s->order.pop_front();
-    }
+  for (Shadow* s : Shadows()) {
+    while (s->order.size() > capacity_) EvictOne(*s);
   }
 }
 
 InsertionDuel::Stats InsertionDuel::GetStats() const {
   absl::MutexLock l(&mu_);
   return {.front_puts = front_puts_,
-          .lru_score = lru_.score,
-          .bimodal_score = bimodal_.score,
-          .bimodal = Bimodal()};
+          .probation_puts = probation_puts_,
+          .lru_score = lru_score_,
+          .bimodal_score = bimodal_score_,
+          .probation_lru_score = probation_lru_score_,
+          .probation_score = probation_score_,
+          .bimodal = Bimodal(),
+          .probation = ProbationWins()};
 }
 
 }  // namespace prefixd::storage

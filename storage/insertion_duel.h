@@ -1,23 +1,35 @@
-// Where --eviction pages queues the pages a put writes: at the most recently used end (LRU), or
-// mostly at the least recently used end (bimodal insertion, Qureshi et al., ISCA'07), chosen
-// online by set dueling between two shadow caches.
+// Where --eviction pages queues the pages a put writes, and which page its hand takes first,
+// chosen online by set dueling between shadow caches: LRU; bimodal insertion (Qureshi et al.,
+// ISCA'07) for cycles longer than the cache; or probation (2Q, Johnson and Shasha, VLDB'94)
+// where pages read again are worth more than pages written once.
 //
 // Plain LRU keeps nothing of a cyclic workload whose cycle is longer than the cache (the
 // LMCache multi-turn shape: each user's conversation comes back after all the others): every
 // page is evicted just before it is asked again. Bimodal insertion queues a put's new pages at
 // the front but for one put in `admit_one_in`, so the cache keeps the chains it admitted across
-// the cycle, at the price of keeping new pages a shorter time on other workloads. Two shadow
-// caches (keys only, no bytes) see the same requests for a sample of the pages (by key hash,
-// one in `sample`) with a sample of the capacity: one runs LRU, one bimodal insertion. Puts
-// insert bimodally only while the bimodal shadow has served `margin` times more leading pages
-// than the LRU one; scores are halved as they grow, so that the choice follows a workload that
-// changes. On the replays of docs/benchmarks-why.md the margin keeps LRU's hits wherever LRU
-// is the better policy, and takes most of bimodal insertion's on the cyclic shape.
+// the cycle, at the price of keeping new pages a shorter time on other workloads.
+//
+// LRU also lets pages written once and never read (the unique tails of prompts, the Mooncake
+// trace) push out pages read again and again. Probation treats the pages not read since they
+// were written as 2Q's first queue: while a `probation_share` of the cache or more is unread,
+// the hand takes the oldest unread page, else the least recently used one; an unread page
+// evicted so is remembered (a ghost, as many keys as the cache holds), and written again soon
+// it is not counted unread. It costs workloads whose pages are read once, a while after they
+// are written (multi-turn conversations), which is why it is chosen, not always on.
+//
+// Three shadow caches (keys only, no bytes) see the same requests for a sample of the pages (by
+// key hash, one in `sample`) with a sample of the capacity: LRU, bimodal, probation. Puts insert
+// bimodally while the bimodal shadow has served `margin` times the leading pages of the LRU
+// one; otherwise the store runs probation while the probation shadow has served more than
+// `probation_margin` times the LRU one's. Scores halve as they grow, so that the choice
+// follows a workload that changes. Replays: docs/benchmarks-why.md, bench/page_policies.py
+// (`duel-2q` is this class and the store's queue together).
 //
 // A store whose clients never call Exists (a get of the whole chain, or presence answered from
-// shared memory) feeds no shadow: insertion stays LRU.
+// shared memory) feeds no shadow: the store stays LRU.
 //
-// Thread-safe. Memory: two shadows of at most capacity/sample keys each (~100 bytes a key).
+// Thread-safe. Memory: three shadows of at most capacity/sample keys each (~100 bytes a key,
+// ~150 with the probation shadow's unread queue and ghost).
 #ifndef PREFIXD_STORAGE_INSERTION_DUEL_H_
 #define PREFIXD_STORAGE_INSERTION_DUEL_H_
 
@@ -29,6 +41,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/page_key.h"
 
@@ -41,7 +54,16 @@ class InsertionDuel {
     uint32_t admit_one_in = 8;  // bimodal: one put in this many still queues at the back
     double margin = 1.5;        // bimodal shadow hits / LRU shadow hits needed to insert so
     uint64_t halve_at = 1024;   // both scores halve once their sum passes this
+    double probation_share = 0.25;  // probation evicts unread pages while this share is unread
+    double probation_margin = 1.0;  // probation shadow hits / LRU shadow hits needed to use it
+    uint64_t probation_halve_at = 16384;
+    bool probation = true;          // false: LRU and bimodal only
     uint64_t seed = 1;
+  };
+  enum class Insertion {
+    kLru,        // at the most recently used end
+    kFront,      // at the least recently used end (bimodal)
+    kProbation,  // at the most recently used end, and the hand takes unread pages first
   };
   explicit InsertionDuel(const Options& options);
 
@@ -54,9 +76,13 @@ class InsertionDuel {
   // Pages a put wrote (chain order): each shadow inserts the sampled ones it does not hold
   // (a put with no lookup before it); those it holds stay where the lookup left them.
   void Wrote(uint32_t ns_id, std::span<const KeyHash> pages) ABSL_LOCKS_EXCLUDED(mu_);
-  // Whether this put's new pages go to the front of the queue: bimodal insertion is winning and
-  // this put is not one of the one in admit_one_in. Draws a number: ask once per put.
-  bool InsertAtFront() ABSL_LOCKS_EXCLUDED(mu_);
+  // How this put queues its new pages: kFront while bimodal insertion is winning and this put
+  // is not one of the one in admit_one_in; else kProbation while probation is winning; else
+  // kLru. Draws a number: ask once per put.
+  Insertion Choose() ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the hand should take unread pages first now (probation is winning).
+  bool Probation() const ABSL_LOCKS_EXCLUDED(mu_);
+  double probation_share() const { return options_.probation_share; }
   // The real cache holds `pages` pages when it is full (it tells so when it evicts): each
   // shadow holds pages / sample. Until the first call the shadows are unbounded (each holds
   // every sampled key looked up or written: nothing was evicted yet, so neither choice
@@ -64,10 +90,14 @@ class InsertionDuel {
   void SetCapacity(uint64_t pages) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Stats {
-    uint64_t front_puts = 0;  // puts whose pages went to the front
-    double lru_score = 0;     // leading sampled pages each shadow served (decayed)
+    uint64_t front_puts = 0;      // puts whose pages went to the front
+    uint64_t probation_puts = 0;  // puts made while probation was chosen
+    double lru_score = 0;         // leading sampled pages each shadow served (decayed)
     double bimodal_score = 0;
-    bool bimodal = false;     // the choice now
+    double probation_lru_score = 0;  // the same, decayed at probation_halve_at
+    double probation_score = 0;
+    bool bimodal = false;         // the choice now
+    bool probation = false;
   };
   Stats GetStats() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -75,11 +105,21 @@ class InsertionDuel {
   bool Sampled(const KeyHash& hash) const { return (hash[15] & (options_.sample - 1)) == 0; }
 
  private:
-  // An LRU cache of keys. Bimodal inserts at the LRU end but for one in admit_one_in.
+  // An LRU cache of keys. Bimodal inserts at the LRU end but for one in admit_one_in. The
+  // probation shadow also queues the keys not read since they were written (`unread`) and
+  // remembers those it evicted unread (`ghost`).
+  struct Slot {
+    std::list<NamespacedKey>::iterator at;
+    std::list<NamespacedKey>::iterator unread_at;  // valid while `unread`
+    bool unread = false;
+  };
   struct Shadow {
     std::list<NamespacedKey> order;  // least recent first
-    absl::flat_hash_map<NamespacedKey, std::list<NamespacedKey>::iterator> where;
-    double score = 0;
+    absl::flat_hash_map<NamespacedKey, Slot> where;
+    bool probation = false;
+    std::list<NamespacedKey> unread;  // oldest first
+    std::list<NamespacedKey> ghost_order;
+    absl::flat_hash_set<NamespacedKey> ghost;
   };
   // As the store does for a request whose first `lead` pages were served: those become the
   // most recent (deepest least recent of them), then the pages held after the first missing
@@ -91,22 +131,38 @@ class InsertionDuel {
   // Inserts `fresh` (chain order, none held), room made first.
   void Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, bool front)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `k` (held) becomes the most recent, and is no longer unread.
+  static void Use(Shadow& s, const NamespacedKey& k);
+  // Evicts one key: the oldest unread one if `s` runs probation and holds a probation_share of
+  // its capacity unread or more, else the least recent.
+  void EvictOne(Shadow& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The leading pages of `pages` that `s` holds.
   static size_t Lead(const Shadow& s, const std::vector<NamespacedKey>& pages);
   // Whether the bimodal shadow's next insertion goes to the back (one in admit_one_in).
   bool Admit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return rng_() % options_.admit_one_in == 0; }
   std::vector<NamespacedKey> SampledOf(uint32_t ns_id, std::span<const KeyHash> pages) const;
   bool Bimodal() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return bimodal_.score > options_.margin * lru_.score;
+    return bimodal_score_ > options_.margin * lru_score_;
   }
+  bool ProbationWins() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return options_.probation && !Bimodal() &&
+           probation_score_ > options_.probation_margin * probation_lru_score_;
+  }
+  std::vector<Shadow*> Shadows() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
   Shadow lru_ ABSL_GUARDED_BY(mu_);
   Shadow bimodal_ ABSL_GUARDED_BY(mu_);
+  Shadow probation_ ABSL_GUARDED_BY(mu_);
+  double lru_score_ ABSL_GUARDED_BY(mu_) = 0;
+  double bimodal_score_ ABSL_GUARDED_BY(mu_) = 0;
+  double probation_lru_score_ ABSL_GUARDED_BY(mu_) = 0;
+  double probation_score_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t capacity_ ABSL_GUARDED_BY(mu_) = 0;  // keys per shadow; 0 = unbounded
   std::minstd_rand rng_ ABSL_GUARDED_BY(mu_);
   uint64_t front_puts_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t probation_puts_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace prefixd::storage

@@ -24,11 +24,14 @@ void Request(InsertionDuel& d, int c) {
   d.Wrote(1, chain);
 }
 
-int FrontPuts(InsertionDuel& d, int puts) {
-  int front = 0;
-  for (int i = 0; i < puts; ++i) front += d.InsertAtFront();
-  return front;
+using Insertion = InsertionDuel::Insertion;
+
+int Puts(InsertionDuel& d, int puts, Insertion how) {
+  int n = 0;
+  for (int i = 0; i < puts; ++i) n += d.Choose() == how;
+  return n;
 }
+int FrontPuts(InsertionDuel& d, int puts) { return Puts(d, puts, Insertion::kFront); }
 
 TEST(InsertionDuel, ACycleLongerThanTheCacheTurnsToBimodalInsertion) {
   InsertionDuel d({});
@@ -56,8 +59,61 @@ TEST(InsertionDuel, RecentChainsReadAgainKeepLruInsertion) {
   }
   const auto st = d.GetStats();
   EXPECT_FALSE(st.bimodal) << "LRU " << st.lru_score << ", bimodal " << st.bimodal_score;
+  EXPECT_FALSE(st.probation) << "LRU " << st.probation_lru_score << ", probation "
+                             << st.probation_score;
   EXPECT_GT(st.lru_score, 0);
-  EXPECT_EQ(FrontPuts(d, 100), 0);
+  EXPECT_EQ(Puts(d, 100, Insertion::kLru), 100);
+}
+
+// What a prompt-serving workload looks like (the Mooncake trace): each step writes a new chain
+// and two chains no one asks for again (unique tails), and reads the chain written a step
+// before and the one written 24 steps before. LRU loses the old one to the tails (24 steps of
+// writes outgrow the cache); bimodal insertion loses the new one (queued at the front, the
+// next put evicts it); probation keeps both: chains read once are no longer unread, and the
+// tails, never read, go first.
+TEST(InsertionDuel, TailsNeverReadTurnToProbation) {
+  InsertionDuel d({});
+  // The shadows hold 25 sampled keys (one page in 16); a step writes 24 pages, 1.5 sampled:
+  // 24 steps are 36 keys, more than LRU holds; unread first while 6 or more are unread.
+  d.SetCapacity(400);
+  auto step = [&](int s) {
+    Request(d, s);  // the new chain (missed, then written)
+    if (s >= 1) Request(d, s - 1);
+    if (s >= 24) Request(d, s - 24);
+    for (int t = 0; t < 2; ++t) Request(d, 1000000 + 2 * s + t);
+  };
+  for (int s = 0; s < 800; ++s) step(s);
+  const auto st = d.GetStats();
+  EXPECT_FALSE(st.bimodal) << "LRU " << st.lru_score << ", bimodal " << st.bimodal_score;
+  EXPECT_TRUE(st.probation) << "LRU " << st.probation_lru_score << ", probation "
+                            << st.probation_score;
+  EXPECT_GT(st.probation_score, 1.5 * st.probation_lru_score);
+  EXPECT_EQ(Puts(d, 50, Insertion::kProbation), 50);
+  EXPECT_EQ(d.GetStats().probation_puts, 50u);
+  EXPECT_TRUE(d.Probation());
+}
+
+// Chains read once, a while after they are written (multi-turn conversations coming back):
+// probation would evict them unread before they are asked; LRU keeps them, and the duel stays
+// with LRU. And with probation off, it is never chosen.
+TEST(InsertionDuel, ChainsReadOnceLaterKeepLru) {
+  for (const bool probation : {true, false}) {
+    InsertionDuel d({.probation = probation});
+    d.SetCapacity(400);  // 25 sampled keys; unread first while 6 or more are unread
+    for (int s = 0; s < 2000; ++s) {
+      Request(d, s);
+      if (s >= 30) Request(d, s - 30);  // 240 pages (15 sampled keys) later: LRU holds it
+    }
+    const auto st = d.GetStats();
+    EXPECT_FALSE(st.probation) << "LRU " << st.probation_lru_score << ", probation "
+                               << st.probation_score;
+    if (probation) {
+      EXPECT_GT(st.probation_lru_score, 2 * st.probation_score) << "probation kept them?";
+    }
+    EXPECT_GT(st.lru_score, 0);
+    EXPECT_EQ(Puts(d, 50, Insertion::kLru), 50);
+    EXPECT_EQ(st.probation_puts, 0u);
+  }
 }
 
 // Before the cache is full nothing is evicted: both shadows hold everything, score alike, and

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 namespace prefixd::storage {
 
@@ -74,13 +75,13 @@ bool KeyIndex::Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
   return true;
 }
 
-bool KeyIndex::Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation, uint32_t tick) {
+std::optional<uint32_t> KeyIndex::Touch(uint32_t ns_id, const KeyHash& hash,
+                                        uint64_t generation, uint32_t tick) {
   Shard& s = ShardOf(hash);
   absl::MutexLock l(&s.mu);
   auto it = s.map.find(NamespacedKey{ns_id, hash});
-  if (it == s.map.end() || it->second.generation != generation) return false;
-  it->second.touched = tick;
-  return true;
+  if (it == s.map.end() || it->second.generation != generation) return std::nullopt;
+  return std::exchange(it->second.touched, tick);
 }
 
 std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& hash) const {

@@ -80,9 +80,10 @@ class KeyIndex {
   // changed) if there is no entry, it is in another generation (the record is a copy no
   // longer pointed at) or `ref` does not fit an entry.
   bool Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation, const BlobRef& ref);
-  // Sets the page's Entry::touched to `tick` if its entry is in `generation`; false (nothing
-  // changed) otherwise.
-  bool Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation, uint32_t tick);
+  // Sets the page's Entry::touched to `tick` if its entry is in `generation`, and returns the
+  // tick it had; nullopt (nothing changed) otherwise.
+  std::optional<uint32_t> Touch(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
+                                uint32_t tick);
   std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
   // Removes every entry of namespace `ns_id`; returns those whose blob record is known, with
   // their generation.

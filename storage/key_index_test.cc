@@ -42,14 +42,15 @@ TEST(KeyIndex, LocatesOnlyTheCopyItsEntryPointsAt) {
 TEST(KeyIndex, TouchMarksOnlyTheCopyItWasUsedIn) {
   KeyIndex index;
   const KeyHash a = HashKey("a");
-  EXPECT_FALSE(index.Touch(1, a, 7, 5));  // no entry
+  EXPECT_EQ(index.Touch(1, a, 7, 5), std::nullopt);  // no entry
   index.Set(1, a, At(7, 1700000000));
   EXPECT_EQ(index.Find(1, a)->touched, 0u);
-  EXPECT_FALSE(index.Touch(1, a, 6, 5));  // another copy
-  EXPECT_FALSE(index.Touch(2, a, 7, 5));  // another namespace
+  EXPECT_EQ(index.Touch(1, a, 6, 5), std::nullopt);  // another copy
+  EXPECT_EQ(index.Touch(2, a, 7, 5), std::nullopt);  // another namespace
   EXPECT_EQ(index.Find(1, a)->touched, 0u);
-  EXPECT_TRUE(index.Touch(1, a, 7, 5));
-  EXPECT_EQ(index.Find(1, a)->touched, 5u);
+  EXPECT_EQ(index.Touch(1, a, 7, 5), 0u);  // returns the tick it had
+  EXPECT_EQ(index.Touch(1, a, 7, 6), 5u);
+  EXPECT_EQ(index.Find(1, a)->touched, 6u);
   index.Set(1, a, At(8, 1700000001));  // a new copy starts unused
   EXPECT_EQ(index.Find(1, a)->touched, 0u);
 }

@@ -164,6 +164,9 @@ struct StoreStats {
   uint64_t lru_entries = 0;            // Eviction::kPages: the LRU queue, stale entries too
   bool bimodal_insertion = false;      // puts queue new pages at the front now (insertion_duel.h)
   uint64_t bimodal_puts = 0;           // puts that did, since the store opened
+  bool probation_insertion = false;    // eviction takes unread pages first now (insertion_duel.h)
+  uint64_t probation_puts = 0;         // puts made while it did, since the store opened
+  uint64_t unread_pages = 0;           // pages written and not used since (approximately)
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

@@ -409,6 +409,53 @@ TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
   EXPECT_GT(adaptive, 4 * lru);
 }
 
+// Each step writes a new chain and two chains no one asks for again (unique prompt tails, the
+// Mooncake trace), and asks for the chain written a step before and the one written 24 steps
+// before, as a serving engine does (Exists, Get, Put of what was missed). 24 steps of writes
+// are 36 MiB, more than the 32 MiB budget: LRU loses the old chain to the tails every time.
+// With adaptive insertion the shadows see that probation serves more; the hand then takes
+// pages never read first, and the chains read once stay.
+TEST_F(BudgetTest, AdaptiveInsertionEvictsPagesNeverReadFirst) {
+  auto replay = [&](bool adaptive) {
+    StoreOptions o;
+    o.capacity_bytes = kCapacity;
+    o.eviction = StoreOptions::Eviction::kPages;
+    o.adaptive_insertion = adaptive;
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+    OpenWith(o);
+    auto request = [&](int c) {
+      EXPECT_TRUE(store_->Exists({"ns"}, Keys(c)).ok());
+      const int n = Read(c);
+      if (n < kChain) Put(c);
+      return n;
+    };
+    int served = 0, asked = 0;
+    for (int s = 0; s < 160; ++s) {
+      request(s);
+      if (s >= 1) request(s - 1);
+      if (s >= 24) {
+        const int n = request(s - 24);
+        if (s >= 100) served += n, asked += kChain;
+      }
+      for (int t = 0; t < 2; ++t) request(100000 + 2 * s + t);
+    }
+    const auto st = store_->Stats();
+    EXPECT_FALSE(st->bimodal_insertion);
+    EXPECT_EQ(st->probation_insertion, adaptive);
+    EXPECT_EQ(st->probation_puts > 0, adaptive);
+    EXPECT_EQ(st->unread_pages > 0, adaptive);
+    EXPECT_LE(st->disk_bytes, kCapacity * 11 / 10);
+    std::printf("%s: %d of %d pages of chains 24 steps old served\n",
+                adaptive ? "adaptive" : "LRU", served, asked);
+    return double(served) / asked;
+  };
+  const double lru = replay(false);
+  const double adaptive = replay(true);
+  EXPECT_LE(lru, 0.05) << "LRU kept chains 24 steps old?";
+  EXPECT_GE(adaptive, 0.5) << "probation kept too little";
+}
+
 // A client gets a chain's prefix and puts the rest: the pages after the first missing one may
 // be stored already. The put uses them too, so the room it makes for its new pages does not
 // come from them (it used to: evicted, then written again as missing, a wasted device write

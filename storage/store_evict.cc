@@ -5,8 +5,12 @@
 // has that number, so every miss on it is counted and explained as an eviction, as for a
 // dropped generation) and its blob record is freed in place (Retire, ReclaimDead). A
 // generation goes whole once none of its pages is live. Exact LRU rather than CLOCK: on the
-// replays of docs/benchmarks-why.md, CLOCK kept 2-5 % fewer hits at the same budget.
+// replays of docs/benchmarks-why.md, CLOCK kept 2-5 % fewer hits at the same budget. With
+// adaptive insertion (insertion_duel.h) a second queue holds the pages written and not used
+// since; while probation is chosen the hand takes those first, as long as a share of the
+// pages is unread.
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -22,6 +26,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     LruEntry at;
     KeyIndex::Entry entry;
     IndexRecord evicted;
+    bool from_unread;
   };
   std::vector<Victim> victims;
   // Pages met that are not in a blob file yet keep their place at the front (pages a put
@@ -35,13 +40,23 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     lru_.insert(lru_.end(), unflushed.begin() + kept, unflushed.end());
     lru_.insert(lru_.begin(), unflushed.begin(), unflushed.begin() + kept);
   };
+  // Put back what was taken, in its order.
+  auto put_back = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_) {
+    for (auto v = victims.rbegin(); v != victims.rend(); ++v) {
+      (v->from_unread ? unread_ : lru_).push_front(v->at);
+    }
+  };
   rocksdb::WriteBatch batch;
   uint64_t retired = 0;
-  size_t steps;  // at most one pass over the queue
+  size_t steps;  // at most one pass over the queues
   {
     absl::MutexLock l(&lru_mu_);
-    steps = lru_.size();
+    steps = lru_.size() + unread_.size();
   }
+  // Probation (insertion_duel.h): the hand takes the oldest unread page while `unread_share`
+  // pages or more are unread.
+  bool probation = false;
+  uint64_t unread_share = 0;
   if (duel_ && !only_ns) {  // the cache is full: its shadows hold a share of what it holds
     uint64_t live = 0;
     {
@@ -49,12 +64,18 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
       for (const auto& [n, g] : gens_) live += g->total.pages;
     }
     duel_->SetCapacity(live);
+    probation = duel_->Probation();
+    unread_share = std::max<uint64_t>(1, uint64_t(duel_->probation_share() * double(live)));
+    absl::MutexLock l(&lru_mu_);
+    ghost_capacity_ = live;
   }
+  bool unread_blocked = false;  // the oldest unread page is not in a blob file yet
   // With only_ns nothing is popped: the hand reads its way along the queue (no one else pops:
   // write_mu_ is held, and pushes go to the back), and what it evicts goes stale where it lies.
   size_t scan = 0;
   while (retired < bytes && steps-- > 0) {
     LruEntry at;
+    bool from_unread = false;
     {
       absl::MutexLock l(&lru_mu_);
       if (only_ns) {
@@ -62,9 +83,19 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
         if (scan >= lru_.size()) break;
         at = lru_[scan++];
       } else {
-        if (lru_.empty()) break;
-        at = lru_.front();
-        lru_.pop_front();
+        if (probation && !unread_blocked) {
+          while (!unread_.empty() && !Current(unread_.front())) unread_.pop_front();
+          if (!unread_.empty() && unread_live_ >= unread_share) {
+            at = unread_.front();
+            unread_.pop_front();
+            from_unread = true;
+          }
+        }
+        if (!from_unread) {
+          if (lru_.empty()) break;
+          at = lru_.front();
+          lru_.pop_front();
+        }
       }
     }
     const auto e = keys_.Find(at.page.ns_id, at.page.hash);
@@ -72,7 +103,13 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
       continue;  // used again since, moved, deleted, evicted or its generation dropped: stale
     }
     if (!e->blob()) {  // not in a blob file yet: nothing to free
-      if (!only_ns) unflushed.push_back(at);
+      if (from_unread) {  // the unread pages behind it are newer still: take from the LRU end
+        absl::MutexLock l(&lru_mu_);
+        unread_.push_front(at);
+        unread_blocked = true;
+      } else if (!only_ns) {
+        unflushed.push_back(at);
+      }
       continue;
     }
     const std::string key = EncodeIndexKey(at.page.ns_id, at.page.hash);
@@ -82,11 +119,11 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     if (s.ok()) rec = DecodeIndexRecord(value);
     if (!rec || rec->generation != at.generation) {
       if (!s.ok() && !s.IsNotFound()) {
-        if (!only_ns) {  // put back what was taken, in its order
+        if (!only_ns) {
           absl::MutexLock l(&lru_mu_);
-          lru_.push_front(at);
+          (from_unread ? unread_ : lru_).push_front(at);
           requeue_unflushed();
-          for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
+          put_back();
         }
         return FromRocks(s, "reading an index record to evict");
       }
@@ -95,7 +132,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     rec->generation = 0;
     batch.Put(index_cf_, key, EncodeIndexRecord(*rec));
     retired += e->blob()->bytes;
-    victims.push_back({at, *e, *std::move(rec)});
+    victims.push_back({at, *e, *std::move(rec), from_unread});
   }
   if (!unflushed.empty()) {
     absl::MutexLock l(&lru_mu_);
@@ -107,12 +144,17 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
   if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
     if (!only_ns) {
       absl::MutexLock l(&lru_mu_);
-      for (auto v = victims.rbegin(); v != victims.rend(); ++v) lru_.push_front(v->at);
+      put_back();
     }
     return FromRocks(s, "evicting pages");
   }
+  uint64_t unread_evicted = 0;
   for (const Victim& v : victims) {
-    keys_.Set(v.at.page.ns_id, v.at.page.hash, v.evicted);
+    // Whoever replaces an unread tick counts the page out: this Set, or a get's touch before it.
+    const auto old = keys_.Set(v.at.page.ns_id, v.at.page.hash, v.evicted);
+    if (old && old->generation == v.at.generation && (old->touched & kUnreadTick)) {
+      ++unread_evicted;
+    }
     Retire(v.at.generation, v.entry);
     if (GenerationPtr g = Find(v.at.generation)) g->Remove(v.at.page.ns_id, v.entry.size);
     if (auto ns = ById(v.at.page.ns_id)) {
@@ -120,6 +162,19 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
       ns->bytes.fetch_sub(v.entry.size, std::memory_order_relaxed);
       ns->evicted_pages.fetch_add(1, std::memory_order_relaxed);
       ns->evicted_bytes.fetch_add(v.entry.size, std::memory_order_relaxed);
+    }
+  }
+  {
+    absl::MutexLock l(&lru_mu_);
+    unread_live_ -= std::min(unread_live_, unread_evicted);
+    for (const Victim& v : victims) {
+      if (!v.from_unread) continue;
+      const uint64_t g = GhostKey(v.at.page);
+      if (ghost_.insert(g).second) ghost_order_.push_back(g);
+    }
+    while (ghost_order_.size() > ghost_capacity_) {
+      ghost_.erase(ghost_order_.front());
+      ghost_order_.pop_front();
     }
   }
   evicted_pages_.fetch_add(victims.size(), std::memory_order_relaxed);
@@ -170,59 +225,96 @@ void StoreImpl::BuildLru() {
     if (Live(e.generation)) live.push_back({k, e.generation, e.touched});
   });
   // When each page was last used is not kept across a restart: the oldest generations are
-  // taken as the least recently used, and a page used since the open is queued again.
+  // taken as the least recently used, and a page used since the open is queued again. No page
+  // counts as unread.
   std::stable_sort(live.begin(), live.end(), [](const LruEntry& a, const LruEntry& b) {
     return a.generation < b.generation;
   });
   absl::MutexLock l(&lru_mu_);
   lru_.assign(live.begin(), live.end());
   lru_compact_at_ = 2 * lru_.size() + 1024;
+  unread_.clear();
+  unread_live_ = 0;
+}
+
+uint64_t StoreImpl::GhostKey(const NamespacedKey& k) {
+  uint64_t h;
+  std::memcpy(&h, k.hash.data(), sizeof(h));
+  return h ^ (uint64_t{k.ns_id} * 0x9E3779B97F4A7C15ull);
+}
+
+bool StoreImpl::Current(const LruEntry& at) const {
+  const auto e = keys_.Find(at.page.ns_id, at.page.hash);
+  return e && e->generation == at.generation && e->touched == at.tick && Live(e->generation);
 }
 
 bool StoreImpl::TouchPages(uint32_t ns_id,
-                           std::span<const std::pair<KeyHash, uint32_t>> pages, bool front) {
+                           std::span<const std::pair<KeyHash, uint32_t>> pages, Use use,
+                           InsertionDuel::Insertion how) {
   if (pages.empty()) return false;
   absl::MutexLock l(&lru_mu_);
-  const uint32_t tick = ++lru_tick_;
-  if (front) {
+  lru_tick_ = (lru_tick_ + 1) & (kUnreadTick - 1);
+  const uint32_t tick = lru_tick_;
+  // With adaptive insertion a put's new pages are unread (whichever way they are queued, so
+  // that probation, once chosen, finds them), but for those evicted unread lately.
+  const bool mark_unread = use == Use::kWritten && duel_ != nullptr;
+  std::vector<LruEntry> unread;  // deepest first, as they are to be evicted
+  auto touch = [&](const KeyHash& hash, uint32_t generation) -> std::optional<LruEntry> {
+    uint32_t t = tick;
+    if (mark_unread && ghost_.erase(GhostKey({ns_id, hash})) == 0) t |= kUnreadTick;
+    const auto old = keys_.Touch(ns_id, hash, generation, t);
+    if (!old) return std::nullopt;
+    if ((*old & kUnreadTick) && unread_live_ > 0) --unread_live_;  // used again
+    LruEntry at{{ns_id, hash}, generation, t};
+    if (t & kUnreadTick) unread.push_back(at);
+    return at;
+  };
+  if (use == Use::kWritten && how == InsertionDuel::Insertion::kFront) {
     for (const auto& [hash, generation] : pages) {  // root first: the deepest ends at the front
-      if (keys_.Touch(ns_id, hash, generation, tick)) {
-        lru_.push_front({{ns_id, hash}, generation, tick});
-      }
+      if (auto at = touch(hash, generation)) lru_.push_front(*at);
     }
+    std::reverse(unread.begin(), unread.end());
   } else {
     for (auto p = pages.rbegin(); p != pages.rend(); ++p) {
-      if (keys_.Touch(ns_id, p->first, p->second, tick)) {
-        lru_.push_back({{ns_id, p->first}, p->second, tick});
-      }
+      if (auto at = touch(p->first, p->second)) lru_.push_back(*at);
     }
   }
-  return lru_.size() > lru_compact_at_;
+  unread_live_ += unread.size();
+  unread_.insert(unread_.end(), unread.begin(), unread.end());
+  return lru_.size() > lru_compact_at_ || unread_.size() > unread_compact_at_;
 }
 
 void StoreImpl::CompactLru() {
+  bool lru_due, unread_due;
   {
     absl::MutexLock l(&lru_mu_);
-    if (lru_.size() <= lru_compact_at_) return;
+    lru_due = lru_.size() > lru_compact_at_;
+    unread_due = unread_.size() > unread_compact_at_;
   }
   // Filtered outside the lock, so that gets go on queueing the pages they read; nothing pops
   // meanwhile (pops hold write_mu_), and what was queued meanwhile is newer than all of it.
-  std::deque<LruEntry> old;
-  {
+  auto compact = [&](std::deque<LruEntry>& queue, size_t& compact_at, const char* name) {
+    std::deque<LruEntry> old;
+    {
+      absl::MutexLock l(&lru_mu_);
+      old.swap(queue);
+    }
+    const size_t before = old.size();
+    std::erase_if(old, [&](const LruEntry& at) { return !Current(at); });
     absl::MutexLock l(&lru_mu_);
-    old.swap(lru_);
-  }
-  const size_t before = old.size();
-  std::erase_if(old, [&](const LruEntry& at) {
-    const auto e = keys_.Find(at.page.ns_id, at.page.hash);
-    return !e || e->generation != at.generation || e->touched != at.tick || !Live(e->generation);
-  });
-  absl::MutexLock l(&lru_mu_);
-  spdlog::debug("LRU queue: {} stale entries dropped, {} left", before - old.size(),
-                old.size() + lru_.size());
-  old.insert(old.end(), lru_.begin(), lru_.end());
-  lru_.swap(old);
-  lru_compact_at_ = 2 * lru_.size() + 1024;
+    spdlog::debug("{} queue: {} stale entries dropped, {} left", name, before - old.size(),
+                  old.size() + queue.size());
+    if (&queue == &unread_) {
+      // Counted afresh: those filtered, and those queued meanwhile (all unread but a few read
+      // already, which the next look drops).
+      unread_live_ = old.size() + queue.size();
+    }
+    old.insert(old.end(), queue.begin(), queue.end());
+    queue.swap(old);
+    compact_at = 2 * queue.size() + 1024;
+  };
+  if (lru_due) compact(lru_, lru_compact_at_, "LRU");
+  if (unread_due) compact(unread_, unread_compact_at_, "unread");
 }
 
 }  // namespace prefixd::storage

@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/rate_limiter.h"
@@ -217,14 +218,19 @@ class StoreImpl final : public Store, private BlobRefListener {
   // generation it was used in) become the most recently used, the deepest least recent of
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
   // radix cache evicts leaves first). A page whose entry has moved since is skipped.
-  // Returns whether the queue has grown past the point where CompactLru looks at it.
-  // With `front` (bimodal insertion: pages just written, insertion_duel.h) they go to the
-  // front instead, the deepest at the very front.
+  // Returns whether a queue has grown past the point where CompactLru looks at it.
+  // `written`: pages a put just wrote, queued as `how` (insertion_duel.h): kFront puts them at
+  // the front instead, the deepest at the very front; with adaptive insertion they are also
+  // queued as unread (but for those in the ghost: evicted unread lately). A page used again
+  // is no longer unread.
+  enum class Use { kUsed, kWritten };
   bool TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages,
-                  bool front = false) ABSL_LOCKS_EXCLUDED(lru_mu_);
-  // Drops the LRU queue's stale entries once it has doubled since the last look (pages read
-  // again leave one each; eviction drops those it meets): a store read far more than it
-  // evicts does not grow the queue without bound.
+                  Use use = Use::kUsed,
+                  InsertionDuel::Insertion how = InsertionDuel::Insertion::kLru)
+      ABSL_LOCKS_EXCLUDED(lru_mu_);
+  // Drops the LRU and unread queues' stale entries once one has doubled since the last look
+  // (pages read again leave one each; eviction drops those it meets): a store read far more
+  // than it evicts does not grow them without bound. Counts the unread pages afresh.
   void CompactLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
@@ -331,8 +337,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   // generation and tick of that use. An entry is current while the page's key index entry is
   // in that generation with that tick (Entry::touched): a page used again is queued again and
   // its older entry goes stale, as does the entry of a page moved, deleted or evicted since.
-  // Stale entries are skipped where met. Ticks are 32 bits: a page unused for 2^32 uses of
-  // others may find a stale entry matching and go early, which costs a hit, not a page.
+  // Stale entries are skipped where met. Ticks are 31 bits (the top one marks unread pages,
+  // below): a page unused for 2^31 uses of others may find a stale entry matching and go
+  // early, which costs a hit, not a page.
   // Pops happen under write_mu_ only (EvictPages); pushes come from gets too.
   struct LruEntry {
     NamespacedKey page;
@@ -343,6 +350,21 @@ class StoreImpl final : public Store, private BlobRefListener {
   std::deque<LruEntry> lru_ ABSL_GUARDED_BY(lru_mu_);
   uint32_t lru_tick_ ABSL_GUARDED_BY(lru_mu_) = 0;
   size_t lru_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;  // twice its size at the last look
+  // Adaptive insertion's probation (insertion_duel.h): the pages written and not used since,
+  // in write order, with the same staleness rule. Their ticks carry kUnreadTick, so a touch
+  // that replaces such a tick knows the page was unread (unread_live_ counts them; pages
+  // deleted or replaced unread are counted until the next CompactLru). The ghost remembers,
+  // by a 64-bit fingerprint, the pages evicted unread lately (at most ghost_capacity_).
+  static constexpr uint32_t kUnreadTick = uint32_t{1} << 31;
+  std::deque<LruEntry> unread_ ABSL_GUARDED_BY(lru_mu_);
+  uint64_t unread_live_ ABSL_GUARDED_BY(lru_mu_) = 0;
+  size_t unread_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;
+  std::deque<uint64_t> ghost_order_ ABSL_GUARDED_BY(lru_mu_);
+  absl::flat_hash_set<uint64_t> ghost_ ABSL_GUARDED_BY(lru_mu_);
+  uint64_t ghost_capacity_ ABSL_GUARDED_BY(lru_mu_) = 0;
+  static uint64_t GhostKey(const NamespacedKey& k);
+  // Whether `at` is still the page's newest entry, in a live generation.
+  bool Current(const LruEntry& at) const;
   // Where puts queue their pages (StoreOptions::adaptive_insertion); null without it.
   std::unique_ptr<InsertionDuel> duel_;
   std::atomic<uint64_t> evicted_pages_{0};

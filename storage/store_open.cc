@@ -586,11 +586,14 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   {
     absl::MutexLock l(&lru_mu_);
     out.lru_entries = lru_.size();
+    out.unread_pages = unread_live_;
   }
   if (duel_) {
     const InsertionDuel::Stats d = duel_->GetStats();
     out.bimodal_insertion = d.bimodal;
     out.bimodal_puts = d.front_puts;
+    out.probation_insertion = d.probation;
+    out.probation_puts = d.probation_puts;
   }
   out.promoted_bytes = promoted_bytes_.load(std::memory_order_relaxed);
   out.promotions_declined = promotions_declined_.load(std::memory_order_relaxed);

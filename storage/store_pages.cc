@@ -354,7 +354,8 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
       for (const auto& [h, generation] : used) written.push_back(h);
       duel_->Wrote(ns.info.id, written);
     }
-    if (TouchPages(ns.info.id, used, duel_ && duel_->InsertAtFront())) CompactLru();
+    const auto how = duel_ ? duel_->Choose() : InsertionDuel::Insertion::kLru;
+    if (TouchPages(ns.info.id, used, Use::kWritten, how)) CompactLru();
   }
   for (const auto& [number, size] : replaced) {
     if (GenerationPtr g = Find(number)) g->Remove(ns.info.id, size);
