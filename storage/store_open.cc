@@ -85,10 +85,17 @@ StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
   generation_bytes_ = options.generation_bytes;
   if (generation_bytes_ == 0 && limit == 0) generation_bytes_ = uint64_t{1} << 30;
   if (generation_bytes_ == 0) {
-    // 32 generations: dropping one frees about 3 % of the budget, so the pages fill most of it
-    // (Mooncake trace at 25 %, inproc: token hit rate 0.401 with 8 generations, 0.41-0.43 with 32). At
-    // least 4 memtables each: smaller ones cost write amplification (1.25 with 1 memtable).
-    generation_bytes_ = std::max(limit / 32, 4 * write_buffer_bytes_);
+    // Eviction::kGenerations, 32 generations: dropping one frees about 3 % of the budget, so
+    // the pages fill most of it (Mooncake trace at 25 %, inproc: token hit rate 0.401 with 8
+    // generations, 0.41-0.43 with 32). Eviction::kPages, 24: every generation is a column
+    // family, and each one created or dropped rewrites an OPTIONS file listing all of them;
+    // probation keeps pages read long ago alive, so old generations linger (47 live on average
+    // against 26 with LRU on the Mooncake trace at 10 %), which took write amplification from
+    // 1.17 to 1.21 there with 32; 24 gave 1.15 at the same hit rate, 16 and 8 1.11 / 1.07 for
+    // 0.5-4 % fewer hits on other replays (docs/benchmarks-why.md). At least 4 memtables
+    // each: smaller ones cost write amplification (1.25 with 1 memtable).
+    const uint64_t count = options.eviction == StoreOptions::Eviction::kPages ? 24 : 32;
+    generation_bytes_ = std::max(limit / count, 4 * write_buffer_bytes_);
   }
 }
 
