@@ -29,6 +29,10 @@ Candidates (a request's served prefix is read, then its missing blocks written, 
              1.5 times the leading pages of lru-rr's, scores halve once their sum passes 1,024,
              and a put makes room for all its new pages before queueing them (at the front,
              deepest first, when not admitted), as the store's put does.
+  duel-2q    what the store runs since stop 23: duel-m plus a third shadow running probation
+             (2Q with the pages not read since written as its first queue, a quarter of the
+             capacity, and a ghost of pages evicted unread); while it serves more leading pages
+             than the LRU shadow (and bimodal is not chosen), the hand takes unread pages first.
 Reported: token hit rate and its ratio to the best of the references.
 
 Usage: bench/page_policies.py FILE... [--fractions 0.1,0.25,0.5] [--effective 1.0]

@@ -518,13 +518,12 @@ WHY = {
                   "is scheduling (p50 624 µs, p99 4.4 ms at one stream in the run after the "
                   "key index); with 4 streams calls also queue.",
     "policy": "prefixd evicts single pages, least recently used first and a chain's deepest "
-              "first (--eviction pages, the default), inserting bimodally only where shadow "
-              "caches show LRU collapsing (a cycle longer than the cache: the LMCache shape), "
-              "and gives pages the whole budget less its own files; LRU trails S3-FIFO and "
-              "LFU-DA where frequency pays (the Mooncake trace at 25-50 %), and every "
-              "frequency-aware variant simulated (bench/page_policies.py: ARC, segmented LRU, "
-              "set dueling with it) lost 1-20 % on the SGLang shape or the fill sequence, or "
-              "did not reach the best there (benchmarks-why.md); issue #3.",
+              "first (--eviction pages, the default); shadow caches choose bimodal insertion "
+              "(a cycle longer than the cache: the LMCache shape) or probation (pages never "
+              "read go first: the Mooncake trace), and follow the better policy only once "
+              "their scores show it. Pages get the whole budget less the store's own files "
+              "(SSTs, logs, unflushed pages: 1-2 % of these small budgets), which the "
+              "simulated references do not pay (benchmarks-why.md); issue #3.",
     "wa": "Each page is written once with --eviction pages (no copies); the rest is the index "
           "family (WAL, flushes, compactions) and blob files' headers. With --eviction "
           "generations, pages read from the oldest quarter are copied forward, at most a tenth "

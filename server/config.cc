@@ -116,9 +116,10 @@ const std::vector<Setting>& Settings() {
        },
        [](const ServerConfig& c) { return std::string(c.evict_pages ? "pages" : "generations"); }},
       {"insertion",
-       "with --eviction pages, where puts queue new pages: adaptive (at the least recently used "
-       "end while shadow caches find that serves more, as on a cycle longer than the cache) "
-       "or lru (always at the most recently used end)",
+       "with --eviction pages, where puts queue new pages and which pages go first: adaptive "
+       "(chosen by shadow caches: new pages at the least recently used end on a cycle longer "
+       "than the cache; pages never read evicted first where pages read again pay) or lru "
+       "(always the most recently used end, least recently used first)",
        [](ServerConfig& c, const std::string& v) -> absl::Status {
          if (v != "adaptive" && v != "lru") {
            return absl::InvalidArgumentError(absl::StrCat("not adaptive or lru: '", v, "'"));

@@ -219,10 +219,10 @@ class StoreImpl final : public Store, private BlobRefListener {
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
   // radix cache evicts leaves first). A page whose entry has moved since is skipped.
   // Returns whether a queue has grown past the point where CompactLru looks at it.
-  // `written`: pages a put just wrote, queued as `how` (insertion_duel.h): kFront puts them at
-  // the front instead, the deepest at the very front; with adaptive insertion they are also
-  // queued as unread (but for those in the ghost: evicted unread lately). A page used again
-  // is no longer unread.
+  // Use::kWritten: pages a put just wrote, queued as `how` (insertion_duel.h): kFront puts
+  // them at the front instead, the deepest at the very front; with adaptive insertion they are
+  // also queued as unread (but for those in the ghost: evicted unread lately). A page used
+  // again is no longer unread.
   enum class Use { kUsed, kWritten };
   bool TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages,
                   Use use = Use::kUsed,

@@ -92,7 +92,7 @@ StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
     // probation keeps pages read long ago alive, so old generations linger (47 live on average
     // against 26 with LRU on the Mooncake trace at 10 %), which took write amplification from
     // 1.17 to 1.21 there with 32; 24 gave 1.15 at the same hit rate, 16 and 8 1.11 / 1.07 for
-    // 0.5-4 % fewer hits on other replays (docs/benchmarks-why.md). At least 4 memtables
+    // 0.4-4.5 % fewer hits on other replays (docs/benchmarks-why.md). At least 4 memtables
     // each: smaller ones cost write amplification (1.25 with 1 memtable).
     const uint64_t count = options.eviction == StoreOptions::Eviction::kPages ? 24 : 32;
     generation_bytes_ = std::max(limit / count, 4 * write_buffer_bytes_);
