@@ -104,7 +104,6 @@ void InsertionDuel::Read(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
-  if (capacity_ == 0) return;  // not full yet
   const size_t lru_lead = Lead(lru_, mine), bimodal_lead = Lead(bimodal_, mine);
   lru_score_ += double(lru_lead);
   bimodal_score_ += double(bimodal_lead);
@@ -129,7 +128,6 @@ void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
-  if (capacity_ == 0) return;  // not full yet
   for (Shadow* s : Shadows()) {
     std::vector<NamespacedKey> fresh;
     for (const NamespacedKey& k : mine) {

@@ -84,9 +84,9 @@ class InsertionDuel {
   bool Probation() const ABSL_LOCKS_EXCLUDED(mu_);
   double probation_share() const { return options_.probation_share; }
   // The real cache holds `pages` pages when it is full (it tells so when it evicts): each
-  // shadow holds pages / sample. Until the first call Read and Wrote do nothing: nothing is
-  // evicted yet, so no choice matters, and a store that never fills pays nothing for the
-  // shadows (they start empty when it does).
+  // shadow holds pages / sample. Until the first call the shadows are unbounded (each holds
+  // every sampled key looked up or written: nothing was evicted yet, so neither choice
+  // mattered, and both score alike).
   void SetCapacity(uint64_t pages) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Stats {
@@ -159,7 +159,7 @@ class InsertionDuel {
   double bimodal_score_ ABSL_GUARDED_BY(mu_) = 0;
   double probation_lru_score_ ABSL_GUARDED_BY(mu_) = 0;
   double probation_score_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t capacity_ ABSL_GUARDED_BY(mu_) = 0;  // keys per shadow; 0 = not full yet
+  uint64_t capacity_ ABSL_GUARDED_BY(mu_) = 0;  // keys per shadow; 0 = unbounded
   std::minstd_rand rng_ ABSL_GUARDED_BY(mu_);
   uint64_t front_puts_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t probation_puts_ ABSL_GUARDED_BY(mu_) = 0;

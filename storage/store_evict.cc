@@ -58,7 +58,6 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
   bool probation = false;
   uint64_t unread_share = 0;
   if (duel_ && !only_ns) {  // the cache is full: its shadows hold a share of what it holds
-    full_.store(true, std::memory_order_relaxed);
     uint64_t live = 0;
     {
       absl::MutexLock l(&gen_mu_);
@@ -257,10 +256,8 @@ bool StoreImpl::TouchPages(uint32_t ns_id,
   lru_tick_ = (lru_tick_ + 1) & (kUnreadTick - 1);
   const uint32_t tick = lru_tick_;
   // With adaptive insertion a put's new pages are unread (whichever way they are queued, so
-  // that probation, once chosen, finds them), but for those evicted unread lately; only once
-  // the store is full (before, nothing is evicted, and a store that never fills pays nothing).
-  const bool mark_unread =
-      use == Use::kWritten && duel_ != nullptr && full_.load(std::memory_order_relaxed);
+  // that probation, once chosen, finds them), but for those evicted unread lately.
+  const bool mark_unread = use == Use::kWritten && duel_ != nullptr;
   std::vector<LruEntry> unread;  // deepest first, as they are to be evicted
   auto touch = [&](const KeyHash& hash, uint32_t generation) -> std::optional<LruEntry> {
     uint32_t t = tick;

@@ -362,7 +362,6 @@ class StoreImpl final : public Store, private BlobRefListener {
   std::deque<uint64_t> ghost_order_ ABSL_GUARDED_BY(lru_mu_);
   absl::flat_hash_set<uint64_t> ghost_ ABSL_GUARDED_BY(lru_mu_);
   uint64_t ghost_capacity_ ABSL_GUARDED_BY(lru_mu_) = 0;
-  std::atomic<bool> full_{false};  // EvictPages has run: unread pages are tracked from then on
   static uint64_t GhostKey(const NamespacedKey& k);
   // Whether `at` is still the page's newest entry, in a live generation.
   bool Current(const LruEntry& at) const;
