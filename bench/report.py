@@ -529,9 +529,9 @@ WHY = {
           "generations, pages read from the oldest quarter are copied forward, at most a tenth "
           "of the accepted page bytes (--promote-budget; benchmarks-why.md); issue #3.",
     "ttft": "TTFT at a 25 % budget follows the hit rate and the cold read speed: prefixd's hit "
-            "rate is within 1 % of the file tier's per-page LRU here (trace table above), so "
-            "what is left is the cold chain read, one page after another (cold chain get rows "
-            "above).",
+            "rate is within about 2 % of the file tier's per-page LRU here (trace table above), "
+            "so what is left is the cold chain read, one page after another (cold chain get "
+            "rows above).",
 }
 
 

@@ -100,7 +100,8 @@ const std::vector<Setting>& Settings() {
        [](const ServerConfig& c) { return absl::StrCat(c.memory_cache_bytes); }},
       {"generation-size",
        "page bytes per generation (with --eviction generations, the unit of eviction); "
-       "0 = capacity/32 (without --capacity, the file system's size/32)",
+       "0 = capacity/24 with --eviction pages, /32 with generations (without --capacity, of "
+       "the file system's size)",
        Bytes(&ServerConfig::generation_bytes),
        [](const ServerConfig& c) { return absl::StrCat(c.generation_bytes); }},
       {"eviction",

@@ -61,7 +61,8 @@ struct ServerConfig {
   // (StoreOptions::adaptive_insertion).
   bool adaptive_insertion = true;
 
-  // Page bytes per generation (the unit of eviction); 0 = capacity / 32. Default 0.
+  // Page bytes per generation (with --eviction generations, the unit of eviction); 0 =
+  // capacity / 24 with pages eviction, / 32 with generations. Default 0.
   uint64_t generation_bytes = 0;
 
   // Pages read from the oldest promote_fraction of the generations (at least two) are copied

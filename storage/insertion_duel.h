@@ -85,8 +85,9 @@ class InsertionDuel {
   double probation_share() const { return options_.probation_share; }
   // The real cache holds `pages` pages when it is full (it tells so when it evicts): each
   // shadow holds pages / sample. Until the first call the shadows are unbounded (each holds
-  // every sampled key looked up or written: nothing was evicted yet, so neither choice
-  // mattered, and both score alike).
+  // every sampled key looked up or written: nothing was evicted yet, so no choice mattered,
+  // and all score alike; starting them empty at the first eviction instead cost the replays
+  // up to 13 % of their hits, docs/benchmarks-why.md).
   void SetCapacity(uint64_t pages) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Stats {

@@ -116,18 +116,21 @@ TEST(InsertionDuel, ChainsReadOnceLaterKeepLru) {
   }
 }
 
-// Before the cache is full nothing is evicted: both shadows hold everything, score alike, and
+// Before the cache is full nothing is evicted: the shadows hold everything, score alike, and
 // insertion stays LRU. Scores halve as they grow.
 TEST(InsertionDuel, UnboundedShadowsAgreeAndScoresStayBounded) {
-  InsertionDuel d({.halve_at = 256});
+  InsertionDuel d({.halve_at = 256, .probation_halve_at = 512});
   for (int round = 0; round < 20; ++round) {
     for (int c = 0; c < 50; ++c) Request(d, c);
   }
   const auto st = d.GetStats();
   EXPECT_FALSE(st.bimodal);
+  EXPECT_FALSE(st.probation);
   EXPECT_EQ(st.lru_score, st.bimodal_score);
+  EXPECT_EQ(st.probation_lru_score, st.probation_score);
   EXPECT_GT(st.lru_score, 0);
   EXPECT_LE(st.lru_score + st.bimodal_score, 256 + 2 * 8);
+  EXPECT_LE(st.probation_lru_score + st.probation_score, 512 + 2 * 8);
 }
 
 TEST(InsertionDuel, SamplesOnePageInSixteenByHash) {

@@ -57,8 +57,9 @@ struct StoreOptions {
   // changeable online.
   bool adaptive_insertion = true;
 
-  // Bytes of pages per generation before a new one starts. 0 (default): capacity / 32, at
-  // least 4 memtables; 1 GiB when the capacity is unlimited.
+  // Bytes of pages per generation before a new one starts. 0 (default): capacity / 24 with
+  // Eviction::kPages, / 32 with kGenerations, at least 4 memtables; 1 GiB when the capacity
+  // is unlimited.
   uint64_t generation_bytes = 0;
 
   // Pages read from the oldest `promote_fraction` of the live generations (at least two) are
