@@ -204,6 +204,18 @@ def sampled(b, sample):
     return int.from_bytes(digest, "little") % sample == 0
 
 
+def shadow_request(shadow, mine, **put):
+    """A request of the sampled blocks `mine` on a shadow with get/put (StoreLruPut or its
+    subclass): returns how many leading blocks it held (its score), then reads those and puts
+    the rest with `put`'s arguments."""
+    lead = 0
+    while lead < len(mine) and shadow.contains(mine[lead]):
+        lead += 1
+    shadow.get(mine, lead)
+    shadow.put(mine, lead, **put)
+    return lead
+
+
 class Bip:
     """lru-rr whose requests' new pages enter at the LRU end, but for one in `1/eps` requests.
     With `duel`, the choice between that and lru-rr follows sampled shadow caches."""
@@ -302,12 +314,7 @@ class DuelMargin:
         admit = self.rng.random() < self.eps
         mine = [b for b in blocks if sampled(b, self.sample)]
         for i, s in enumerate(self.shadows):
-            lead = 0
-            while lead < len(mine) and s.contains(mine[lead]):
-                lead += 1
-            self.scores[i] += lead
-            s.get(mine, lead)
-            s.put(mine, lead, front=i == 1 and not admit)
+            self.scores[i] += shadow_request(s, mine, front=i == 1 and not admit)
         if sum(self.scores) > self.halve_at:
             self.scores = [x / 2 for x in self.scores]
         bimodal = self.scores[1] > self.margin * self.scores[0]
@@ -392,14 +399,8 @@ class DuelProbation:
     def request(self, blocks, k):
         admit = self.rng.random() < self.eps
         mine = [b for b in blocks if sampled(b, self.sample)]
-        leads = []
-        for i, s in enumerate(self.shadows):
-            lead = 0
-            while lead < len(mine) and s.contains(mine[lead]):
-                lead += 1
-            leads.append(lead)
-            s.get(mine, lead)
-            s.put(mine, lead, front=i == 1 and not admit, probation=i == 2)
+        leads = [shadow_request(s, mine, front=i == 1 and not admit, probation=i == 2)
+                 for i, s in enumerate(self.shadows)]
         self.scores[0] += leads[0]
         self.scores[1] += leads[1]
         self.scores2[0] += leads[0]

@@ -73,6 +73,16 @@ class BudgetTest : public ::testing::Test {
     auto r = store_->Put({"ns"}, "", w);
     ASSERT_TRUE(r.ok()) << r.status();
   }
+  // A new, empty store at kCapacity with Eviction::kPages, adaptive insertion on or off.
+  void OpenEmptyWithPageEviction(bool adaptive) {
+    StoreOptions o;
+    o.capacity_bytes = kCapacity;
+    o.eviction = StoreOptions::Eviction::kPages;
+    o.adaptive_insertion = adaptive;
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+    OpenWith(o);
+  }
   // Chain "long<chain>" of `pages` pages, written in one put (one batch).
   void PutLong(int chain, int pages) {
     std::vector<std::string> data, keys;
@@ -378,13 +388,7 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
 TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
   constexpr int kCycle = 128;  // 64 MiB of chains through 32 MiB
   auto replay = [&](bool adaptive) {
-    StoreOptions o;
-    o.capacity_bytes = kCapacity;
-    o.eviction = StoreOptions::Eviction::kPages;
-    o.adaptive_insertion = adaptive;
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-    OpenWith(o);
+    OpenEmptyWithPageEviction(adaptive);
     int served = 0;
     for (int round = 0; round < 5; ++round) {
       for (int c = 0; c < kCycle; ++c) {
@@ -417,13 +421,7 @@ TEST_F(BudgetTest, AdaptiveInsertionKeepsPartOfACycleLongerThanTheCache) {
 // pages never read first, and the chains read once stay.
 TEST_F(BudgetTest, AdaptiveInsertionEvictsPagesNeverReadFirst) {
   auto replay = [&](bool adaptive) {
-    StoreOptions o;
-    o.capacity_bytes = kCapacity;
-    o.eviction = StoreOptions::Eviction::kPages;
-    o.adaptive_insertion = adaptive;
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-    OpenWith(o);
+    OpenEmptyWithPageEviction(adaptive);
     auto request = [&](int c) {
       EXPECT_TRUE(store_->Exists({"ns"}, Keys(c)).ok());
       const int n = Read(c);
