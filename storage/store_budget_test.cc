@@ -381,6 +381,86 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   EXPECT_GT(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
 }
 
+// A clean close saves the LRU order (eviction_order.h); the next open evicts in that order, not
+// oldest generation first. 48 chains fill 24 MiB of the 32 MiB budget (6 generations of 4 MiB),
+// chain 0 (in the oldest) is read, the store closes and opens again, and single pages are
+// written until chain 16 (a later generation) starts to go: chain 0, used last, must be whole.
+// Without the file (a crash), or with one saved at another state of the store, the open takes
+// the oldest generation first and chain 0 is gone by then.
+class EvictionOrderTest : public BudgetTest {
+ protected:
+  enum class Restart { kClean, kFileRemoved, kFileStale };
+  // Pages of chain 0 left when chain 16 starts to go.
+  int ChainZeroLeft(Restart restart) {
+    StoreOptions o;
+    o.capacity_bytes = kCapacity;
+    o.eviction = StoreOptions::Eviction::kPages;
+    o.adaptive_insertion = false;
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+    OpenWith(o);
+    const std::string file = (std::filesystem::path(dir_) / "EVICTION-ORDER").string();
+    for (int c = 0; c < 48; ++c) Put(c);
+    EXPECT_EQ(Read(0), kChain);
+    store_.reset();  // a clean close saves the order
+    EXPECT_TRUE(std::filesystem::exists(file));
+    if (restart == Restart::kFileRemoved) std::filesystem::remove(file);
+    if (restart == Restart::kFileStale) {
+      std::filesystem::copy_file(file, file + ".old");
+      OpenWith(o);
+      Put(48);  // the store moves on; its next close saves another order
+      store_.reset();
+      std::filesystem::rename(file + ".old", file);  // and the old one is put back
+    }
+    OpenWith(o);
+    EXPECT_FALSE(std::filesystem::exists(file)) << "the order is read once, then removed";
+    EXPECT_EQ(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
+    auto prefix = [&](int chain) {
+      auto e = store_->Exists({"ns"}, Keys(chain));
+      int n = 0;
+      while (e.ok() && n < kChain && (*e)[n]) ++n;
+      return n;
+    };
+    for (int next = 1000; prefix(16) == kChain; ++next) {
+      if (next >= 1400) {
+        ADD_FAILURE() << "chain 16 never evicted";
+        break;
+      }
+      PutLong(next, 1);
+    }
+    return prefix(0);
+  }
+};
+
+TEST_F(EvictionOrderTest, ACleanRestartKeepsTheLruOrder) {
+  EXPECT_EQ(ChainZeroLeft(Restart::kClean), kChain);
+}
+
+TEST_F(EvictionOrderTest, WithoutTheFileTheOldestGenerationGoesFirst) {
+  EXPECT_EQ(ChainZeroLeft(Restart::kFileRemoved), 0);
+}
+
+TEST_F(EvictionOrderTest, AFileSavedAtAnotherStateOfTheStoreIsNotUsed) {
+  EXPECT_EQ(ChainZeroLeft(Restart::kFileStale), 0);
+}
+
+// Adaptive insertion's unread pages stay unread across a clean restart.
+TEST_F(EvictionOrderTest, UnreadPagesStayUnread) {
+  OpenEmptyWithPageEviction(/*adaptive=*/true);
+  for (int c = 0; c < 10; ++c) Put(c);
+  EXPECT_EQ(Read(3), kChain);
+  const uint64_t unread = store_->Stats()->unread_pages;
+  EXPECT_EQ(unread, 9u * kChain);
+  StoreOptions o;
+  o.capacity_bytes = kCapacity;
+  o.eviction = StoreOptions::Eviction::kPages;
+  o.adaptive_insertion = true;
+  OpenWith(o);
+  EXPECT_EQ(store_->Stats()->unread_pages, unread);
+  EXPECT_EQ(Read(5), kChain);
+  EXPECT_EQ(store_->Stats()->unread_pages, unread - kChain);
+}
+
 // A cycle of chains twice the budget, each looked up (Exists), read and written again when
 // missed, as serving engines do (the LMCache multi-turn shape): plain LRU evicts every page just before it is asked again and serves
 // nothing; with adaptive insertion the shadows see it, puts queue their pages at the front, and

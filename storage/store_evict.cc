@@ -11,9 +11,11 @@
 // pages is unread.
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "storage/eviction_order.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
 #include "util/byte_size.h"
@@ -220,21 +222,92 @@ void StoreImpl::DropEmptyGenerations() {
 }
 
 void StoreImpl::BuildLru() {
+  const std::string path = JoinFilePath(options_.path, kEvictionOrderFile);
+  std::optional<EvictionOrder> saved;
+  if (auto r = ReadEvictionOrder(path); r.ok()) {
+    if (r->sequence == opened_sequence_) {
+      saved = *std::move(r);
+    } else {  // written at another state of the store: a restore, or a crash after a save
+      spdlog::warn("{}: saved at sequence {}, the store is at {}: not used", path, r->sequence,
+                   opened_sequence_);
+    }
+  } else if (!absl::IsNotFound(r.status())) {
+    spdlog::warn("eviction order not used: {}", r.status().ToString());
+  }
   std::vector<LruEntry> live;
   keys_.ForEach([&](const NamespacedKey& k, const KeyIndex::Entry& e) {
     if (Live(e.generation)) live.push_back({k, e.generation, e.touched});
   });
-  // When each page was last used is not kept across a restart: the oldest generations are
-  // taken as the least recently used, and a page used since the open is queued again. No page
-  // counts as unread.
+  // Without a saved order, when each page was last used is not known (a crash): the oldest
+  // generations are taken as the least recently used. The pages a saved order does not list
+  // go first the same way (none after a clean close).
   std::stable_sort(live.begin(), live.end(), [](const LruEntry& a, const LruEntry& b) {
     return a.generation < b.generation;
   });
+  std::deque<LruEntry> lru, unread;
+  if (saved) {
+    absl::flat_hash_map<NamespacedKey, uint32_t> generation;  // of the live pages not queued yet
+    generation.reserve(live.size());
+    for (const LruEntry& at : live) generation[at.page] = at.generation;
+    absl::flat_hash_set<NamespacedKey> is_unread(saved->unread.begin(), saved->unread.end());
+    std::vector<LruEntry> listed;
+    listed.reserve(saved->lru.size());
+    for (const NamespacedKey& k : saved->lru) {
+      auto it = generation.find(k);
+      if (it == generation.end()) continue;  // gone, or listed twice
+      // Ticks: 0, or the unread mark; a page used from now on gets a newer one.
+      const uint32_t tick = is_unread.contains(k) ? kUnreadTick : 0;
+      keys_.Touch(k.ns_id, k.hash, it->second, tick);
+      listed.push_back({k, it->second, tick});
+      generation.erase(it);
+    }
+    for (const NamespacedKey& k : saved->unread) {
+      const auto e = keys_.Find(k.ns_id, k.hash);
+      if (e && Live(e->generation) && e->touched == kUnreadTick) {
+        unread.push_back({k, e->generation, kUnreadTick});
+      }
+    }
+    for (const LruEntry& at : live) {
+      if (generation.contains(at.page)) lru.push_back(at);
+    }
+    lru.insert(lru.end(), listed.begin(), listed.end());
+    spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed",
+                 listed.size(), unread.size(), lru.size() - listed.size());
+  } else {
+    lru.assign(live.begin(), live.end());
+  }
+  // Read once: a crash from here on must not find an order of a store that has moved on.
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (ec) spdlog::warn("cannot remove {}: {}", path, ec.message());
   absl::MutexLock l(&lru_mu_);
-  lru_.assign(live.begin(), live.end());
+  lru_ = std::move(lru);
   lru_compact_at_ = 2 * lru_.size() + 1024;
-  unread_.clear();
-  unread_live_ = 0;
+  unread_ = std::move(unread);
+  unread_live_ = unread_.size();
+  unread_compact_at_ = 2 * unread_.size() + 1024;
+}
+
+void StoreImpl::SaveEvictionOrder() {
+  EvictionOrder order;
+  order.sequence = db_->GetLatestSequenceNumber();
+  {
+    absl::MutexLock l(&lru_mu_);
+    order.lru.reserve(lru_.size());
+    for (const LruEntry& at : lru_) {
+      if (Current(at)) order.lru.push_back(at.page);
+    }
+    for (const LruEntry& at : unread_) {
+      if (Current(at)) order.unread.push_back(at.page);
+    }
+  }
+  const std::string path = JoinFilePath(options_.path, kEvictionOrderFile);
+  if (auto s = WriteEvictionOrder(path, order); !s.ok()) {
+    spdlog::warn("eviction order not saved (the next start takes the oldest generations "
+                 "first): {}", s.ToString());
+    return;
+  }
+  spdlog::info("eviction order saved: {} pages, {} unread", order.lru.size(), order.unread.size());
 }
 
 uint64_t StoreImpl::GhostKey(const NamespacedKey& k) {

@@ -212,8 +212,12 @@ class StoreImpl final : public Store, private BlobRefListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // At open: the LRU queue from the key index, oldest generation first.
+  // At open: the LRU and unread queues in the order a clean close saved (eviction_order.h),
+  // then deletes that file; pages it does not list (or all, without a valid file) go first,
+  // oldest generation first.
   void BuildLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // At a clean close, after the flush: both queues' current pages, to EVICTION-ORDER.
+  void SaveEvictionOrder();
   // Pages of one chain just used (written or read; `pages` in chain order, each with the
   // generation it was used in) become the most recently used, the deepest least recent of
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
@@ -341,6 +345,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   // below): a page unused for 2^31 uses of others may find a stale entry matching and go
   // early, which costs a hit, not a page.
   // Pops happen under write_mu_ only (EvictPages); pushes come from gets too.
+  // The DB's last sequence number when it opened: an eviction order saved at another is not
+  // this store's.
+  uint64_t opened_sequence_ = 0;
   struct LruEntry {
     NamespacedKey page;
     uint32_t generation;

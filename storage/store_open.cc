@@ -101,7 +101,11 @@ StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
 
 StoreImpl::~StoreImpl() {
   if (!db_) return;
-  if (auto s = Flush(); !s.ok()) spdlog::error("flush at close failed: {}", s.ToString());
+  if (auto s = Flush(); !s.ok()) {
+    spdlog::error("flush at close failed: {}", s.ToString());
+  } else if (PageEviction()) {
+    SaveEvictionOrder();
+  }
   {
     absl::MutexLock l(&gen_mu_);
     gens_.clear();  // destroys the generation handles
@@ -228,6 +232,7 @@ absl::Status StoreImpl::Init() {
   auto s = rocksdb::DB::Open(db_opts, options_.path, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening store at ", options_.path));
   db_.reset(raw);
+  opened_sequence_ = db_->GetLatestSequenceNumber();
   RemoveOldInfoLogs(options_.path);  // after Open: the directory's LOCK is ours
   index_cf_ = handles[1];
   {

@@ -30,11 +30,14 @@ TEST(Restart, SigtermLosesNothingAcknowledged) {
     for (int ch = 0; ch < 25; ++ch) ASSERT_TRUE(PutTestChain(*c, *ns, 7, ch, 8).ok());
   }
   EXPECT_EQ(d.Stop(SIGTERM), 0);
+  const std::string order = dir.path() + "/data/EVICTION-ORDER";
+  EXPECT_TRUE(std::filesystem::exists(order)) << "a clean stop saves the eviction order";
   d.Start();
   auto c = d.Connect();
   auto ns = c->OpenNamespace("ns", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
   EXPECT_FALSE(ns->created);
+  EXPECT_FALSE(std::filesystem::exists(order)) << "read at start, then removed";
   for (int ch = 0; ch < 25; ++ch) {
     int wrong = -1;
     auto got = GetTestChain(*c, *ns, 7, ch, 8, &wrong);

@@ -1,0 +1,95 @@
+#include "storage/eviction_order.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace prefixd::storage {
+namespace {
+
+class EvictionOrderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("eviction_order_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / kEvictionOrderFile).string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static EvictionOrder Sample() {
+    EvictionOrder o;
+    o.sequence = 0x0102030405060708ull;
+    for (int i = 0; i < 5; ++i) o.lru.push_back({uint32_t(i % 2 + 1), HashKey("p" + std::to_string(i))});
+    o.unread.push_back({2, HashKey("p3")});
+    return o;
+  }
+
+  std::string Contents() const {
+    std::ifstream in(path_, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  void Overwrite(const std::string& bytes) const {
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
+  const EvictionOrder o = Sample();
+  ASSERT_TRUE(WriteEvictionOrder(path_, o).ok());
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+  EXPECT_EQ(std::filesystem::file_size(path_), 8 + 8 + 6 * 20 + 20u);
+  auto r = ReadEvictionOrder(path_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sequence, o.sequence);
+  EXPECT_EQ(r->lru, o.lru);
+  EXPECT_EQ(r->unread, o.unread);
+}
+
+TEST_F(EvictionOrderTest, EmptyQueuesRoundTrip) {
+  ASSERT_TRUE(WriteEvictionOrder(path_, EvictionOrder{7, {}, {}}).ok());
+  auto r = ReadEvictionOrder(path_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sequence, 7u);
+  EXPECT_TRUE(r->lru.empty());
+  EXPECT_TRUE(r->unread.empty());
+}
+
+TEST_F(EvictionOrderTest, NoFileIsNotFound) {
+  EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EvictionOrderTest, AnyFlippedByteIsDataLoss) {
+  ASSERT_TRUE(WriteEvictionOrder(path_, Sample()).ok());
+  const std::string good = Contents();
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    Overwrite(bad);
+    EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kDataLoss)
+        << "byte " << i;
+  }
+}
+
+TEST_F(EvictionOrderTest, TruncatedOrExtendedIsDataLoss) {
+  ASSERT_TRUE(WriteEvictionOrder(path_, Sample()).ok());
+  const std::string good = Contents();
+  for (size_t n : {size_t{0}, size_t{7}, size_t{20}, good.size() - 20, good.size() - 1}) {
+    Overwrite(good.substr(0, n));
+    EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kDataLoss)
+        << n << " bytes";
+  }
+  Overwrite(good + std::string(20, '\0'));
+  EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace prefixd::storage
