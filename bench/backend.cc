@@ -34,4 +34,9 @@ absl::StatusOr<PageViews> Backend::GetViews(std::span<const std::string> keys) {
   return v;
 }
 
+absl::Status Backend::Restart(bool) {
+  return absl::UnimplementedError(
+      absl::StrCat("the ", kind(), " tier cannot be restarted by the benchmark (inproc can)"));
+}
+
 }  // namespace prefixd::bench

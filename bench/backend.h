@@ -115,6 +115,10 @@ class Backend {
 
   // Read/write bytes and peak RSS so far of the process doing the I/O.
   virtual absl::StatusOr<IoCounters> Io() = 0;
+  // Closes the tier cleanly and opens it again (inproc only; UNIMPLEMENTED elsewhere). With
+  // `forget_eviction_order`, the eviction order the close saved is removed before the open,
+  // as a crash would leave it. Calls made meanwhile wait for the open.
+  virtual absl::Status Restart(bool forget_eviction_order);
 };
 
 // The counters of process `pid` (0: this one) from /proc. UNAVAILABLE if unreadable.

@@ -66,7 +66,10 @@ constexpr char kUsage[] =
     "--csv FILE (trace, multiturn) writes one line per request. --print-capacity prints the\n"
     "budget a --capacity-fraction means and exits (for a daemon's --capacity);\n"
     "--dump-requests FILE (trace, multiturn) writes the request sequence as JSON lines and exits;\n"
-    "--daemon-capacity-set says the grpc daemon was started with it.\n";
+    "--daemon-capacity-set says the grpc daemon was started with it.\n"
+    "--restart-at F (trace, multiturn; inproc, concurrency 1) restarts the tier before that\n"
+    "fraction of the requests and reports the hit rate from there on; --restart clean (default),\n"
+    "forget-order (the saved eviction order removed, as after a crash) or none (no restart).\n";
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "prefixd-bench: %s\n", std::string(s.message()).c_str());
@@ -381,7 +384,22 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   const bool dry_run = f.Switch("print-capacity", false);
   const std::string dump = f.Str("dump-requests");
   const bool capacity_set_on_daemon = f.Switch("daemon-capacity-set", false);
+  ASSIGN_OR_FAIL(restart_at, f.Double("restart-at", 0));
+  const std::string restart = f.Str("restart", "clean");
   if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
+  if (restart_at != 0) {
+    if (!(restart_at > 0 && restart_at < 1)) {
+      return Fail(absl::InvalidArgumentError("--restart-at wants a fraction in (0, 1)"));
+    }
+    r.tail_from = std::max<uint64_t>(1, static_cast<uint64_t>(restart_at * trace.size()));
+    if (restart == "clean") {
+      r.restart = ReplayOptions::Restart::kClean;
+    } else if (restart == "forget-order") {
+      r.restart = ReplayOptions::Restart::kForgetOrder;
+    } else if (restart != "none") {
+      return Fail(absl::InvalidArgumentError("--restart wants clean, forget-order or none"));
+    }
+  }
   r.bytes_per_token = bpt;
   r.speed = speed;
   r.concurrency = c.concurrency;
@@ -445,6 +463,11 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
               report.cached_token_rate(), report.mb_per_s(),
               static_cast<unsigned long long>(report.errors),
               static_cast<unsigned long long>(report.corrupt));
+  if (report.tail_from > 0) {
+    std::printf("  from request %llu on (restart before it: %s): token hit rate %.4f\n",
+                static_cast<unsigned long long>(report.tail_from), report.restart.c_str(),
+                report.tail_token_hit_rate());
+  }
   std::printf("  disk: peak %.1f MiB%s; device writes %.1f MiB for %.1f MiB of pages put "
               "(write amplification %.3f)\n",
               peak_disk.load() / 1048576.0,

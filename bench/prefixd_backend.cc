@@ -1,6 +1,9 @@
 #include "bench/prefixd_backend.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "client/client.h"
 #include "storage/store.h"
 #include "util/crc32c.h"
@@ -93,17 +96,39 @@ class GrpcBackend final : public Backend {
 
 class InprocBackend final : public Backend {
  public:
-  InprocBackend(std::unique_ptr<storage::Store> store, std::string ns)
-      : store_(std::move(store)), ns_(std::move(ns)) {}
+  InprocBackend(std::unique_ptr<storage::Store> store, storage::StoreOptions options,
+                std::string ns, storage::Fingerprint fp)
+      : store_(std::move(store)), options_(std::move(options)), ns_(std::move(ns)),
+        fp_(std::move(fp)) {}
+
+  absl::Status Restart(bool forget_eviction_order) override {
+    absl::MutexLock l(&mu_);  // calls made meanwhile wait
+    store_.reset();           // a clean close
+    if (forget_eviction_order) {
+      std::error_code ec;
+      std::filesystem::remove(
+          std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile, ec);
+      if (ec) return absl::InternalError("cannot remove the eviction order: " + ec.message());
+    }
+    auto store = storage::Store::Open(options_);
+    if (!store.ok()) return store.status();
+    if (auto r = (*store)->OpenNamespace(ns_, fp_); !r.ok()) return r.status();
+    store_ = *std::move(store);
+    return absl::OkStatus();
+  }
 
   const std::string& kind() const override { return kind_; }
 
   absl::StatusOr<std::vector<bool>> Exists(std::span<const std::string> keys) override {
+    absl::ReaderMutexLock l(&mu_);
+    if (store_ == nullptr) return Closed();
     return store_->Exists({ns_}, keys);
   }
 
   absl::Status Put(std::span<const std::string> keys, std::span<const std::string_view> pages,
                    std::string_view parent_key) override {
+    absl::ReaderMutexLock l(&mu_);
+    if (store_ == nullptr) return Closed();
     std::vector<storage::PageWrite> w;
     w.reserve(pages.size());
     for (size_t i = 0; i < pages.size(); ++i) {
@@ -114,6 +139,8 @@ class InprocBackend final : public Backend {
 
   absl::StatusOr<size_t> Get(std::span<const std::string> keys,
                              std::vector<std::string>* pages) override {
+    absl::ReaderMutexLock l(&mu_);
+    if (store_ == nullptr) return Closed();
     pages->clear();
     auto r = store_->Get({ns_}, keys, 0, [&](size_t, std::string_view, std::string_view b,
                                                uint32_t) {
@@ -124,9 +151,15 @@ class InprocBackend final : public Backend {
     return pages->size();
   }
 
-  absl::Status Sync() override { return store_->Flush(); }
+  absl::Status Sync() override {
+    absl::ReaderMutexLock l(&mu_);
+    if (store_ == nullptr) return Closed();
+    return store_->Flush();
+  }
 
   absl::StatusOr<uint64_t> DiskBytes() override {
+    absl::ReaderMutexLock l(&mu_);
+    if (store_ == nullptr) return Closed();
     auto s = store_->Stats();
     if (!s.ok()) return s.status();
     return s->disk_bytes;
@@ -137,9 +170,16 @@ class InprocBackend final : public Backend {
   }
 
  private:
+  static absl::Status Closed() {
+    return absl::FailedPreconditionError("the store did not open again after a restart");
+  }
+
   const std::string kind_ = "inproc";
-  std::unique_ptr<storage::Store> store_;
+  absl::Mutex mu_;  // held shared by every call, exclusively by Restart
+  std::unique_ptr<storage::Store> store_ ABSL_GUARDED_BY(mu_);
+  const storage::StoreOptions options_;
   const std::string ns_;
+  const storage::Fingerprint fp_;
 };
 
 absl::Status CheckCommon(const BackendOptions& o, bool needs_dir) {
@@ -207,7 +247,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& 
                            fp.kv_layout(),  fp.page_tokens(),    fp.page_bytes(),
                            fp.tp_rank(),    fp.tp_size(),        fp.key_scheme()};
   if (auto r = (*store)->OpenNamespace(o.ns_name, sfp); !r.ok()) return r.status();
-  return std::unique_ptr<Backend>(new InprocBackend(*std::move(store), o.ns_name));
+  return std::unique_ptr<Backend>(new InprocBackend(*std::move(store), so, o.ns_name, sfp));
 }
 
 }  // namespace prefixd::bench

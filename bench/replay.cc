@@ -87,6 +87,10 @@ class Shared {
     absl::MutexLock l(&mu_);
     return aborted_;
   }
+  void Abort() {
+    absl::MutexLock l(&mu_);
+    StopLocked(true);
+  }
 
   std::atomic<size_t> next{0};
   // Progress figures.
@@ -122,6 +126,12 @@ absl::Status ReplayOptions::Validate() const {
   if (concurrency < 1 || concurrency > 1024) {
     return absl::InvalidArgumentError(
         absl::StrCat("concurrency must be in [1, 1024], is ", concurrency));
+  }
+  if (restart != Restart::kNone && tail_from == 0) {
+    return absl::InvalidArgumentError("a restart needs tail_from > 0: the request it precedes");
+  }
+  if (restart != Restart::kNone && concurrency != 1) {
+    return absl::InvalidArgumentError("a restart needs concurrency 1");
   }
   return model.Validate();
 }
@@ -303,6 +313,15 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
             std::max(w.max_lag_s, std::chrono::duration<double>(Clock::now() - due).count());
       }
       if (!shared.AwaitDone(req.after)) return;
+      if (i == options.tail_from && options.restart != ReplayOptions::Restart::kNone) {
+        // Concurrency 1: every earlier request has finished.
+        auto s = backend->Restart(options.restart == ReplayOptions::Restart::kForgetOrder);
+        if (!s.ok()) {
+          shared.RecordError(absl::StrCat("restart before request ", i, ": ", s.ToString()));
+          shared.Abort();
+          return;
+        }
+      }
       const uint64_t bytes_before = w.bytes_got + w.bytes_put;
       records[i] = ReplayOne(req, i, options, *page_bytes, backend, &shared, &w, &got, &arena);
       finished[i] = 1;
@@ -337,6 +356,10 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
   rep.speed = options.speed;
   rep.model = options.model;
   rep.requests = n;
+  rep.tail_from = options.tail_from;
+  rep.restart = options.restart == ReplayOptions::Restart::kClean         ? "clean"
+                : options.restart == ReplayOptions::Restart::kForgetOrder ? "forget-order"
+                                                                          : "none";
   Latencies exists_us, get_us, put_us;
   for (WorkerStats& w : stats) {
     exists_us.Merge(w.exists_us);
@@ -365,6 +388,10 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
     rep.present_blocks += r.present_pages;
     rep.served_blocks += r.served_pages;
     if (r.ttft.timed_out) ++rep.requests_timed_out;
+    if (options.tail_from > 0 && i >= options.tail_from) {
+      rep.tail_prompt_tokens += r.ttft.prompt_tokens;
+      rep.tail_served_tokens += r.ttft.served_tokens;
+    }
     ttfts.push_back(r.ttft);
     rep.records.push_back(r);
   }
@@ -424,6 +451,9 @@ std::string LatencyCells(const LatencySummary& l) {
 }  // namespace
 
 double ReplayReport::token_hit_rate() const { return Ratio(served_tokens, prompt_tokens); }
+double ReplayReport::tail_token_hit_rate() const {
+  return Ratio(tail_served_tokens, tail_prompt_tokens);
+}
 double ReplayReport::cached_token_rate() const { return Ratio(cached_tokens, prompt_tokens); }
 double ReplayReport::block_hit_rate() const { return Ratio(served_blocks, block_refs); }
 double ReplayReport::requests_per_s() const {
@@ -452,6 +482,11 @@ void ReplayReport::AppendJson(JsonObject* j) const {
   j->Int("served_tokens", served_tokens);
   j->Int("cached_tokens", cached_tokens);
   j->Num("token_hit_rate", token_hit_rate(), 4);
+  if (tail_from > 0) {
+    j->Int("tail_from", tail_from);
+    j->Str("restart", restart);
+    j->Num("tail_token_hit_rate", tail_token_hit_rate(), 4);
+  }
   j->Num("cached_token_rate", cached_token_rate(), 4);
   j->Int("block_refs", block_refs);
   j->Int("present_blocks", present_blocks);

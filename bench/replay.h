@@ -61,6 +61,15 @@ struct ReplayOptions {
   uint64_t max_memory_bytes = 4ull << 30;
   // Names the run in progress lines, e.g. "trace" or "multiturn".
   std::string label = "replay";
+  // What a restart costs the hits after it: with tail_from > 0 the report also gives the hit
+  // rate of the requests from that index on (the tail), and before the first of them, with
+  // every earlier request finished, the tier restarts as `restart` says (Backend::Restart):
+  // kClean, a clean close and open; kForgetOrder, the same with the saved eviction order
+  // removed (what a crash leaves); kNone, no restart (the figure to compare with). A restart
+  // needs concurrency 1 and a tier that can restart (inproc).
+  enum class Restart { kNone, kClean, kForgetOrder };
+  uint64_t tail_from = 0;
+  Restart restart = Restart::kNone;
 
   absl::Status Validate() const;
 };
@@ -106,6 +115,11 @@ struct ReplayReport {
   uint64_t prompt_tokens = 0, served_tokens = 0, cached_tokens = 0;
   uint64_t block_refs = 0, present_blocks = 0, served_blocks = 0;
   uint64_t requests_timed_out = 0;  // the deadline cut some served pages
+  // ReplayOptions::tail_from (0: none), the restart before it ("none", "clean",
+  // "forget-order"), and the tokens of the requests done from it on.
+  uint64_t tail_from = 0;
+  std::string restart = "none";
+  uint64_t tail_prompt_tokens = 0, tail_served_tokens = 0;
 
   // Traffic and integrity.
   uint64_t pages_got = 0, bytes_got = 0;  // returned by Get (verified or not)
@@ -122,6 +136,7 @@ struct ReplayReport {
   std::vector<RequestRecord> records;        // the requests done, in trace order
 
   double token_hit_rate() const;     // served_tokens / prompt_tokens
+  double tail_token_hit_rate() const;  // tail_served_tokens / tail_prompt_tokens
   double cached_token_rate() const;  // cached_tokens / prompt_tokens
   double block_hit_rate() const;     // served_blocks / block_refs
   double requests_per_s() const;

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -16,22 +18,17 @@ namespace {
 constexpr char kMagic[] = "PFXEVO01";
 constexpr size_t kMagicBytes = 8;
 constexpr size_t kEntryBytes = 4 + sizeof(KeyHash);
-constexpr size_t kTrailerBytes = 8 + 8 + 4;
 
-void PutEntries(std::string* out, const std::vector<NamespacedKey>& keys) {
-  for (const NamespacedKey& k : keys) {
-    PutLittle32(out, k.ns_id);
-    out->append(reinterpret_cast<const char*>(k.hash.data()), k.hash.size());
-  }
+// The lists of an order, in file order.
+template <typename Order>
+auto Lists(Order& o) {
+  return std::array{&o.lru, &o.unread, &o.duel.lru, &o.duel.bimodal, &o.duel.probation,
+                    &o.duel.probation_unread, &o.duel.probation_ghost};
 }
-
-void GetEntries(const char* p, uint64_t count, std::vector<NamespacedKey>* out) {
-  out->resize(count);
-  for (NamespacedKey& k : *out) {
-    k.ns_id = GetLittle32(p);
-    std::memcpy(k.hash.data(), p + 4, k.hash.size());
-    p += kEntryBytes;
-  }
+template <typename Order>
+auto Scores(Order& o) {
+  return std::array{&o.duel.lru_score, &o.duel.bimodal_score, &o.duel.probation_lru_score,
+                    &o.duel.probation_score};
 }
 
 absl::Status Errno(const char* what, const std::string& path) {
@@ -41,15 +38,20 @@ absl::Status Errno(const char* what, const std::string& path) {
 }  // namespace
 
 absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& order) {
+  size_t pages = 0;
+  for (const auto* list : Lists(order)) pages += list->size();
   std::string buf;
-  buf.reserve(kMagicBytes + 8 + (order.lru.size() + order.unread.size()) * kEntryBytes +
-              kTrailerBytes);
+  buf.reserve(kMagicBytes + 8 + 4 * 8 + 7 * 8 + pages * kEntryBytes + 4);
   buf.append(kMagic, kMagicBytes);
   PutLittle64(&buf, order.sequence);
-  PutEntries(&buf, order.lru);
-  PutEntries(&buf, order.unread);
-  PutLittle64(&buf, order.lru.size());
-  PutLittle64(&buf, order.unread.size());
+  for (const double* score : Scores(order)) PutLittle64(&buf, std::bit_cast<uint64_t>(*score));
+  for (const auto* list : Lists(order)) {
+    PutLittle64(&buf, list->size());
+    for (const NamespacedKey& k : *list) {
+      PutLittle32(&buf, k.ns_id);
+      buf.append(reinterpret_cast<const char*>(k.hash.data()), k.hash.size());
+    }
+  }
   PutLittle32(&buf, util::Crc32c(buf));
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -102,23 +104,39 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
   auto loss = [&](const char* why) {
     return absl::DataLossError(absl::StrCat(path, ": ", why));
   };
-  if (buf.size() < kMagicBytes + 8 + kTrailerBytes) return loss("too short");
+  if (buf.size() < kMagicBytes + 4) return loss("too short");
   if (std::memcmp(buf.data(), kMagic, kMagicBytes) != 0) return loss("not an eviction order");
-  const char* trailer = buf.data() + buf.size() - kTrailerBytes;
-  if (GetLittle32(trailer + 16) != util::Crc32c(buf.data(), buf.size() - 4)) {
+  if (GetLittle32(buf.data() + buf.size() - 4) != util::Crc32c(buf.data(), buf.size() - 4)) {
     return loss("checksum mismatch");
   }
-  const uint64_t lru = GetLittle64(trailer), unread = GetLittle64(trailer + 8);
-  const uint64_t body = buf.size() - kMagicBytes - 8 - kTrailerBytes;
-  if (lru > body / kEntryBytes || unread > body / kEntryBytes ||
-      (lru + unread) * kEntryBytes != body) {
-    return loss("counts do not match its size");
-  }
+  const char* p = buf.data() + kMagicBytes;
+  const char* const end = buf.data() + buf.size() - 4;
+  auto take = [&](size_t n) {
+    const char* at = p;
+    if (size_t(end - p) < n) return static_cast<const char*>(nullptr);
+    p += n;
+    return at;
+  };
   EvictionOrder order;
-  order.sequence = GetLittle64(buf.data() + kMagicBytes);
-  const char* p = buf.data() + kMagicBytes + 8;
-  GetEntries(p, lru, &order.lru);
-  GetEntries(p + lru * kEntryBytes, unread, &order.unread);
+  const char* at = take(8);
+  if (at == nullptr) return loss("too short");
+  order.sequence = GetLittle64(at);
+  for (double* score : Scores(order)) {
+    if ((at = take(8)) == nullptr) return loss("too short");
+    *score = std::bit_cast<double>(GetLittle64(at));
+  }
+  for (auto* list : Lists(order)) {
+    if ((at = take(8)) == nullptr) return loss("too short");
+    const uint64_t count = GetLittle64(at);
+    if (count > size_t(end - p) / kEntryBytes) return loss("a count past its end");
+    list->resize(count);
+    for (NamespacedKey& k : *list) {
+      at = take(kEntryBytes);
+      k.ns_id = GetLittle32(at);
+      std::memcpy(k.hash.data(), at + 4, k.hash.size());
+    }
+  }
+  if (p != end) return loss("bytes after its lists");
   return order;
 }
 

@@ -18,7 +18,7 @@ class EvictionOrderTest : public ::testing::Test {
            ("eviction_order_" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    path_ = (dir_ / kEvictionOrderFile).string();
+    path_ = (dir_ / "EVICTION-ORDER").string();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -27,6 +27,12 @@ class EvictionOrderTest : public ::testing::Test {
     o.sequence = 0x0102030405060708ull;
     for (int i = 0; i < 5; ++i) o.lru.push_back({uint32_t(i % 2 + 1), HashKey("p" + std::to_string(i))});
     o.unread.push_back({2, HashKey("p3")});
+    o.duel.lru_score = 12.5;
+    o.duel.bimodal_score = 3;
+    o.duel.probation_lru_score = 1e6;
+    o.duel.probation_score = 0.25;
+    o.duel.probation.push_back({1, HashKey("p4")});
+    o.duel.probation_ghost.push_back({1, HashKey("gone")});
     return o;
   }
 
@@ -46,16 +52,28 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   const EvictionOrder o = Sample();
   ASSERT_TRUE(WriteEvictionOrder(path_, o).ok());
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
-  EXPECT_EQ(std::filesystem::file_size(path_), 8 + 8 + 6 * 20 + 20u);
+  // magic, sequence, 4 scores, 7 counts, 8 pages, checksum
+  EXPECT_EQ(std::filesystem::file_size(path_), 8 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 4u);
   auto r = ReadEvictionOrder(path_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->sequence, o.sequence);
   EXPECT_EQ(r->lru, o.lru);
   EXPECT_EQ(r->unread, o.unread);
+  EXPECT_EQ(r->duel.lru_score, 12.5);
+  EXPECT_EQ(r->duel.bimodal_score, 3);
+  EXPECT_EQ(r->duel.probation_lru_score, 1e6);
+  EXPECT_EQ(r->duel.probation_score, 0.25);
+  EXPECT_TRUE(r->duel.lru.empty());
+  EXPECT_TRUE(r->duel.bimodal.empty());
+  EXPECT_EQ(r->duel.probation, o.duel.probation);
+  EXPECT_TRUE(r->duel.probation_unread.empty());
+  EXPECT_EQ(r->duel.probation_ghost, o.duel.probation_ghost);
 }
 
 TEST_F(EvictionOrderTest, EmptyQueuesRoundTrip) {
-  ASSERT_TRUE(WriteEvictionOrder(path_, EvictionOrder{7, {}, {}}).ok());
+  EvictionOrder empty;
+  empty.sequence = 7;
+  ASSERT_TRUE(WriteEvictionOrder(path_, empty).ok());
   auto r = ReadEvictionOrder(path_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->sequence, 7u);

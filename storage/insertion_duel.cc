@@ -176,4 +176,50 @@ InsertionDuel::Stats InsertionDuel::GetStats() const {
           .probation = ProbationWins()};
 }
 
+InsertionDuel::State InsertionDuel::Save() const {
+  absl::MutexLock l(&mu_);
+  State st;
+  st.lru_score = lru_score_;
+  st.bimodal_score = bimodal_score_;
+  st.probation_lru_score = probation_lru_score_;
+  st.probation_score = probation_score_;
+  st.lru.assign(lru_.order.begin(), lru_.order.end());
+  st.bimodal.assign(bimodal_.order.begin(), bimodal_.order.end());
+  st.probation.assign(probation_.order.begin(), probation_.order.end());
+  st.probation_unread.assign(probation_.unread.begin(), probation_.unread.end());
+  for (const NamespacedKey& k : probation_.ghost_order) {
+    if (probation_.ghost.contains(k)) st.probation_ghost.push_back(k);  // not erased since
+  }
+  return st;
+}
+
+void InsertionDuel::Restore(const State& st) {
+  absl::MutexLock l(&mu_);
+  lru_score_ = st.lru_score;
+  bimodal_score_ = st.bimodal_score;
+  probation_lru_score_ = st.probation_lru_score;
+  probation_score_ = st.probation_score;
+  auto fill = [](Shadow& s, const std::vector<NamespacedKey>& keys) {
+    for (const NamespacedKey& k : keys) {
+      if (s.where.contains(k)) continue;
+      s.order.push_back(k);
+      s.where[k].at = std::prev(s.order.end());
+    }
+  };
+  fill(lru_, st.lru);
+  fill(bimodal_, st.bimodal);
+  fill(probation_, st.probation);
+  for (const NamespacedKey& k : st.probation_unread) {
+    auto it = probation_.where.find(k);
+    if (it == probation_.where.end() || it->second.unread) continue;
+    probation_.unread.push_back(k);
+    it->second.unread_at = std::prev(probation_.unread.end());
+    it->second.unread = true;
+  }
+  for (const NamespacedKey& k : st.probation_ghost) {
+    if (probation_.where.contains(k) || !probation_.ghost.insert(k).second) continue;
+    probation_.ghost_order.push_back(k);
+  }
+}
+
 }  // namespace prefixd::storage

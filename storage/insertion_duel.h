@@ -102,6 +102,17 @@ class InsertionDuel {
   };
   Stats GetStats() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Everything the choice depends on, for a clean restart (eviction_order.h): the scores, each
+  // shadow's keys least recent first, and the probation shadow's unread keys and ghost,
+  // oldest first. Restore is for a duel no request has reached yet; the capacity is not part
+  // of it (the store sets it at its first eviction, as after any open).
+  struct State {
+    double lru_score = 0, bimodal_score = 0, probation_lru_score = 0, probation_score = 0;
+    std::vector<NamespacedKey> lru, bimodal, probation, probation_unread, probation_ghost;
+  };
+  State Save() const ABSL_LOCKS_EXCLUDED(mu_);
+  void Restore(const State& state) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Whether `hash` is one of the sampled pages.
   bool Sampled(const KeyHash& hash) const { return (hash[15] & (options_.sample - 1)) == 0; }
 

@@ -96,6 +96,48 @@ TEST(InsertionDuel, TailsNeverReadTurnToProbation) {
 // Chains read once, a while after they are written (multi-turn conversations coming back):
 // probation would evict them unread before they are asked; LRU keeps them, and the duel stays
 // with LRU. And with probation off, it is never chosen.
+// A duel restored from what another saved (a clean restart) is that duel: the same scores,
+// shadows, unread keys and ghost, so the same choices and the same scores from then on.
+TEST(InsertionDuel, ARestoredDuelGoesOnAsTheSavedOne) {
+  InsertionDuel a({});
+  a.SetCapacity(400);
+  auto step = [](InsertionDuel& d, int s) {
+    Request(d, s);
+    if (s >= 1) Request(d, s - 1);
+    if (s >= 24) Request(d, s - 24);
+    for (int t = 0; t < 2; ++t) Request(d, 1000000 + 2 * s + t);
+  };
+  for (int s = 0; s < 400; ++s) step(a, s);
+  const InsertionDuel::State saved = a.Save();
+  ASSERT_TRUE(a.Probation());
+  ASSERT_FALSE(saved.probation_unread.empty());
+  ASSERT_FALSE(saved.probation_ghost.empty());
+  InsertionDuel b({});
+  b.Restore(saved);
+  b.SetCapacity(400);
+  EXPECT_TRUE(b.Probation());
+  const InsertionDuel::State again = b.Save();
+  EXPECT_EQ(again.lru, saved.lru);
+  EXPECT_EQ(again.bimodal, saved.bimodal);
+  EXPECT_EQ(again.probation, saved.probation);
+  EXPECT_EQ(again.probation_unread, saved.probation_unread);
+  EXPECT_EQ(again.probation_ghost, saved.probation_ghost);
+  for (int s = 400; s < 600; ++s) {
+    step(a, s);
+    step(b, s);
+  }
+  const auto sa = a.GetStats(), sb = b.GetStats();
+  EXPECT_EQ(sa.lru_score, sb.lru_score);
+  EXPECT_EQ(sa.probation_score, sb.probation_score);
+  EXPECT_EQ(sa.probation_lru_score, sb.probation_lru_score);
+  EXPECT_EQ(b.Save().probation, a.Save().probation);
+  // A fresh duel fed the same 200 steps has scored less: its shadows started empty.
+  InsertionDuel c({});
+  c.SetCapacity(400);
+  for (int s = 400; s < 600; ++s) step(c, s);
+  EXPECT_LT(c.GetStats().probation_score, sa.probation_score);
+}
+
 TEST(InsertionDuel, ChainsReadOnceLaterKeepLru) {
   for (const bool probation : {true, false}) {
     InsertionDuel d({.probation = probation});

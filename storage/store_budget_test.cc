@@ -15,6 +15,7 @@
 #include "spdlog/spdlog.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "storage/eviction_order.h"
 #include "storage/page_key.h"
 #include "storage/test_pages.h"
 #include "storage/store.h"
@@ -444,8 +445,8 @@ TEST_F(EvictionOrderTest, AFileSavedAtAnotherStateOfTheStoreIsNotUsed) {
   EXPECT_EQ(ChainZeroLeft(Restart::kFileStale), 0);
 }
 
-// Adaptive insertion's unread pages stay unread across a clean restart.
-TEST_F(EvictionOrderTest, UnreadPagesStayUnread) {
+// Adaptive insertion's unread pages stay unread across a clean restart, and its shadows are saved.
+TEST_F(EvictionOrderTest, UnreadPagesStayUnreadAndTheDuelIsSaved) {
   OpenEmptyWithPageEviction(/*adaptive=*/true);
   for (int c = 0; c < 10; ++c) Put(c);
   EXPECT_EQ(Read(3), kChain);
@@ -455,6 +456,14 @@ TEST_F(EvictionOrderTest, UnreadPagesStayUnread) {
   o.capacity_bytes = kCapacity;
   o.eviction = StoreOptions::Eviction::kPages;
   o.adaptive_insertion = true;
+  store_.reset();
+  // The close saved the queues and what the duel's shadows hold (a sample of the pages).
+  auto saved = ReadEvictionOrder((std::filesystem::path(dir_) / "EVICTION-ORDER").string());
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->lru.size(), 10u * kChain);
+  EXPECT_EQ(saved->unread.size(), unread);
+  EXPECT_FALSE(saved->duel.lru.empty());
+  EXPECT_EQ(saved->duel.lru.size(), saved->duel.probation.size());
   OpenWith(o);
   EXPECT_EQ(store_->Stats()->unread_pages, unread);
   EXPECT_EQ(Read(5), kChain);

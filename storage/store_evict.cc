@@ -222,7 +222,7 @@ void StoreImpl::DropEmptyGenerations() {
 }
 
 void StoreImpl::BuildLru() {
-  const std::string path = JoinFilePath(options_.path, kEvictionOrderFile);
+  const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
   std::optional<EvictionOrder> saved;
   if (auto r = ReadEvictionOrder(path); r.ok()) {
     if (r->sequence == opened_sequence_) {
@@ -271,6 +271,7 @@ void StoreImpl::BuildLru() {
       if (generation.contains(at.page)) lru.push_back(at);
     }
     lru.insert(lru.end(), listed.begin(), listed.end());
+    if (duel_) duel_->Restore(saved->duel);
     spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed",
                  listed.size(), unread.size(), lru.size() - listed.size());
   } else {
@@ -301,7 +302,8 @@ void StoreImpl::SaveEvictionOrder() {
       if (Current(at)) order.unread.push_back(at.page);
     }
   }
-  const std::string path = JoinFilePath(options_.path, kEvictionOrderFile);
+  if (duel_) order.duel = duel_->Save();
+  const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
   if (auto s = WriteEvictionOrder(path, order); !s.ok()) {
     spdlog::warn("eviction order not saved (the next start takes the oldest generations "
                  "first): {}", s.ToString());

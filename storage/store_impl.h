@@ -213,10 +213,11 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // At open: the LRU and unread queues in the order a clean close saved (eviction_order.h),
-  // then deletes that file; pages it does not list (or all, without a valid file) go first,
-  // oldest generation first.
+  // and the duel as it was, then deletes that file; pages it does not list (or all, without a
+  // valid file) go first, oldest generation first.
   void BuildLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // At a clean close, after the flush: both queues' current pages, to EVICTION-ORDER.
+  // At a clean close, after the flush: both queues' current pages and the duel's state, to
+  // StoreOptions::kEvictionOrderFile.
   void SaveEvictionOrder();
   // Pages of one chain just used (written or read; `pages` in chain order, each with the
   // generation it was used in) become the most recently used, the deepest least recent of

@@ -264,10 +264,10 @@ absl::Status StoreImpl::Init() {
   }
   absl::MutexLock wl(&write_mu_);
   if (auto st = LoadBlobRefs(); !st.ok()) return st;
-  if (PageEviction()) BuildLru();
   if (PageEviction() && options_.adaptive_insertion) {
     duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
   }
+  if (PageEviction()) BuildLru();
   // The capacity may have shrunk since the last run. Failing to make room is no reason not to
   // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.
   if (auto s = MakeRoom(0, /*opening=*/true); !s.ok()) spdlog::warn("at start: {}", s.ToString());

@@ -46,8 +46,11 @@ struct StoreOptions {
   //    blob record freed in place (blob_refs.h), so nothing is copied forward; a generation
   //    goes once no live page is left in it. Pages not in blob files
   //    yet cannot be freed: when nothing else can, the oldest generation is dropped.
+  //    A clean close saves the order to kEvictionOrderFile under `path`, and the next open
+  //    restores it (after a crash the oldest generations are taken as the least recent).
   // Not changeable online.
   enum class Eviction { kGenerations, kPages };
+  static constexpr char kEvictionOrderFile[] = "EVICTION-ORDER";
   Eviction eviction = Eviction::kGenerations;
 
   // kPages: a put's new pages are queued at the least recently used end (but for one put in
