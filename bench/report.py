@@ -58,12 +58,13 @@ PATTERNS = [("micro", r"micro-(.+)-(\d+[KMG]iB)-c(\d+)-(warm|cold)\.json"),
             ("scale", r"scale-(.+)\.json"), ("trace", r"trace-(.+)-f([0-9.]+)\.json"),
             ("exists", r"exists256-(.+)-c(\d+)\.json"),
             ("multiturn", r"multiturn-(sglang|lmcache)-(.+)-f([0-9.]+)\.json"),
-            ("fill", r"fill-(.+)\.json")]
+            ("fill", r"fill-(.+)\.json"),
+            ("restart", r"restart-(mooncake|sglang|fill)-f([0-9.]+)-(none|clean|forget-order)\.json")]
 
 def load(results):
     """Every result file, keyed by what it measured; plus the commands and the tiers seen."""
-    data = {k: {} for k in ("micro", "scale", "trace", "multiturn", "exists", "fill", "csv",
-                            "cmd")}
+    data = {k: {} for k in ("micro", "scale", "trace", "multiturn", "exists", "fill", "restart",
+                            "csv", "cmd")}
     data["tiers"] = set()
     for name in sorted(os.listdir(results)):
         for kind, pat in PATTERNS:
@@ -81,10 +82,13 @@ def load(results):
                 g[2] = int(g[2])
             elif kind == "exists":
                 g[1] = int(g[1])
+            elif kind == "restart":
+                g[1] = float(g[1])
             elif kind not in ("scale", "fill"):
                 g[-1] = float(g[-1])
             data[kind][tuple(g) if len(g) > 1 else g[0]] = d
-            data["tiers"].add(g[1] if kind == "multiturn" else g[0])
+            data["tiers"].add("inproc" if kind == "restart" else
+                              g[1] if kind == "multiturn" else g[0])
             if kind == "trace" and os.path.exists(path[:-5] + ".csv"):
                 with open(path[:-5] + ".csv") as f:
                     data["csv"][tuple(g)] = list(csv.DictReader(f))
@@ -475,6 +479,33 @@ def fill_section(data):
             "back, so its WA undercounts what a page costs the device.", ""]
     return out + commands_block(data, [f"fill-{t}.json" for t in sorted(fl, key=tier_key)])
 
+RESTART_LABELS = {"mooncake": "Mooncake trace", "sglang": "SGLang shape", "fill": "fill"}
+
+def restart_section(data):
+    rs, out = data["restart"], ["## Restart: what a restart halfway costs the hits after it", ""]
+    if not rs:
+        return out + ["Missing: no restart-*.json results.", ""]
+    out += ["From `prefixd-bench --backend inproc ... --restart-at 0.5 --restart MODE`: the replay "
+            "runs to its middle request, the store is closed and opened again (MODE `clean`: its "
+            "eviction order and what adaptive insertion learnt are saved at the close and restored "
+            "at the open; `forget-order`: the same with the saved file removed, what a crash "
+            "leaves, less the unflushed pages a crash also loses; `none`: no restart), and the "
+            "token hit rate of the requests from the middle on is reported.", ""]
+    rows = []
+    for wl, f in sorted({(k[0], k[1]) for k in rs},
+                        key=lambda k: (list(RESTART_LABELS).index(k[0]), k[1])):
+        none, clean, lost = (rs.get((wl, f, m), {}).get("tail_token_hit_rate")
+                             for m in ("none", "clean", "forget-order"))
+        budget = (frac_label(f) if f else
+                  f"{mib(rs.get((wl, f, 'none'), {}).get('capacity_bytes'))} MiB")
+        rows.append([RESTART_LABELS[wl], budget, num(none, 4),
+                     f"{num(clean, 4)} ({times(ratio(clean, none))})",
+                     f"{num(lost, 4)} ({times(ratio(lost, none))})"])
+    out += table(["workload", "budget", "no restart", "clean restart", "order lost (crash)"], rows)
+    files = [f"restart-{wl}-f{f:g}-{m}.json" for (wl, f, m) in
+             sorted(rs, key=lambda k: (list(RESTART_LABELS).index(k[0]), k[1], k[2]))]
+    return out + commands_block(data, files)
+
 # Why a target is missed: what profiles of prefixd showed (perf record of the same workload;
 # the commands are in docs/benchmarks-why.md). Text, not numbers: the figures are in the row.
 WHY = {
@@ -681,7 +712,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         lines = (header(env, args.results) + micro_section(env, data) +
                  scale_section(data, img, tmp) + trace_section(data, img, tmp) +
-                 multiturn_section(data) + fill_section(data) + exists_section(data) +
+                 multiturn_section(data) + fill_section(data) + restart_section(data) +
+                 exists_section(data) +
                  findings_section(data))
     out = os.path.join(args.docs, "benchmarks.md")
     with open(out, "w") as f:

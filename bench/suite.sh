@@ -5,7 +5,9 @@
 #
 # Tiers: grpc (a throwaway prefixd on loopback), inproc, file, file-sharded, rocksdb-inline.
 # Workloads: micro (page sizes x concurrency, warm and cold reads), scale (rates as the tier
-# grows), trace (Mooncake, capacity fractions), multiturn (SGLang and LMCache shapes).
+# grows), trace (Mooncake, capacity fractions), multiturn (SGLang and LMCache shapes), fill (the
+# cache run full), restart (inproc restarted halfway through a replay, as after an upgrade or a
+# crash).
 #
 # Environment (all optional):
 #   QUICK=1            a small suite (a minute or two): for checking the pipeline, not for numbers
@@ -17,7 +19,7 @@
 #   EVICTION=pages          prefixd's --eviction for the grpc and inproc tiers (default theirs)
 #   BENCH_DIR=./var    where the tiers keep their data (the file system measured)
 #   TIERS="grpc inproc file file-sharded rocksdb-inline"
-#   WORKLOADS="micro exists scale trace multiturn fill"   which workloads run (the report renders
+#   WORKLOADS="micro exists scale trace multiturn fill restart"   which workloads run (the report renders
 #                      the sections it has results for)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,9 +31,9 @@ BENCH_DIR=${BENCH_DIR:-$REPO/var}
 QUICK=${QUICK:-0}
 EVICTION=${EVICTION:-}
 TIERS=${TIERS:-"grpc inproc file file-sharded rocksdb-inline"}
-WORKLOADS=${WORKLOADS:-"micro exists scale trace multiturn fill"}
+WORKLOADS=${WORKLOADS:-"micro exists scale trace multiturn fill restart"}
 for w in $WORKLOADS; do
-  case $w in micro|exists|scale|trace|multiturn|fill) ;; *) echo "suite: unknown workload '$w'" >&2; exit 2 ;; esac
+  case $w in micro|exists|scale|trace|multiturn|fill|restart) ;; *) echo "suite: unknown workload '$w'" >&2; exit 2 ;; esac
 done
 runs() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 TRACE=${TRACE:-$REPO/../shared/traces/mooncake_synthetic_trace.jsonl}
@@ -272,6 +274,39 @@ for tier in $TIERS; do
     --bytes-per-token 4096 --capacity "${FILL_BUDGET}MiB" "${extra[@]}" \
     --json "$OUT/fill-$tier.json"
 done
+# --- restart: what a restart halfway through a replay costs the hits after it (issue #3) ------
+# inproc only (the benchmark closes and opens the store itself): no restart, a clean one (the
+# eviction order saved and restored), and one whose saved order is removed (what a crash
+# leaves, less the unflushed pages a crash also loses).
+if runs restart && [[ " $TIERS " == *" inproc "* ]]; then
+  RS_LIMIT=$([[ $QUICK == 1 ]] && echo 400 || echo 0)
+  RS_FRACTIONS=$([[ $QUICK == 1 ]] && echo "0.5" || echo "0.1 0.5")
+  # shellcheck disable=SC2206
+  sg=($SG)
+  for f in $RS_FRACTIONS; do
+    for mode in none clean forget-order; do
+      log "restart $mode at capacity fraction $f"
+      if [[ -f $TRACE ]]; then
+        fresh restart
+        bench inproc "$d" --workload trace --trace "$TRACE" --limit "$RS_LIMIT" \
+          --bytes-per-token 64 --capacity-fraction "$f" --restart-at 0.5 --restart "$mode" \
+          --json "$OUT/restart-mooncake-f$f-$mode.json"
+      fi
+      [[ $QUICK == 1 ]] && continue  # the quick SGLang shape's budgets are under 16 MiB
+      fresh restart
+      bench inproc "$d" --workload multiturn --shape sglang "${sg[@]}" --bytes-per-token 512 \
+        --capacity-fraction "$f" --restart-at 0.5 --restart "$mode" \
+        --json "$OUT/restart-sglang-f$f-$mode.json"
+    done
+  done
+  for mode in none clean forget-order; do
+    log "restart $mode: fill"
+    fresh restart
+    bench inproc "$d" --workload multiturn --shape fill --chains "$FILL_CHAINS" \
+      --bytes-per-token 4096 --capacity "${FILL_BUDGET}MiB" --restart-at 0.5 --restart "$mode" \
+      --json "$OUT/restart-fill-f0-$mode.json"
+  done
+fi
 stop_daemon
 write_env
 log "done; rendering the report"
