@@ -234,54 +234,64 @@ void StoreImpl::BuildLru() {
   } else if (!absl::IsNotFound(r.status())) {
     spdlog::warn("eviction order not used: {}", r.status().ToString());
   }
-  std::vector<LruEntry> live;
-  keys_.ForEach([&](const NamespacedKey& k, const KeyIndex::Entry& e) {
-    if (Live(e.generation)) live.push_back({k, e.generation, e.touched});
-  });
+  // Restored pages are told apart by their ticks, set as they are queued (no tick is used yet:
+  // lru_tick_ moves past them below): kListed for a page queued in the LRU order, kListed |
+  // kUnreadTick for an unread one; kPending | kUnreadTick marks an unread page not queued yet.
+  constexpr uint32_t kListed = 1, kPending = 2;
+  std::deque<LruEntry> lru, unread;
+  size_t listed = 0;
+  if (saved) {
+    for (const NamespacedKey& k : saved->unread) {
+      const auto e = keys_.Find(k.ns_id, k.hash);
+      if (!e || !Live(e->generation) || e->touched != 0) continue;  // gone, or listed twice
+      keys_.Touch(k.ns_id, k.hash, e->generation, kPending | kUnreadTick);
+      unread.push_back({k, e->generation, kListed | kUnreadTick});
+    }
+    for (const NamespacedKey& k : saved->lru) {
+      const auto e = keys_.Find(k.ns_id, k.hash);
+      if (!e || !Live(e->generation)) continue;
+      uint32_t tick;
+      if (e->touched == 0) {
+        tick = kListed;
+      } else if (e->touched == (kPending | kUnreadTick)) {
+        tick = kListed | kUnreadTick;
+      } else {
+        continue;  // listed twice
+      }
+      keys_.Touch(k.ns_id, k.hash, e->generation, tick);
+      lru.push_back({k, e->generation, tick});
+      ++listed;
+    }
+    if (duel_) duel_->Restore(saved->duel);
+  }
   // Without a saved order, when each page was last used is not known (a crash): the oldest
   // generations are taken as the least recently used. The pages a saved order does not list
   // go first the same way (none after a clean close).
-  std::stable_sort(live.begin(), live.end(), [](const LruEntry& a, const LruEntry& b) {
+  std::vector<LruEntry> unlisted;
+  keys_.ForEach([&](const NamespacedKey& k, const KeyIndex::Entry& e) {
+    if (!Live(e.generation)) return;
+    if (e.touched != 0 && e.touched != (kPending | kUnreadTick)) return;
+    unlisted.push_back({k, e.generation, e.touched});
+  });
+  std::stable_sort(unlisted.begin(), unlisted.end(), [](const LruEntry& a, const LruEntry& b) {
     return a.generation < b.generation;
   });
-  std::deque<LruEntry> lru, unread;
+  for (LruEntry& at : unlisted) {
+    if (at.tick == 0) continue;
+    keys_.Touch(at.page.ns_id, at.page.hash, at.generation, 0);  // listed unread only: not unread
+    at.tick = 0;
+  }
+  lru.insert(lru.begin(), unlisted.begin(), unlisted.end());
   if (saved) {
-    absl::flat_hash_map<NamespacedKey, uint32_t> generation;  // of the live pages not queued yet
-    generation.reserve(live.size());
-    for (const LruEntry& at : live) generation[at.page] = at.generation;
-    absl::flat_hash_set<NamespacedKey> is_unread(saved->unread.begin(), saved->unread.end());
-    std::vector<LruEntry> listed;
-    listed.reserve(saved->lru.size());
-    for (const NamespacedKey& k : saved->lru) {
-      auto it = generation.find(k);
-      if (it == generation.end()) continue;  // gone, or listed twice
-      // Ticks: 0, or the unread mark; a page used from now on gets a newer one.
-      const uint32_t tick = is_unread.contains(k) ? kUnreadTick : 0;
-      keys_.Touch(k.ns_id, k.hash, it->second, tick);
-      listed.push_back({k, it->second, tick});
-      generation.erase(it);
-    }
-    for (const NamespacedKey& k : saved->unread) {
-      const auto e = keys_.Find(k.ns_id, k.hash);
-      if (e && Live(e->generation) && e->touched == kUnreadTick) {
-        unread.push_back({k, e->generation, kUnreadTick});
-      }
-    }
-    for (const LruEntry& at : live) {
-      if (generation.contains(at.page)) lru.push_back(at);
-    }
-    lru.insert(lru.end(), listed.begin(), listed.end());
-    if (duel_) duel_->Restore(saved->duel);
-    spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed",
-                 listed.size(), unread.size(), lru.size() - listed.size());
-  } else {
-    lru.assign(live.begin(), live.end());
+    spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed", listed,
+                 unread.size(), unlisted.size());
   }
   // Read once: a crash from here on must not find an order of a store that has moved on.
   std::error_code ec;
   std::filesystem::remove(path, ec);
   if (ec) spdlog::warn("cannot remove {}: {}", path, ec.message());
   absl::MutexLock l(&lru_mu_);
+  lru_tick_ = kPending;  // the next use gets a newer tick than every page restored
   lru_ = std::move(lru);
   lru_compact_at_ = 2 * lru_.size() + 1024;
   unread_ = std::move(unread);
