@@ -498,9 +498,10 @@ def restart_section(data):
                              for m in ("none", "clean", "forget-order"))
         budget = (frac_label(f) if f else
                   f"{mib(rs.get((wl, f, 'none'), {}).get('capacity_bytes'))} MiB")
+        x3 = lambda r: NA if r is None else f"{r:.3f}×"
         rows.append([RESTART_LABELS[wl], budget, num(none, 4),
-                     f"{num(clean, 4)} ({times(ratio(clean, none))})",
-                     f"{num(lost, 4)} ({times(ratio(lost, none))})"])
+                     f"{num(clean, 4)} ({x3(ratio(clean, none))})",
+                     f"{num(lost, 4)} ({x3(ratio(lost, none))})"])
     out += table(["workload", "budget", "no restart", "clean restart", "order lost (crash)"], rows)
     files = [f"restart-{wl}-f{f:g}-{m}.json" for (wl, f, m) in
              sorted(rs, key=lambda k: (list(RESTART_LABELS).index(k[0]), k[1], k[2]))]

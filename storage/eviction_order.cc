@@ -41,7 +41,8 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
   size_t pages = 0;
   for (const auto* list : Lists(order)) pages += list->size();
   std::string buf;
-  buf.reserve(kMagicBytes + 8 + 4 * 8 + 7 * 8 + pages * kEntryBytes + 4);
+  buf.reserve(kMagicBytes + 8 + 4 * 8 + 7 * 8 + pages * kEntryBytes + 8 + order.ghost.size() * 8 +
+              4);
   buf.append(kMagic, kMagicBytes);
   PutLittle64(&buf, order.sequence);
   for (const double* score : Scores(order)) PutLittle64(&buf, std::bit_cast<uint64_t>(*score));
@@ -52,6 +53,8 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
       buf.append(reinterpret_cast<const char*>(k.hash.data()), k.hash.size());
     }
   }
+  PutLittle64(&buf, order.ghost.size());
+  for (uint64_t g : order.ghost) PutLittle64(&buf, g);
   PutLittle32(&buf, util::Crc32c(buf));
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -136,6 +139,11 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
       std::memcpy(k.hash.data(), at + 4, k.hash.size());
     }
   }
+  if ((at = take(8)) == nullptr) return loss("too short");
+  const uint64_t ghosts = GetLittle64(at);
+  if (ghosts > size_t(end - p) / 8) return loss("a count past its end");
+  order.ghost.resize(ghosts);
+  for (uint64_t& g : order.ghost) g = GetLittle64(take(8));
   if (p != end) return loss("bytes after its lists");
   return order;
 }

@@ -12,8 +12,10 @@
 // scores (IEEE doubles as u64), then seven lists of pages (a u64 count, then per page a u32
 // namespace id and a 16-byte key hash): the LRU queue least recent first, the unread queue oldest
 // first, and the duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost
-// (empty without adaptive insertion); last a CRC32C of everything before it (u32). 20 bytes a
-// page, plus 20 per unread page, plus ~1/4 of that for the shadows. Thread-compatible.
+// (empty without adaptive insertion); then the fingerprints of the pages evicted unread (a u64
+// count, a u64 each, oldest first); last a CRC32C of everything before it (u32). 20 bytes a
+// page, plus 20 per unread page, ~1/4 of that for the shadows and up to 8 a page for the ghost.
+// Thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,7 @@ struct EvictionOrder {
   uint64_t sequence = 0;              // what the file is valid for: the DB's last sequence
   std::vector<NamespacedKey> lru;     // least recently used first
   std::vector<NamespacedKey> unread;  // written and not used since, oldest first
+  std::vector<uint64_t> ghost;        // fingerprints of pages evicted unread, oldest first
   InsertionDuel::State duel;          // all empty without adaptive insertion
 };
 

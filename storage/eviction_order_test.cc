@@ -33,6 +33,7 @@ class EvictionOrderTest : public ::testing::Test {
     o.duel.probation_score = 0.25;
     o.duel.probation.push_back({1, HashKey("p4")});
     o.duel.probation_ghost.push_back({1, HashKey("gone")});
+    o.ghost = {42, 0xFFFFFFFFFFFFFFFFull};
     return o;
   }
 
@@ -52,8 +53,8 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   const EvictionOrder o = Sample();
   ASSERT_TRUE(WriteEvictionOrder(path_, o).ok());
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
-  // magic, sequence, 4 scores, 7 counts, 8 pages, checksum
-  EXPECT_EQ(std::filesystem::file_size(path_), 8 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 4u);
+  // magic, sequence, 4 scores, 7 counts, 8 pages, the ghost's count and 2 entries, checksum
+  EXPECT_EQ(std::filesystem::file_size(path_), 8 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 3 * 8 + 4u);
   auto r = ReadEvictionOrder(path_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->sequence, o.sequence);
@@ -68,6 +69,7 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   EXPECT_EQ(r->duel.probation, o.duel.probation);
   EXPECT_TRUE(r->duel.probation_unread.empty());
   EXPECT_EQ(r->duel.probation_ghost, o.duel.probation_ghost);
+  EXPECT_EQ(r->ghost, o.ghost);
 }
 
 TEST_F(EvictionOrderTest, EmptyQueuesRoundTrip) {

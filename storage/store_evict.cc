@@ -291,6 +291,13 @@ void StoreImpl::BuildLru() {
   std::filesystem::remove(path, ec);
   if (ec) spdlog::warn("cannot remove {}: {}", path, ec.message());
   absl::MutexLock l(&lru_mu_);
+  ghost_.clear();
+  ghost_order_.clear();
+  if (saved) {
+    for (uint64_t g : saved->ghost) {
+      if (ghost_.insert(g).second) ghost_order_.push_back(g);
+    }
+  }
   lru_tick_ = kPending;  // the next use gets a newer tick than every page restored
   lru_ = std::move(lru);
   lru_compact_at_ = 2 * lru_.size() + 1024;
@@ -310,6 +317,9 @@ void StoreImpl::SaveEvictionOrder() {
     }
     for (const LruEntry& at : unread_) {
       if (Current(at)) order.unread.push_back(at.page);
+    }
+    for (uint64_t g : ghost_order_) {
+      if (ghost_.contains(g)) order.ghost.push_back(g);  // not erased since
     }
   }
   if (duel_) order.duel = duel_->Save();

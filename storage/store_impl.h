@@ -338,6 +338,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   // both are (a 32 KiB page alone frees only its whole blocks, 28 of its 36 KiB of blocks).
   absl::flat_hash_map<uint64_t, std::map<uint64_t, uint64_t>> freed_extents_
       ABSL_GUARDED_BY(write_mu_);
+  // The DB's last sequence number when it opened: an eviction order saved at another is not
+  // this store's.
+  uint64_t opened_sequence_ = 0;
   // Eviction::kPages: pages in the order of their last use, least recent first, each with the
   // generation and tick of that use. An entry is current while the page's key index entry is
   // in that generation with that tick (Entry::touched): a page used again is queued again and
@@ -346,9 +349,6 @@ class StoreImpl final : public Store, private BlobRefListener {
   // below): a page unused for 2^31 uses of others may find a stale entry matching and go
   // early, which costs a hit, not a page.
   // Pops happen under write_mu_ only (EvictPages); pushes come from gets too.
-  // The DB's last sequence number when it opened: an eviction order saved at another is not
-  // this store's.
-  uint64_t opened_sequence_ = 0;
   struct LruEntry {
     NamespacedKey page;
     uint32_t generation;

@@ -267,7 +267,12 @@ absl::Status StoreImpl::Init() {
   if (PageEviction() && options_.adaptive_insertion) {
     duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
   }
-  if (PageEviction()) BuildLru();
+  if (PageEviction()) {
+    BuildLru();
+  } else {  // an order saved under --eviction pages means nothing here, and takes disk
+    std::error_code ec;
+    std::filesystem::remove(JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile), ec);
+  }
   // The capacity may have shrunk since the last run. Failing to make room is no reason not to
   // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.
   if (auto s = MakeRoom(0, /*opening=*/true); !s.ok()) spdlog::warn("at start: {}", s.ToString());
