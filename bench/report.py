@@ -157,7 +157,8 @@ def header(env, results):
         f"{env.get('scale_max', NA)} for prefixd's tiers and {env.get('scale_max_baselines', NA)}"
         " for the baselines (`SCALE_MAX`, `SCALE_MAX_BASELINES`)",
         f"- Results: `{results}`; every command is in `commands.txt` there, and each table "
-        "lists the ones it comes from.", ""]
+        "lists the ones it comes from."] + (
+        [f"- Note: {env['note']}"] if env.get("note") else []) + [""]
 
 def micro_section(env, data):
     m, out = data["micro"], ["## Micro: throughput and latency by page size and concurrency", ""]
