@@ -64,6 +64,23 @@ class FakeBackend final : public Backend {
   absl::StatusOr<uint64_t> DiskBytes() override { return 0; }
   absl::StatusOr<IoCounters> Io() override { return IoCounters{}; }
   absl::Status Sync() override { return absl::OkStatus(); }
+  // With restartable(true), a restart forgets every page (a tier with nothing on disk);
+  // otherwise the base class's UNIMPLEMENTED.
+  absl::Status Restart(bool forget_eviction_order) override {
+    absl::MutexLock l(&mu_);
+    if (!restartable_) return Backend::Restart(forget_eviction_order);
+    ++restarts_;
+    pages_.clear();
+    return absl::OkStatus();
+  }
+  void restartable(bool on) {
+    absl::MutexLock l(&mu_);
+    restartable_ = on;
+  }
+  int restarts() {
+    absl::MutexLock l(&mu_);
+    return restarts_;
+  }
 
   int puts_of(const std::string& key) {
     absl::MutexLock l(&mu_);
@@ -82,6 +99,8 @@ class FakeBackend final : public Backend {
   std::map<std::string, std::string> pages_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> puts_ ABSL_GUARDED_BY(mu_);
   bool corrupted_ ABSL_GUARDED_BY(mu_) = false;
+  bool restartable_ ABSL_GUARDED_BY(mu_) = false;
+  int restarts_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Blocks of 4 tokens. By hand, with an unbounded cache: A misses; B hits {1,2} (8 tokens);
@@ -236,6 +255,54 @@ TEST(Replay, ReportsRender) {
   std::string csv = rep->PerRequestCsv();
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   EXPECT_THAT(csv, HasSubstr("\n3,0.150000,16,12,12,"));
+}
+
+// --restart-at: the tier restarts once, just before request `tail_from`, and the report gives
+// the hit rate from there on. Request D (the last, 16 tokens) hits 12 tokens when nothing is
+// lost, none after a restart that forgets every page.
+TEST(Replay, RestartsBeforeTheTailAndReportsItsHitRate) {
+  std::vector<Request> trace = HandTrace();
+  ReplayOptions o = SmallOptions();
+  o.tail_from = 3;
+  {
+    FakeBackend fake;
+    fake.restartable(true);
+    absl::StatusOr<ReplayReport> rep = RunReplay(trace, o, &fake);  // Restart::kNone
+    ASSERT_TRUE(rep.ok()) << rep.status();
+    EXPECT_EQ(fake.restarts(), 0);
+    EXPECT_EQ(rep->restart, "none");
+    EXPECT_EQ(rep->tail_prompt_tokens, 16u);
+    EXPECT_EQ(rep->tail_served_tokens, 12u);
+    EXPECT_EQ(rep->served_tokens, 20u);
+  }
+  o.restart = ReplayOptions::Restart::kClean;
+  {
+    FakeBackend fake;
+    fake.restartable(true);
+    absl::StatusOr<ReplayReport> rep = RunReplay(trace, o, &fake);
+    ASSERT_TRUE(rep.ok()) << rep.status();
+    EXPECT_EQ(fake.restarts(), 1);
+    EXPECT_EQ(rep->restart, "clean");
+    EXPECT_EQ(rep->tail_from, 3u);
+    EXPECT_EQ(rep->tail_prompt_tokens, 16u);
+    EXPECT_EQ(rep->tail_served_tokens, 0u);
+    EXPECT_DOUBLE_EQ(rep->tail_token_hit_rate(), 0);
+    EXPECT_EQ(rep->served_tokens, 8u);  // B's hit, before the restart
+    EXPECT_THAT(rep->Json(), HasSubstr("\"tail_token_hit_rate\": 0"));
+  }
+  {
+    FakeBackend fake;  // cannot restart: the run stops there, and says why
+    absl::StatusOr<ReplayReport> rep = RunReplay(trace, o, &fake);
+    ASSERT_TRUE(rep.ok()) << rep.status();
+    EXPECT_TRUE(rep->aborted);
+    EXPECT_EQ(rep->requests_done, 3u);
+    EXPECT_THAT(rep->first_error, HasSubstr("restart before request 3"));
+  }
+  o.concurrency = 2;
+  EXPECT_EQ(RunReplay(trace, o, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+  o.concurrency = 1;
+  o.tail_from = 0;
+  EXPECT_EQ(RunReplay(trace, o, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // The whole Mooncake trace against an unbounded tier: the README's 64.0 % of block references.

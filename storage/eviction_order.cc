@@ -71,8 +71,10 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    absl::Status s = Errno("cannot sync", tmp);
+  const bool synced = ::fsync(fd) == 0;
+  absl::Status s = synced ? absl::OkStatus() : Errno("cannot sync", tmp);
+  if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", tmp);
+  if (!s.ok()) {
     ::unlink(tmp.c_str());
     return s;
   }
