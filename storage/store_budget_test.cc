@@ -374,7 +374,11 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
     const int after = prefix(1);
     ASSERT_LE(after, before);
     if (after > 0 && after < kChain) partial = true;  // its end went, its prefix stayed
-    ASSERT_EQ(prefix(2), kChain) << "chain 2 went while chain 1, less recently used, stayed";
+    // One put may evict more than its page (the disk estimate learns of RocksDB's own files at
+    // its next scan): once chain 1 is gone, chain 2 is next.
+    if (after > 0) {
+      ASSERT_EQ(prefix(2), kChain) << "chain 2 went while chain 1, less recently used, stayed";
+    }
     ASSERT_EQ(prefix(0), kChain) << "chain 0, read after chain 1 was written, went first";
   }
   EXPECT_TRUE(partial) << "chain 1 went root first: its stored pages were stranded";
