@@ -492,14 +492,13 @@ def restart_section(data):
             "at the open; `forget-order`: the same with the saved file removed, what a crash "
             "leaves, less the unflushed pages a crash also loses; `none`: no restart), and the "
             "token hit rate of the requests from the middle on is reported.", ""]
-    rows = []
+    rows, x3 = [], lambda r: NA if r is None else f"{r:.3f}×"
     for wl, f in sorted({(k[0], k[1]) for k in rs},
                         key=lambda k: (list(RESTART_LABELS).index(k[0]), k[1])):
         none, clean, lost = (rs.get((wl, f, m), {}).get("tail_token_hit_rate")
                              for m in ("none", "clean", "forget-order"))
         budget = (frac_label(f) if f else
                   f"{mib(rs.get((wl, f, 'none'), {}).get('capacity_bytes'))} MiB")
-        x3 = lambda r: NA if r is None else f"{r:.3f}×"
         rows.append([RESTART_LABELS[wl], budget, num(none, 4),
                      f"{num(clean, 4)} ({x3(ratio(clean, none))})",
                      f"{num(lost, 4)} ({x3(ratio(lost, none))})"])

@@ -1,6 +1,7 @@
 #include "storage/eviction_order.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -93,6 +94,7 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
     return Errno("cannot open", path);
   }
   std::string buf;
+  if (struct stat st; ::fstat(fd, &st) == 0 && st.st_size > 0) buf.reserve(size_t(st.st_size));
   char chunk[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, chunk, sizeof(chunk));

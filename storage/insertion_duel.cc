@@ -100,27 +100,28 @@ void InsertionDuel::Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, b
   }
 }
 
+void InsertionDuel::AddScores(double& a, size_t a_lead, double& b, size_t b_lead,
+                              uint64_t halve_at) {
+  a += double(a_lead);
+  b += double(b_lead);
+  if (a + b > double(halve_at)) {
+    a /= 2;
+    b /= 2;
+  }
+}
+
 void InsertionDuel::Read(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
   const size_t lru_lead = Lead(lru_, mine), bimodal_lead = Lead(bimodal_, mine);
-  lru_score_ += double(lru_lead);
-  bimodal_score_ += double(bimodal_lead);
-  if (lru_score_ + bimodal_score_ > double(options_.halve_at)) {
-    lru_score_ /= 2;
-    bimodal_score_ /= 2;
-  }
+  AddScores(lru_score_, lru_lead, bimodal_score_, bimodal_lead, options_.halve_at);
   Hold(lru_, mine, lru_lead, /*front=*/false);
   Hold(bimodal_, mine, bimodal_lead, /*front=*/!Admit());
   if (!options_.probation) return;
   const size_t probation_lead = Lead(probation_, mine);
-  probation_lru_score_ += double(lru_lead);
-  probation_score_ += double(probation_lead);
-  if (probation_lru_score_ + probation_score_ > double(options_.probation_halve_at)) {
-    probation_lru_score_ /= 2;
-    probation_score_ /= 2;
-  }
+  AddScores(probation_lru_score_, lru_lead, probation_score_, probation_lead,
+            options_.probation_halve_at);
   Hold(probation_, mine, probation_lead, /*front=*/false);
 }
 

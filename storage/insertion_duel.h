@@ -148,6 +148,9 @@ class InsertionDuel {
   // Evicts one key: the oldest unread one if `s` runs probation and holds a probation_share of
   // its capacity unread or more, else the least recent.
   void EvictOne(Shadow& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds two shadows' leading pages to their scores; both halve once their sum passes
+  // `halve_at`.
+  static void AddScores(double& a, size_t a_lead, double& b, size_t b_lead, uint64_t halve_at);
   // The leading pages of `pages` that `s` holds.
   static size_t Lead(const Shadow& s, const std::vector<NamespacedKey>& pages);
   // Whether the bimodal shadow's next insertion goes to the back (one in admit_one_in).

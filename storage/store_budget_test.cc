@@ -74,15 +74,27 @@ class BudgetTest : public ::testing::Test {
     auto r = store_->Put({"ns"}, "", w);
     ASSERT_TRUE(r.ok()) << r.status();
   }
-  // A new, empty store at kCapacity with Eviction::kPages, adaptive insertion on or off.
-  void OpenEmptyWithPageEviction(bool adaptive) {
+  // kCapacity with Eviction::kPages, adaptive insertion on or off.
+  static StoreOptions PageEvictionOptions(bool adaptive) {
     StoreOptions o;
     o.capacity_bytes = kCapacity;
     o.eviction = StoreOptions::Eviction::kPages;
     o.adaptive_insertion = adaptive;
+    return o;
+  }
+  // A new, empty store with PageEvictionOptions(adaptive).
+  void OpenEmptyWithPageEviction(bool adaptive) {
     store_.reset();
     std::filesystem::remove_all(dir_);
-    OpenWith(o);
+    OpenWith(PageEvictionOptions(adaptive));
+  }
+  // Leading pages of `chain` present (Exists: not a use).
+  int Prefix(int chain) {
+    auto e = store_->Exists({"ns"}, Keys(chain));
+    EXPECT_TRUE(e.ok()) << e.status();
+    int n = 0;
+    while (e.ok() && n < kChain && (*e)[n]) ++n;
+    return n;
   }
   // Chain "long<chain>" of `pages` pages, written in one put (one batch).
   void PutLong(int chain, int pages) {
@@ -347,18 +359,8 @@ TEST_F(BudgetTest, PageEvictionKeepsWhatIsReadWithoutCopiesAndStaysWithinTheBudg
 // outlives those written after it; and a chain loses its deepest pages first, so that what is
 // left of it is still a usable prefix. Exists (which does not count as a use) watches.
 TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEnd) {
-  StoreOptions o;
-  o.capacity_bytes = kCapacity;
-  o.eviction = StoreOptions::Eviction::kPages;
-  o.adaptive_insertion = false;  // the order of plain LRU
+  const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);  // the order of plain LRU
   OpenWith(o);
-  auto prefix = [&](int chain) {
-    auto e = store_->Exists({"ns"}, Keys(chain));
-    EXPECT_TRUE(e.ok()) << e.status();
-    int n = 0;
-    while (e.ok() && n < kChain && (*e)[n]) ++n;
-    return n;
-  };
   // 48 chains of 512 KiB: 24 MiB, within the 32 MiB budget; nothing evicted yet.
   constexpr int kFirst = 48;
   for (int c = 0; c < kFirst; ++c) Put(c);
@@ -367,19 +369,19 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
   // Then one page at a time (chains of one page each, "long<c>p0"), until chain 1 is gone.
   bool partial = false;
   int next = 1000;
-  while (prefix(1) > 0) {
+  while (Prefix(1) > 0) {
     ASSERT_LT(next, 1400) << "chain 1 never evicted";
-    const int before = prefix(1);
+    const int before = Prefix(1);
     PutLong(next++, 1);
-    const int after = prefix(1);
+    const int after = Prefix(1);
     ASSERT_LE(after, before);
     if (after > 0 && after < kChain) partial = true;  // its end went, its prefix stayed
     // One put may evict more than its page (the disk estimate learns of RocksDB's own files at
     // its next scan): once chain 1 is gone, chain 2 is next.
     if (after > 0) {
-      ASSERT_EQ(prefix(2), kChain) << "chain 2 went while chain 1, less recently used, stayed";
+      ASSERT_EQ(Prefix(2), kChain) << "chain 2 went while chain 1, less recently used, stayed";
     }
-    ASSERT_EQ(prefix(0), kChain) << "chain 0, read after chain 1 was written, went first";
+    ASSERT_EQ(Prefix(0), kChain) << "chain 0, read after chain 1 was written, went first";
   }
   EXPECT_TRUE(partial) << "chain 1 went root first: its stored pages were stranded";
   EXPECT_EQ(Read(0), kChain);
@@ -397,10 +399,7 @@ class EvictionOrderTest : public BudgetTest {
   enum class Restart { kClean, kFileRemoved, kFileStale };
   // Pages of chain 0 left when chain 16 starts to go.
   int ChainZeroLeft(Restart restart) {
-    StoreOptions o;
-    o.capacity_bytes = kCapacity;
-    o.eviction = StoreOptions::Eviction::kPages;
-    o.adaptive_insertion = false;
+    const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
     store_.reset();
     std::filesystem::remove_all(dir_);
     OpenWith(o);
@@ -420,20 +419,14 @@ class EvictionOrderTest : public BudgetTest {
     OpenWith(o);
     EXPECT_FALSE(std::filesystem::exists(file)) << "the order is read once, then removed";
     EXPECT_EQ(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
-    auto prefix = [&](int chain) {
-      auto e = store_->Exists({"ns"}, Keys(chain));
-      int n = 0;
-      while (e.ok() && n < kChain && (*e)[n]) ++n;
-      return n;
-    };
-    for (int next = 1000; prefix(16) == kChain; ++next) {
+    for (int next = 1000; Prefix(16) == kChain; ++next) {
       if (next >= 1400) {
         ADD_FAILURE() << "chain 16 never evicted";
         break;
       }
       PutLong(next, 1);
     }
-    return prefix(0);
+    return Prefix(0);
   }
 };
 
@@ -456,10 +449,7 @@ TEST_F(EvictionOrderTest, UnreadPagesStayUnreadAndTheDuelIsSaved) {
   EXPECT_EQ(Read(3), kChain);
   const uint64_t unread = store_->Stats()->unread_pages;
   EXPECT_EQ(unread, 9u * kChain);
-  StoreOptions o;
-  o.capacity_bytes = kCapacity;
-  o.eviction = StoreOptions::Eviction::kPages;
-  o.adaptive_insertion = true;
+  const StoreOptions o = PageEvictionOptions(/*adaptive=*/true);
   store_.reset();
   // The close saved the queues and what the duel's shadows hold (a sample of the pages).
   auto saved = ReadEvictionOrder((std::filesystem::path(dir_) / "EVICTION-ORDER").string());
@@ -552,10 +542,7 @@ TEST_F(BudgetTest, AdaptiveInsertionEvictsPagesNeverReadFirst) {
 // come from them (it used to: evicted, then written again as missing, a wasted device write
 // for each, and room made for them from other pages).
 TEST_F(BudgetTest, APutDoesNotEvictItsOwnChainsStoredPages) {
-  StoreOptions o;
-  o.capacity_bytes = kCapacity;
-  o.eviction = StoreOptions::Eviction::kPages;
-  o.adaptive_insertion = false;
+  const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
   OpenWith(o);
   constexpr int kLong = 40;  // 2.5 MiB: a put of its tail makes room for 2.3 MiB
   std::vector<std::string> keys, data;
@@ -649,10 +636,7 @@ TEST_F(BudgetTest, NamespaceQuotaNeedsPageEviction) {
 // Every read queues its pages again in the LRU queue; a store read far more than it evicts
 // must not grow the queue without bound: stale entries go once they are half of it.
 TEST_F(BudgetTest, PageEvictionQueueStaysBoundedWhenReadsFarOutnumberEvictions) {
-  StoreOptions o;
-  o.capacity_bytes = kCapacity;
-  o.eviction = StoreOptions::Eviction::kPages;
-  o.adaptive_insertion = false;  // the order of plain LRU
+  const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);  // the order of plain LRU
   OpenWith(o);
   constexpr int kChains = 16;
   for (int c = 0; c < kChains; ++c) Put(c);
