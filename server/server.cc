@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -42,6 +43,7 @@ class ServerImpl final : public Server {
     so.eviction = config_.evict_pages ? storage::StoreOptions::Eviction::kPages
                                       : storage::StoreOptions::Eviction::kGenerations;
     so.adaptive_insertion = config_.adaptive_insertion;
+    so.eviction_order_interval = absl::Seconds(config_.eviction_order_save_seconds);
     so.promote_budget = config_.promote_budget;
     if (!config_.shm_socket.empty()) {
       // Co-located clients answer Exists from these: they follow the index from its load on.

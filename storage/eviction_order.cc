@@ -16,7 +16,8 @@
 namespace prefixd::storage {
 namespace {
 
-constexpr char kMagic[] = "PFXEVO01";
+constexpr char kMagic[] = "PFXEVO02";
+constexpr size_t kMaxIdentityBytes = 256;
 constexpr size_t kMagicBytes = 8;
 constexpr size_t kEntryBytes = 4 + sizeof(KeyHash);
 
@@ -42,9 +43,15 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
   size_t pages = 0;
   for (const auto* list : Lists(order)) pages += list->size();
   std::string buf;
-  buf.reserve(kMagicBytes + 8 + 4 * 8 + 7 * 8 + pages * kEntryBytes + 8 + order.ghost.size() * 8 +
-              4);
+  if (order.db_identity.size() > kMaxIdentityBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a DB identity of ", order.db_identity.size(),
+                                                   " bytes (at most ", kMaxIdentityBytes, ")"));
+  }
+  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 4 * 8 + 7 * 8 +
+              pages * kEntryBytes + 8 + order.ghost.size() * 8 + 4);
   buf.append(kMagic, kMagicBytes);
+  PutLittle32(&buf, uint32_t(order.db_identity.size()));
+  buf.append(order.db_identity);
   PutLittle64(&buf, order.sequence);
   for (const double* score : Scores(order)) PutLittle64(&buf, std::bit_cast<uint64_t>(*score));
   for (const auto* list : Lists(order)) {
@@ -125,8 +132,14 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
     return at;
   };
   EvictionOrder order;
-  const char* at = take(8);
+  const char* at = take(4);
   if (at == nullptr) return loss("too short");
+  const uint32_t identity_bytes = GetLittle32(at);
+  if (identity_bytes > kMaxIdentityBytes || (at = take(identity_bytes)) == nullptr) {
+    return loss("a DB identity past its end");
+  }
+  order.db_identity.assign(at, identity_bytes);
+  if ((at = take(8)) == nullptr) return loss("too short");
   order.sequence = GetLittle64(at);
   for (double* score : Scores(order)) {
     if ((at = take(8)) == nullptr) return loss("too short");

@@ -1,20 +1,25 @@
-// Internal to storage/: the eviction order of Eviction::kPages kept across a clean restart.
+// Internal to storage/: the eviction order of Eviction::kPages kept across restarts.
 //
 // The order in which pages were last used lives in memory (StoreImpl's LRU and unread queues),
 // and so does what adaptive insertion has learnt (insertion_duel.h: its scores and shadows). A
-// clean close writes both to StoreOptions::kEvictionOrderFile in the data directory; the next
-// open reads it, rebuilds the queues and the duel as they were, and deletes the file. Without it
-// (after a crash, or when the file does not match the store) the open falls back to the oldest
-// generations first and an empty duel (docs/benchmarks.md measures what that costs a replay
-// restarted halfway).
+// clean close writes both to StoreOptions::kEvictionOrderFile in the data directory, and so do
+// Store::SaveEvictionOrder and the periodic saves of StoreOptions::eviction_order_interval; the
+// next open reads it, rebuilds the queues and the duel, and deletes the file. A file saved at
+// the DB's sequence number at open (a clean close) restores the order exactly; one saved at
+// another (an unclean stop after a periodic save) restores the pages it lists in its order and
+// queues the pages written since as the most recent, unread. Without a file of this DB (a
+// crash with no save, or the file of another DB) the open falls back to the oldest generations
+// first and an empty duel (docs/benchmarks.md measures what each case costs a replay restarted
+// halfway). The file is a hint: no page is kept or lost for what it says.
 //
-// Format, little-endian: "PFXEVO01", the RocksDB sequence number at close (u64), the duel's four
-// scores (IEEE doubles as u64), then seven lists of pages (a u64 count, then per page a u32
-// namespace id and a 16-byte key hash): the LRU queue least recent first, the unread queue oldest
-// first, and the duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost
-// (empty without adaptive insertion); then the fingerprints of the pages evicted unread (a u64
-// count, a u64 each, oldest first); last a CRC32C of everything before it (u32). 20 bytes a
-// page, plus 20 per unread page, ~1/4 of that for the shadows and up to 8 a page for the ghost.
+// Format, little-endian: "PFXEVO02", the RocksDB DB identity (a u32 length, at most 256, and
+// its bytes), the DB's sequence number when saved (u64), the duel's four scores (IEEE doubles
+// as u64), then seven lists of pages (a u64 count, then per page a u32 namespace id and a
+// 16-byte key hash): the LRU queue least recent first, the unread queue oldest first, and the
+// duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost (empty
+// without adaptive insertion); then the fingerprints of the pages evicted unread (a u64 count,
+// a u64 each, oldest first); last a CRC32C of everything before it (u32). 20 bytes a page,
+// plus 20 per unread page, ~1/4 of that for the shadows and up to 8 a page for the ghost.
 // Thread-compatible.
 #pragma once
 
@@ -29,7 +34,8 @@
 namespace prefixd::storage {
 
 struct EvictionOrder {
-  uint64_t sequence = 0;              // what the file is valid for: the DB's last sequence
+  std::string db_identity;            // rocksdb::DB::GetDbIdentity of the store saved
+  uint64_t sequence = 0;              // the DB's last sequence number when saved
   std::vector<NamespacedKey> lru;     // least recently used first
   std::vector<NamespacedKey> unread;  // written and not used since, oldest first
   std::vector<uint64_t> ghost;        // fingerprints of pages evicted unread, oldest first
@@ -37,7 +43,8 @@ struct EvictionOrder {
 };
 
 // Writes `order` to `path` through a temporary file renamed over it (fsynced before the
-// rename), so a reader sees the whole file or none. The error says what failed.
+// rename), so a reader sees the whole file or none. The error says what failed
+// (INVALID_ARGUMENT for an identity over 256 bytes).
 absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& order);
 
 // The order in `path`: NOT_FOUND when there is no file, DATA_LOSS when it is not one whole

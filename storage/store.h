@@ -234,6 +234,13 @@ class Store {
   // Makes every acknowledged page durable (flushes memtables, waits).
   virtual absl::Status Flush() = 0;
 
+  // With Eviction::kPages: writes the eviction order now (StoreOptions::kEvictionOrderFile), so
+  // that an open after an unclean stop from here on restores it as of this call, and the pages
+  // written since as the most recent (StoreOptions::eviction_order_interval does this
+  // periodically). Does not flush. OK and nothing written with Eviction::kGenerations;
+  // INTERNAL with the reason when the file cannot be written (the previous one stays).
+  virtual absl::Status SaveEvictionOrder() = 0;
+
   // What the controller watches: cheap (counters and RocksDB properties, no I/O).
   virtual StoreSignals Signals() = 0;
 

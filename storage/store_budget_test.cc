@@ -392,23 +392,35 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
 // oldest generation first. 48 chains fill 24 MiB of the 32 MiB budget (6 generations of 4 MiB),
 // chain 0 (in the oldest) is read, the store closes and opens again, and single pages are
 // written until chain 16 (a later generation) starts to go: chain 0, used last, must be whole.
-// Without the file (a crash), or with one saved at another state of the store, the open takes
-// the oldest generation first and chain 0 is gone by then.
+// Without the file (a crash with no save), or with one of another DB, the open takes the oldest
+// generation first and chain 0 is gone by then. A file saved before the last writes (an unclean
+// stop after a periodic save) still keeps chain 0, and queues what was written since as the
+// most recent.
 class EvictionOrderTest : public BudgetTest {
  protected:
-  enum class Restart { kClean, kFileRemoved, kFileStale };
-  // Pages of chain 0 left when chain 16 starts to go.
-  int ChainZeroLeft(Restart restart) {
+  enum class Restart { kClean, kFileRemoved, kFileStale, kFileOfAnotherDb };
+  std::string File() const { return (std::filesystem::path(dir_) / "EVICTION-ORDER").string(); }
+  // Pages of chains 0 and 48 (written after the save with kFileStale) left when chain 16 starts
+  // to go.
+  std::pair<int, int> ChainsLeft(Restart restart) {
     const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
     store_.reset();
     std::filesystem::remove_all(dir_);
     OpenWith(o);
-    const std::string file = (std::filesystem::path(dir_) / "EVICTION-ORDER").string();
+    const std::string file = File();
     for (int c = 0; c < 48; ++c) Put(c);
     EXPECT_EQ(Read(0), kChain);
     store_.reset();  // a clean close saves the order
     EXPECT_TRUE(std::filesystem::exists(file));
     if (restart == Restart::kFileRemoved) std::filesystem::remove(file);
+    if (restart == Restart::kFileOfAnotherDb) {
+      auto order = ReadEvictionOrder(file);
+      EXPECT_TRUE(order.ok()) << order.status();
+      if (order.ok()) {
+        order->db_identity[0] = order->db_identity[0] == 'x' ? 'y' : 'x';
+        EXPECT_TRUE(WriteEvictionOrder(file, *order).ok());
+      }
+    }
     if (restart == Restart::kFileStale) {
       std::filesystem::copy_file(file, file + ".old");
       OpenWith(o);
@@ -417,7 +429,8 @@ class EvictionOrderTest : public BudgetTest {
       std::filesystem::rename(file + ".old", file);  // and the old one is put back
     }
     OpenWith(o);
-    EXPECT_FALSE(std::filesystem::exists(file)) << "the order is read once, then removed";
+    EXPECT_EQ(std::filesystem::exists(file), restart != Restart::kFileRemoved)
+        << "the order read stays until the next save";
     EXPECT_EQ(store_->Stats()->namespaces[0].counters.evicted_pages, 0u);
     for (int next = 1000; Prefix(16) == kChain; ++next) {
       if (next >= 1400) {
@@ -426,20 +439,64 @@ class EvictionOrderTest : public BudgetTest {
       }
       PutLong(next, 1);
     }
-    return Prefix(0);
+    return {Prefix(0), Prefix(48)};
   }
 };
 
 TEST_F(EvictionOrderTest, ACleanRestartKeepsTheLruOrder) {
-  EXPECT_EQ(ChainZeroLeft(Restart::kClean), kChain);
+  EXPECT_EQ(ChainsLeft(Restart::kClean).first, kChain);
 }
 
 TEST_F(EvictionOrderTest, WithoutTheFileTheOldestGenerationGoesFirst) {
-  EXPECT_EQ(ChainZeroLeft(Restart::kFileRemoved), 0);
+  EXPECT_EQ(ChainsLeft(Restart::kFileRemoved).first, 0);
 }
 
-TEST_F(EvictionOrderTest, AFileSavedAtAnotherStateOfTheStoreIsNotUsed) {
-  EXPECT_EQ(ChainZeroLeft(Restart::kFileStale), 0);
+TEST_F(EvictionOrderTest, AFileOfAnotherDbIsNotUsed) {
+  EXPECT_EQ(ChainsLeft(Restart::kFileOfAnotherDb).first, 0);
+}
+
+TEST_F(EvictionOrderTest, AFileSavedBeforeTheLastWritesKeepsItsOrderAndTheNewPagesAsNewest) {
+  const auto [zero, newer] = ChainsLeft(Restart::kFileStale);
+  EXPECT_EQ(zero, kChain) << "the pages the file lists lost their order";
+  EXPECT_EQ(newer, kChain) << "a page written after the save went before older ones";
+}
+
+// Store::SaveEvictionOrder and the periodic saves write the order as it is at that moment, and
+// a periodic save is skipped when no page was used since the last one.
+TEST_F(EvictionOrderTest, PeriodicSavesFollowTheUsesAndOnlyThem) {
+  StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
+  o.eviction_order_interval = absl::Milliseconds(20);
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  OpenWith(o);
+  for (int c = 0; c < 4; ++c) Put(c);
+  EXPECT_EQ(Read(0), kChain);
+  const std::vector<std::string> zero = Keys(0);
+  auto last_is_chain_zero = [&] {
+    auto order = ReadEvictionOrder(File());
+    if (!order.ok() || order->lru.size() != 4u * kChain) return false;
+    // The deepest pages of a chain used together are queued least recent: the root is last.
+    return order->lru.back().hash == HashKey(zero[0]) &&
+           order->lru[order->lru.size() - kChain].hash == HashKey(zero[kChain - 1]);
+  };
+  const auto deadline = absl::Now() + absl::Seconds(10);
+  while (!last_is_chain_zero() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(last_is_chain_zero()) << "no periodic save with chain 0 read last in 10 s";
+  // No use since: the file is not written again.
+  std::filesystem::remove(File());
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(std::filesystem::exists(File())) << "saved again with no page used since";
+  // A use brings the next save; an explicit one writes at once.
+  EXPECT_EQ(Read(2), kChain);
+  while (!std::filesystem::exists(File()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(std::filesystem::exists(File())) << "no periodic save after a use in 10 s";
+  std::filesystem::remove(File());
+  ASSERT_TRUE(store_->SaveEvictionOrder().ok());
+  auto order = ReadEvictionOrder(File());
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_EQ(order->lru.back().hash, HashKey(Keys(2)[0]));
 }
 
 // Adaptive insertion's unread pages stay unread across a clean restart, and its shadows are saved.

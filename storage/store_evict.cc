@@ -225,15 +225,18 @@ void StoreImpl::BuildLru() {
   const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
   std::optional<EvictionOrder> saved;
   if (auto r = ReadEvictionOrder(path); r.ok()) {
-    if (r->sequence == opened_sequence_) {
+    if (r->db_identity == db_identity_) {
       saved = *std::move(r);
-    } else {  // written at another state of the store: a restore, or a crash after a save
-      spdlog::warn("{}: saved at sequence {}, the store is at {}: not used", path, r->sequence,
-                   opened_sequence_);
+    } else {  // the data dir's DB was made again, or the file copied from another
+      spdlog::warn("{}: saved by DB {}, this is {}: not used", path, r->db_identity,
+                   db_identity_);
     }
   } else if (!absl::IsNotFound(r.status())) {
     spdlog::warn("eviction order not used: {}", r.status().ToString());
   }
+  // Saved at this very state (a clean close): every page is listed. Saved earlier (an unclean
+  // stop after a periodic save): the pages written since are not, and are the most recent.
+  const bool exact = saved && saved->sequence == opened_sequence_;
   // Restored pages are told apart by their ticks, set as they are queued (no tick is used yet:
   // lru_tick_ moves past them below): kListed for a page queued in the LRU order, kListed |
   // kUnreadTick for an unread one; kPending | kUnreadTick marks an unread page not queued yet.
@@ -264,9 +267,10 @@ void StoreImpl::BuildLru() {
     }
     if (duel_) duel_->Restore(saved->duel);
   }
-  // Without a saved order, when each page was last used is not known (a crash): the oldest
-  // generations are taken as the least recently used. The pages a saved order does not list
-  // go first the same way (none after a clean close).
+  // The pages not listed, oldest generation first. Without a saved order, when each page was
+  // last used is not known (a crash with no save): the oldest generations are taken as the
+  // least recently used. After an older save they were written since: the most recent, unread
+  // (as a put queues them). After a clean close there are none.
   std::vector<LruEntry> unlisted;
   keys_.ForEach([&](const NamespacedKey& k, const KeyIndex::Entry& e) {
     if (!Live(e.generation)) return;
@@ -276,20 +280,29 @@ void StoreImpl::BuildLru() {
   std::stable_sort(unlisted.begin(), unlisted.end(), [](const LruEntry& a, const LruEntry& b) {
     return a.generation < b.generation;
   });
+  const bool newest = saved && !exact;
   for (LruEntry& at : unlisted) {
-    if (at.tick == 0) continue;
-    keys_.Touch(at.page.ns_id, at.page.hash, at.generation, 0);  // listed unread only: not unread
-    at.tick = 0;
+    const bool queued_unread = at.tick != 0;  // listed unread only, not in the LRU order
+    if (newest) {
+      at.tick = kListed | kUnreadTick;
+      keys_.Touch(at.page.ns_id, at.page.hash, at.generation, at.tick);
+      if (!queued_unread) unread.push_back(at);
+    } else {
+      // Not unread: its entry in the unread queue goes stale.
+      if (queued_unread) keys_.Touch(at.page.ns_id, at.page.hash, at.generation, 0);
+      at.tick = 0;
+    }
   }
-  lru.insert(lru.begin(), unlisted.begin(), unlisted.end());
+  lru.insert(newest ? lru.end() : lru.begin(), unlisted.begin(), unlisted.end());
   if (saved) {
-    spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed", listed,
-                 unread.size(), unlisted.size());
+    spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed{}",
+                 listed, unread.size(), unlisted.size(),
+                 exact ? "" : absl::StrCat(" (saved at sequence ", saved->sequence,
+                                           ", the store is at ", opened_sequence_,
+                                           ": pages not listed are the most recent)"));
   }
-  // Read once: a crash from here on must not find an order of a store that has moved on.
-  std::error_code ec;
-  std::filesystem::remove(path, ec);
-  if (ec) spdlog::warn("cannot remove {}: {}", path, ec.message());
+  // The file stays: a crash before the next save finds the order as it was then, which beats
+  // none (pages written since are not listed, and are queued as the most recent).
   absl::MutexLock l(&lru_mu_);
   ghost_.clear();
   ghost_order_.clear();
@@ -306,30 +319,57 @@ void StoreImpl::BuildLru() {
   unread_compact_at_ = 2 * unread_.size() + 1024;
 }
 
-void StoreImpl::SaveEvictionOrder() {
+absl::Status StoreImpl::SaveEvictionOrder() {
+  if (!PageEviction()) return absl::OkStatus();
+  absl::MutexLock saving(&saver_mu_);
   EvictionOrder order;
+  order.db_identity = db_identity_;
   order.sequence = db_->GetLatestSequenceNumber();
+  // Both queues are copied under lru_mu_ (gets queue their pages under it) and filtered after:
+  // a page used again meanwhile is listed where it was, which is what a save a moment earlier
+  // would have said.
+  std::vector<LruEntry> lru, unread;
   {
     absl::MutexLock l(&lru_mu_);
-    order.lru.reserve(lru_.size());
-    for (const LruEntry& at : lru_) {
-      if (Current(at)) order.lru.push_back(at.page);
-    }
-    for (const LruEntry& at : unread_) {
-      if (Current(at)) order.unread.push_back(at.page);
-    }
+    lru.assign(lru_.begin(), lru_.end());
+    unread.assign(unread_.begin(), unread_.end());
     for (uint64_t g : ghost_order_) {
       if (ghost_.contains(g)) order.ghost.push_back(g);  // not erased since
     }
+    saved_tick_ = lru_tick_;
+  }
+  order.lru.reserve(lru.size());
+  for (const LruEntry& at : lru) {
+    if (Current(at)) order.lru.push_back(at.page);
+  }
+  for (const LruEntry& at : unread) {
+    if (Current(at)) order.unread.push_back(at.page);
   }
   if (duel_) order.duel = duel_->Save();
   const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
   if (auto s = WriteEvictionOrder(path, order); !s.ok()) {
-    spdlog::warn("eviction order not saved (the next start takes the oldest generations "
-                 "first): {}", s.ToString());
-    return;
+    spdlog::warn("eviction order not saved (a start after an unclean stop takes the order of "
+                 "the last save, or the oldest generations first): {}", s.ToString());
+    return s;
   }
   spdlog::info("eviction order saved: {} pages, {} unread", order.lru.size(), order.unread.size());
+  return absl::OkStatus();
+}
+
+void StoreImpl::SaveOrderPeriodically() {
+  for (;;) {
+    {
+      absl::MutexLock l(&saver_mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(saver_mu_) { return saver_stop_; };
+      if (saver_mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                                     options_.eviction_order_interval)) {
+        return;
+      }
+      absl::MutexLock lru(&lru_mu_);
+      if (lru_tick_ == saved_tick_) continue;  // no page used since the last save
+    }
+    SaveEvictionOrder().IgnoreError();  // logged; the next interval tries again
+  }
 }
 
 uint64_t StoreImpl::GhostKey(const NamespacedKey& k) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -123,6 +124,7 @@ class StoreImpl final : public Store, private BlobRefListener {
   absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<std::vector<StrandedCount>> CountStranded() override;
   absl::Status Flush() override;
+  absl::Status SaveEvictionOrder() override ABSL_LOCKS_EXCLUDED(lru_mu_, saver_mu_);
   StoreSignals Signals() override;
   Tuning CurrentTuning() override;
   absl::Status ApplyTuning(const Tuning& tuning) override;
@@ -212,13 +214,14 @@ class StoreImpl final : public Store, private BlobRefListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // At open: the LRU and unread queues in the order a clean close saved (eviction_order.h),
-  // and the duel as it was, then deletes that file; pages it does not list (or all, without a
-  // valid file) go first, oldest generation first.
+  // At open: the LRU and unread queues in the order saved (eviction_order.h), and the duel as
+  // it was, then deletes that file. Pages a file saved before the last writes does not list
+  // (written since) are queued as the most recent, unread; without a file of this DB every
+  // page is queued oldest generation first.
   void BuildLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // At a clean close, after the flush: both queues' current pages and the duel's state, to
-  // StoreOptions::kEvictionOrderFile.
-  void SaveEvictionOrder();
+  // The thread of StoreOptions::eviction_order_interval: saves the order each interval when
+  // pages were used since the last save, until saver_stop_.
+  void SaveOrderPeriodically() ABSL_LOCKS_EXCLUDED(saver_mu_);
   // Pages of one chain just used (written or read; `pages` in chain order, each with the
   // generation it was used in) become the most recently used, the deepest least recent of
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
@@ -338,9 +341,17 @@ class StoreImpl final : public Store, private BlobRefListener {
   // both are (a 32 KiB page alone frees only its whole blocks, 28 of its 36 KiB of blocks).
   absl::flat_hash_map<uint64_t, std::map<uint64_t, uint64_t>> freed_extents_
       ABSL_GUARDED_BY(write_mu_);
-  // The DB's last sequence number when it opened: an eviction order saved at another is not
-  // this store's.
+  // The DB's last sequence number when it opened, and its identity: an eviction order saved at
+  // that sequence is exact; one of another DB is not used.
   uint64_t opened_sequence_ = 0;
+  std::string db_identity_;
+  // Eviction order saves (SaveEvictionOrder): one at a time; lru_tick_ at the last one (or at
+  // open), to skip periodic saves when no page was used since. The saver runs until
+  // saver_stop_.
+  absl::Mutex saver_mu_ ABSL_ACQUIRED_BEFORE(lru_mu_);
+  uint32_t saved_tick_ ABSL_GUARDED_BY(saver_mu_) = 0;
+  bool saver_stop_ ABSL_GUARDED_BY(saver_mu_) = false;
+  std::thread saver_;
   // Eviction::kPages: pages in the order of their last use, least recent first, each with the
   // generation and tick of that use. An entry is current while the page's key index entry is
   // in that generation with that tick (Entry::touched): a page used again is queued again and

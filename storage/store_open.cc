@@ -100,11 +100,19 @@ StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
 }
 
 StoreImpl::~StoreImpl() {
+  if (saver_.joinable()) {
+    {
+      absl::MutexLock l(&saver_mu_);
+      saver_stop_ = true;
+    }
+    saver_.join();
+  }
   if (!db_) return;
   if (auto s = Flush(); !s.ok()) {
+    // The last periodic save (if any) stays: the next open takes it as after a crash.
     spdlog::error("flush at close failed: {}", s.ToString());
-  } else if (PageEviction()) {
-    SaveEvictionOrder();
+  } else {
+    SaveEvictionOrder().IgnoreError();  // logged
   }
   {
     absl::MutexLock l(&gen_mu_);
@@ -233,6 +241,9 @@ absl::Status StoreImpl::Init() {
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening store at ", options_.path));
   db_.reset(raw);
   opened_sequence_ = db_->GetLatestSequenceNumber();
+  if (auto id = db_->GetDbIdentity(db_identity_); !id.ok()) {
+    return FromRocks(id, "reading the store's identity");
+  }
   RemoveOldInfoLogs(options_.path);  // after Open: the directory's LOCK is ours
   index_cf_ = handles[1];
   {
@@ -267,8 +278,21 @@ absl::Status StoreImpl::Init() {
   if (PageEviction() && options_.adaptive_insertion) {
     duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
   }
+  {  // a save cut short by a crash; it would take disk until the next save
+    std::error_code ec;
+    std::filesystem::remove(
+        JoinFilePath(options_.path, std::string(StoreOptions::kEvictionOrderFile) + ".tmp"), ec);
+  }
   if (PageEviction()) {
     BuildLru();
+    {
+      absl::MutexLock sl(&saver_mu_);
+      absl::MutexLock l(&lru_mu_);
+      saved_tick_ = lru_tick_;  // what BuildLru restored is saved already, or reproducible
+    }
+    if (options_.eviction_order_interval > absl::ZeroDuration()) {
+      saver_ = std::thread([this] { SaveOrderPeriodically(); });
+    }
   } else {  // an order saved under --eviction pages means nothing here, and takes disk
     std::error_code ec;
     std::filesystem::remove(JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile), ec);

@@ -29,6 +29,9 @@ absl::Status StoreOptions::Validate() const {
   if (!(promote_budget >= 0 && promote_budget <= 1)) {
     return absl::InvalidArgumentError("promote_budget must be in [0, 1]");
   }
+  if (eviction_order_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("eviction_order_interval must not be negative");
+  }
   if (capacity_bytes != 0 && capacity_bytes < (uint64_t{16} << 20)) {
     return absl::InvalidArgumentError("capacity must be 0 (unlimited) or at least 16 MiB");
   }
