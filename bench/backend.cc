@@ -34,9 +34,14 @@ absl::StatusOr<PageViews> Backend::GetViews(std::span<const std::string> keys) {
   return v;
 }
 
-absl::Status Backend::Restart(bool) {
+absl::Status Backend::Restart(OrderAtRestart) {
   return absl::UnimplementedError(
       absl::StrCat("the ", kind(), " tier cannot be restarted by the benchmark (inproc can)"));
+}
+
+absl::Status Backend::SaveEvictionOrder() {
+  return absl::UnimplementedError(absl::StrCat(
+      "the ", kind(), " tier cannot save its eviction order for the benchmark (inproc can)"));
 }
 
 }  // namespace prefixd::bench

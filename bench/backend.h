@@ -115,10 +115,16 @@ class Backend {
 
   // Read/write bytes and peak RSS so far of the process doing the I/O.
   virtual absl::StatusOr<IoCounters> Io() = 0;
-  // Closes the tier cleanly and opens it again (inproc only; UNIMPLEMENTED elsewhere). With
-  // `forget_eviction_order`, the eviction order the close saved is removed before the open,
-  // as a crash would leave it. Calls made meanwhile wait for the open.
-  virtual absl::Status Restart(bool forget_eviction_order);
+  // What a Restart leaves of the eviction order for the open: the one its clean close saved;
+  // none (a crash with no save); or the one SaveEvictionOrder saved last (a crash after a
+  // periodic save; none if there was no such save).
+  enum class OrderAtRestart { kClosed, kNone, kLastSave };
+  // Closes the tier cleanly and opens it again with the eviction order `order` says (inproc
+  // only; UNIMPLEMENTED elsewhere). Calls made meanwhile wait for the open.
+  virtual absl::Status Restart(OrderAtRestart order);
+  // Saves the eviction order now, as the daemon's periodic saves do, for Restart(kLastSave)
+  // (inproc only; UNIMPLEMENTED elsewhere).
+  virtual absl::Status SaveEvictionOrder();
 };
 
 // The counters of process `pid` (0: this one) from /proc. UNAVAILABLE if unreadable.

@@ -101,19 +101,35 @@ class InprocBackend final : public Backend {
       : store_(std::move(store)), options_(std::move(options)), ns_(std::move(ns)),
         fp_(std::move(fp)) {}
 
-  absl::Status Restart(bool forget_eviction_order) override {
+  absl::Status Restart(OrderAtRestart order) override {
     absl::MutexLock l(&mu_);  // calls made meanwhile wait
     store_.reset();           // a clean close
-    if (forget_eviction_order) {
-      std::error_code ec;
-      std::filesystem::remove(
-          std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile, ec);
+    const auto file =
+        std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile;
+    std::error_code ec;
+    if (order == OrderAtRestart::kLastSave && std::filesystem::exists(LastSave())) {
+      std::filesystem::rename(LastSave(), file, ec);  // over the one the close saved
+      if (ec) return absl::InternalError("cannot put back the last save: " + ec.message());
+    } else if (order != OrderAtRestart::kClosed) {
+      std::filesystem::remove(file, ec);
       if (ec) return absl::InternalError("cannot remove the eviction order: " + ec.message());
     }
     auto store = storage::Store::Open(options_);
     if (!store.ok()) return store.status();
     if (auto r = (*store)->OpenNamespace(ns_, fp_); !r.ok()) return r.status();
     store_ = *std::move(store);
+    return absl::OkStatus();
+  }
+
+  absl::Status SaveEvictionOrder() override {
+    absl::MutexLock l(&mu_);
+    if (store_ == nullptr) return Closed();
+    if (auto s = store_->SaveEvictionOrder(); !s.ok()) return s;
+    std::error_code ec;  // kept aside: the store's own saves (its close) write over the file
+    std::filesystem::copy_file(
+        std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile,
+        LastSave(), std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return absl::InternalError("cannot keep the eviction order saved: " + ec.message());
     return absl::OkStatus();
   }
 
@@ -173,6 +189,8 @@ class InprocBackend final : public Backend {
   static absl::Status Closed() {
     return absl::FailedPreconditionError("the store did not open again after a restart");
   }
+  // Where SaveEvictionOrder keeps its save: beside the store's directory, outside its budget.
+  std::string LastSave() const { return options_.path + ".eviction-order"; }
 
   const std::string kind_ = "inproc";
   absl::Mutex mu_;  // held shared by every call, exclusively by Restart

@@ -133,6 +133,12 @@ absl::Status ReplayOptions::Validate() const {
   if (restart != Restart::kNone && concurrency != 1) {
     return absl::InvalidArgumentError("a restart needs concurrency 1");
   }
+  if ((restart == Restart::kLastSave) !=
+      (order_saved_before >= 1 && order_saved_before <= tail_from)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "order_saved_before (", order_saved_before, ") must be in [1, tail_from = ", tail_from,
+        "] with a restart to the last save, and 0 otherwise"));
+  }
   return model.Validate();
 }
 
@@ -313,10 +319,22 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
             std::max(w.max_lag_s, std::chrono::duration<double>(Clock::now() - due).count());
       }
       if (!shared.AwaitDone(req.after)) return;
+      // Concurrency 1 for both: every earlier request has finished.
+      if (options.restart == ReplayOptions::Restart::kLastSave &&
+          i == options.tail_from - options.order_saved_before) {
+        if (auto s = backend->SaveEvictionOrder(); !s.ok()) {
+          shared.RecordError(absl::StrCat("saving the order before request ", i, ": ", s.ToString()));
+          shared.Abort();
+          return;
+        }
+      }
       if (i == options.tail_from && options.restart != ReplayOptions::Restart::kNone) {
-        // Concurrency 1: every earlier request has finished.
-        auto s = backend->Restart(options.restart == ReplayOptions::Restart::kForgetOrder);
-        if (!s.ok()) {
+        using Order = Backend::OrderAtRestart;
+        const Order order = options.restart == ReplayOptions::Restart::kClean ? Order::kClosed
+                            : options.restart == ReplayOptions::Restart::kLastSave
+                                ? Order::kLastSave
+                                : Order::kNone;
+        if (auto s = backend->Restart(order); !s.ok()) {
           shared.RecordError(absl::StrCat("restart before request ", i, ": ", s.ToString()));
           shared.Abort();
           return;
@@ -359,7 +377,9 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
   rep.tail_from = options.tail_from;
   rep.restart = options.restart == ReplayOptions::Restart::kClean         ? "clean"
                 : options.restart == ReplayOptions::Restart::kForgetOrder ? "forget-order"
+                : options.restart == ReplayOptions::Restart::kLastSave    ? "last-save"
                                                                           : "none";
+  rep.order_saved_before = options.order_saved_before;
   Latencies exists_us, get_us, put_us;
   for (WorkerStats& w : stats) {
     exists_us.Merge(w.exists_us);
@@ -485,6 +505,7 @@ void ReplayReport::AppendJson(JsonObject* j) const {
   if (tail_from > 0) {
     j->Int("tail_from", tail_from);
     j->Str("restart", restart);
+    j->Int("order_saved_before", order_saved_before);
     j->Num("tail_token_hit_rate", tail_token_hit_rate(), 4);
   }
   j->Num("cached_token_rate", cached_token_rate(), 4);

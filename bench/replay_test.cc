@@ -27,6 +27,7 @@ class FakeBackend final : public Backend {
   absl::StatusOr<std::vector<bool>> Exists(std::span<const std::string> keys) override {
     if (fail_) return absl::UnavailableError("down");
     absl::MutexLock l(&mu_);
+    ++calls_;  // one a request
     std::vector<bool> out;
     for (const std::string& k : keys) out.push_back(pages_.contains(k));
     return out;
@@ -66,12 +67,32 @@ class FakeBackend final : public Backend {
   absl::Status Sync() override { return absl::OkStatus(); }
   // With restartable(true), a restart forgets every page (a tier with nothing on disk);
   // otherwise the base class's UNIMPLEMENTED.
-  absl::Status Restart(bool forget_eviction_order) override {
+  absl::Status Restart(OrderAtRestart order) override {
     absl::MutexLock l(&mu_);
-    if (!restartable_) return Backend::Restart(forget_eviction_order);
+    if (!restartable_) return Backend::Restart(order);
     ++restarts_;
+    last_order_ = order;
     pages_.clear();
     return absl::OkStatus();
+  }
+  // Counts the saves, and the requests (their Exists calls) before the first.
+  absl::Status SaveEvictionOrder() override {
+    absl::MutexLock l(&mu_);
+    if (!restartable_) return Backend::SaveEvictionOrder();
+    if (saves_++ == 0) calls_before_save_ = calls_;
+    return absl::OkStatus();
+  }
+  int saves() {
+    absl::MutexLock l(&mu_);
+    return saves_;
+  }
+  int calls_before_save() {
+    absl::MutexLock l(&mu_);
+    return calls_before_save_;
+  }
+  OrderAtRestart last_order() {
+    absl::MutexLock l(&mu_);
+    return last_order_;
   }
   void restartable(bool on) {
     absl::MutexLock l(&mu_);
@@ -101,6 +122,10 @@ class FakeBackend final : public Backend {
   bool corrupted_ ABSL_GUARDED_BY(mu_) = false;
   bool restartable_ ABSL_GUARDED_BY(mu_) = false;
   int restarts_ ABSL_GUARDED_BY(mu_) = 0;
+  int saves_ ABSL_GUARDED_BY(mu_) = 0;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int calls_before_save_ ABSL_GUARDED_BY(mu_) = -1;
+  OrderAtRestart last_order_ ABSL_GUARDED_BY(mu_) = OrderAtRestart::kClosed;
 };
 
 // Blocks of 4 tokens. By hand, with an unbounded cache: A misses; B hits {1,2} (8 tokens);
@@ -288,7 +313,29 @@ TEST(Replay, RestartsBeforeTheTailAndReportsItsHitRate) {
     EXPECT_EQ(rep->tail_served_tokens, 0u);
     EXPECT_DOUBLE_EQ(rep->tail_token_hit_rate(), 0);
     EXPECT_EQ(rep->served_tokens, 8u);  // B's hit, before the restart
+    EXPECT_EQ(fake.last_order(), Backend::OrderAtRestart::kClosed);
+    EXPECT_EQ(fake.saves(), 0);
     EXPECT_THAT(rep->Json(), HasSubstr("\"tail_token_hit_rate\": 0"));
+  }
+  {
+    // A crash two requests after the last periodic save: the order is saved before request 1.
+    ReplayOptions last = o;
+    last.restart = ReplayOptions::Restart::kLastSave;
+    last.order_saved_before = 2;
+    FakeBackend fake;
+    fake.restartable(true);
+    absl::StatusOr<ReplayReport> rep = RunReplay(trace, last, &fake);
+    ASSERT_TRUE(rep.ok()) << rep.status();
+    EXPECT_EQ(fake.saves(), 1);
+    EXPECT_EQ(fake.calls_before_save(), 1);
+    EXPECT_EQ(fake.restarts(), 1);
+    EXPECT_EQ(fake.last_order(), Backend::OrderAtRestart::kLastSave);
+    EXPECT_EQ(rep->restart, "last-save");
+    EXPECT_THAT(rep->Json(), HasSubstr("\"order_saved_before\": 2"));
+    last.order_saved_before = 4;  // before the first request
+    EXPECT_EQ(RunReplay(trace, last, &fake).status().code(), absl::StatusCode::kInvalidArgument);
+    last.order_saved_before = 0;
+    EXPECT_EQ(RunReplay(trace, last, &fake).status().code(), absl::StatusCode::kInvalidArgument);
   }
   {
     FakeBackend fake;  // cannot restart: the run stops there, and says why

@@ -28,6 +28,10 @@ auto Lists(Order& o) {
                     &o.duel.probation_unread, &o.duel.probation_ghost};
 }
 template <typename Order>
+auto Generations(Order& o) {
+  return std::array{&o.lru_generations, &o.unread_generations};
+}
+template <typename Order>
 auto Scores(Order& o) {
   return std::array{&o.duel.lru_score, &o.duel.bimodal_score, &o.duel.probation_lru_score,
                     &o.duel.probation_score};
@@ -43,12 +47,17 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
   size_t pages = 0;
   for (const auto* list : Lists(order)) pages += list->size();
   std::string buf;
+  if (order.lru_generations.size() != order.lru.size() ||
+      order.unread_generations.size() != order.unread.size()) {
+    return absl::InvalidArgumentError("a generation for every page of both queues, and no more");
+  }
   if (order.db_identity.size() > kMaxIdentityBytes) {
     return absl::InvalidArgumentError(absl::StrCat("a DB identity of ", order.db_identity.size(),
                                                    " bytes (at most ", kMaxIdentityBytes, ")"));
   }
   buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 4 * 8 + 7 * 8 +
-              pages * kEntryBytes + 8 + order.ghost.size() * 8 + 4);
+              pages * kEntryBytes + 8 + order.ghost.size() * 8 +
+              4 * (order.lru.size() + order.unread.size()) + 4);
   buf.append(kMagic, kMagicBytes);
   PutLittle32(&buf, uint32_t(order.db_identity.size()));
   buf.append(order.db_identity);
@@ -63,6 +72,9 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
   }
   PutLittle64(&buf, order.ghost.size());
   for (uint64_t g : order.ghost) PutLittle64(&buf, g);
+  for (const auto* gens : Generations(order)) {
+    for (uint32_t g : *gens) PutLittle32(&buf, g);
+  }
   PutLittle32(&buf, util::Crc32c(buf));
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -161,6 +173,12 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
   if (ghosts > size_t(end - p) / 8) return loss("a count past its end");
   order.ghost.resize(ghosts);
   for (uint64_t& g : order.ghost) g = GetLittle64(take(8));
+  order.lru_generations.resize(order.lru.size());
+  order.unread_generations.resize(order.unread.size());
+  for (auto* gens : Generations(order)) {
+    if (gens->size() > size_t(end - p) / 4) return loss("too short");
+    for (uint32_t& g : *gens) g = GetLittle32(take(4));
+  }
   if (p != end) return loss("bytes after its lists");
   return order;
 }

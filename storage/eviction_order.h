@@ -18,8 +18,10 @@
 // 16-byte key hash): the LRU queue least recent first, the unread queue oldest first, and the
 // duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost (empty
 // without adaptive insertion); then the fingerprints of the pages evicted unread (a u64 count,
-// a u64 each, oldest first); last a CRC32C of everything before it (u32). 20 bytes a page,
-// plus 20 per unread page, ~1/4 of that for the shadows and up to 8 a page for the ghost.
+// a u64 each, oldest first); then the generation of each page of the LRU queue, and of the
+// unread queue (a u32 each, in their order); last a CRC32C of everything before it (u32). 24
+// bytes a page, plus 24 per unread page, ~1/4 of 20 for the shadows and up to 8 a page for
+// the ghost.
 // Thread-compatible.
 #pragma once
 
@@ -38,13 +40,16 @@ struct EvictionOrder {
   uint64_t sequence = 0;              // the DB's last sequence number when saved
   std::vector<NamespacedKey> lru;     // least recently used first
   std::vector<NamespacedKey> unread;  // written and not used since, oldest first
+  // The generation each page of lru / unread was in when saved: a page in another one at the
+  // next open was written again since.
+  std::vector<uint32_t> lru_generations, unread_generations;
   std::vector<uint64_t> ghost;        // fingerprints of pages evicted unread, oldest first
   InsertionDuel::State duel;          // all empty without adaptive insertion
 };
 
 // Writes `order` to `path` through a temporary file renamed over it (fsynced before the
 // rename), so a reader sees the whole file or none. The error says what failed
-// (INVALID_ARGUMENT for an identity over 256 bytes).
+// (INVALID_ARGUMENT for an identity over 256 bytes, or generations not one a queued page).
 absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& order);
 
 // The order in `path`: NOT_FOUND when there is no file, DATA_LOSS when it is not one whole

@@ -28,6 +28,8 @@ class EvictionOrderTest : public ::testing::Test {
     o.sequence = 0x0102030405060708ull;
     for (int i = 0; i < 5; ++i) o.lru.push_back({uint32_t(i % 2 + 1), HashKey("p" + std::to_string(i))});
     o.unread.push_back({2, HashKey("p3")});
+    o.lru_generations = {7, 7, 8, 9, 0xFFFFFFFFu};
+    o.unread_generations = {9};
     o.duel.lru_score = 12.5;
     o.duel.bimodal_score = 3;
     o.duel.probation_lru_score = 1e6;
@@ -55,15 +57,17 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   ASSERT_TRUE(WriteEvictionOrder(path_, o).ok());
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
   // magic, identity, sequence, 4 scores, 7 counts, 8 pages, the ghost's count and 2 entries,
-  // checksum
+  // 6 generations, checksum
   EXPECT_EQ(std::filesystem::file_size(path_),
-            8 + 4 + 36 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 3 * 8 + 4u);
+            8 + 4 + 36 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 3 * 8 + 6 * 4 + 4u);
   auto r = ReadEvictionOrder(path_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->db_identity, o.db_identity);
   EXPECT_EQ(r->sequence, o.sequence);
   EXPECT_EQ(r->lru, o.lru);
   EXPECT_EQ(r->unread, o.unread);
+  EXPECT_EQ(r->lru_generations, o.lru_generations);
+  EXPECT_EQ(r->unread_generations, o.unread_generations);
   EXPECT_EQ(r->duel.lru_score, 12.5);
   EXPECT_EQ(r->duel.bimodal_score, 3);
   EXPECT_EQ(r->duel.probation_lru_score, 1e6);
@@ -88,9 +92,13 @@ TEST_F(EvictionOrderTest, EmptyQueuesRoundTrip) {
   EXPECT_TRUE(r->unread.empty());
 }
 
-TEST_F(EvictionOrderTest, AnIdentityOver256BytesIsRefused) {
+TEST_F(EvictionOrderTest, AnIdentityOver256BytesOrAPageWithoutGenerationIsRefused) {
   EvictionOrder o;
   o.db_identity = std::string(257, 'x');
+  EXPECT_EQ(WriteEvictionOrder(path_, o).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(path_));
+  o = Sample();
+  o.lru_generations.pop_back();
   EXPECT_EQ(WriteEvictionOrder(path_, o).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(path_));
 }

@@ -395,14 +395,18 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
 // Without the file (a crash with no save), or with one of another DB, the open takes the oldest
 // generation first and chain 0 is gone by then. A file saved before the last writes (an unclean
 // stop after a periodic save) still keeps chain 0, and queues what was written since as the
-// most recent.
+// most recent: chain 48, and chain 1, deleted and written again (the file lists it as it was,
+// among the least recent).
 class EvictionOrderTest : public BudgetTest {
  protected:
   enum class Restart { kClean, kFileRemoved, kFileStale, kFileOfAnotherDb };
   std::string File() const { return (std::filesystem::path(dir_) / "EVICTION-ORDER").string(); }
-  // Pages of chains 0 and 48 (written after the save with kFileStale) left when chain 16 starts
-  // to go.
-  std::pair<int, int> ChainsLeft(Restart restart) {
+  // Pages of chains 0, 48 and 1 (both written after the save with kFileStale) left when chain
+  // 16 starts to go.
+  struct Left {
+    int zero, newer, rewritten;
+  };
+  Left ChainsLeft(Restart restart) {
     const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
     store_.reset();
     std::filesystem::remove_all(dir_);
@@ -425,6 +429,8 @@ class EvictionOrderTest : public BudgetTest {
       std::filesystem::copy_file(file, file + ".old");
       OpenWith(o);
       Put(48);  // the store moves on; its next close saves another order
+      EXPECT_EQ(*store_->Delete({"ns"}, Keys(1)), uint32_t(kChain));
+      Put(1);
       store_.reset();
       std::filesystem::rename(file + ".old", file);  // and the old one is put back
     }
@@ -439,26 +445,27 @@ class EvictionOrderTest : public BudgetTest {
       }
       PutLong(next, 1);
     }
-    return {Prefix(0), Prefix(48)};
+    return {Prefix(0), Prefix(48), Prefix(1)};
   }
 };
 
 TEST_F(EvictionOrderTest, ACleanRestartKeepsTheLruOrder) {
-  EXPECT_EQ(ChainsLeft(Restart::kClean).first, kChain);
+  EXPECT_EQ(ChainsLeft(Restart::kClean).zero, kChain);
 }
 
 TEST_F(EvictionOrderTest, WithoutTheFileTheOldestGenerationGoesFirst) {
-  EXPECT_EQ(ChainsLeft(Restart::kFileRemoved).first, 0);
+  EXPECT_EQ(ChainsLeft(Restart::kFileRemoved).zero, 0);
 }
 
 TEST_F(EvictionOrderTest, AFileOfAnotherDbIsNotUsed) {
-  EXPECT_EQ(ChainsLeft(Restart::kFileOfAnotherDb).first, 0);
+  EXPECT_EQ(ChainsLeft(Restart::kFileOfAnotherDb).zero, 0);
 }
 
 TEST_F(EvictionOrderTest, AFileSavedBeforeTheLastWritesKeepsItsOrderAndTheNewPagesAsNewest) {
-  const auto [zero, newer] = ChainsLeft(Restart::kFileStale);
-  EXPECT_EQ(zero, kChain) << "the pages the file lists lost their order";
-  EXPECT_EQ(newer, kChain) << "a page written after the save went before older ones";
+  const Left left = ChainsLeft(Restart::kFileStale);
+  EXPECT_EQ(left.zero, kChain) << "the pages the file lists lost their order";
+  EXPECT_EQ(left.newer, kChain) << "a page written after the save went before older ones";
+  EXPECT_EQ(left.rewritten, kChain) << "a page written again after the save kept its old place";
 }
 
 // Store::SaveEvictionOrder and the periodic saves write the order as it is at that moment, and

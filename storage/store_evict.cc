@@ -244,15 +244,21 @@ void StoreImpl::BuildLru() {
   std::deque<LruEntry> lru, unread;
   size_t listed = 0;
   if (saved) {
-    for (const NamespacedKey& k : saved->unread) {
+    // A page in another generation than saved was written again since: not listed.
+    for (size_t i = 0; i < saved->unread.size(); ++i) {
+      const NamespacedKey& k = saved->unread[i];
       const auto e = keys_.Find(k.ns_id, k.hash);
-      if (!e || !Live(e->generation) || e->touched != 0) continue;  // gone, or listed twice
+      if (!e || e->generation != saved->unread_generations[i] || !Live(e->generation) ||
+          e->touched != 0) {
+        continue;  // gone, written again, or listed twice
+      }
       keys_.Touch(k.ns_id, k.hash, e->generation, kPending | kUnreadTick);
       unread.push_back({k, e->generation, kListed | kUnreadTick});
     }
-    for (const NamespacedKey& k : saved->lru) {
+    for (size_t i = 0; i < saved->lru.size(); ++i) {
+      const NamespacedKey& k = saved->lru[i];
       const auto e = keys_.Find(k.ns_id, k.hash);
-      if (!e || !Live(e->generation)) continue;
+      if (!e || e->generation != saved->lru_generations[i] || !Live(e->generation)) continue;
       uint32_t tick;
       if (e->touched == 0) {
         tick = kListed;
@@ -339,11 +345,16 @@ absl::Status StoreImpl::SaveEvictionOrder() {
     saved_tick_ = lru_tick_;
   }
   order.lru.reserve(lru.size());
+  order.lru_generations.reserve(lru.size());
   for (const LruEntry& at : lru) {
-    if (Current(at)) order.lru.push_back(at.page);
+    if (!Current(at)) continue;
+    order.lru.push_back(at.page);
+    order.lru_generations.push_back(at.generation);
   }
   for (const LruEntry& at : unread) {
-    if (Current(at)) order.unread.push_back(at.page);
+    if (!Current(at)) continue;
+    order.unread.push_back(at.page);
+    order.unread_generations.push_back(at.generation);
   }
   if (duel_) order.duel = duel_->Save();
   const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
