@@ -39,9 +39,9 @@ absl::Status Backend::Restart(OrderAtRestart) {
       absl::StrCat("the ", kind(), " tier cannot be restarted by the benchmark (inproc can)"));
 }
 
-absl::Status Backend::SaveEvictionOrder() {
+absl::Status Backend::SyncEvictionOrder() {
   return absl::UnimplementedError(absl::StrCat(
-      "the ", kind(), " tier cannot save its eviction order for the benchmark (inproc can)"));
+      "the ", kind(), " tier cannot sync its eviction order for the benchmark (inproc can)"));
 }
 
 }  // namespace prefixd::bench

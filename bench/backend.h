@@ -55,6 +55,9 @@ struct BackendOptions {
   std::string eviction = "pages";
   // inproc only: "adaptive" or "lru" (prefixd's --insertion, StoreOptions::adaptive_insertion).
   std::string insertion = "adaptive";
+  // inproc only: keep the eviction order's journal (StoreOptions::eviction_order_interval),
+  // synced only when Backend::SyncEvictionOrder is called (the interval is a year).
+  bool order_journal = false;
   // I/O threads of file-sharded. Default 4.
   int io_threads = 4;
 };
@@ -116,15 +119,17 @@ class Backend {
   // Read/write bytes and peak RSS so far of the process doing the I/O.
   virtual absl::StatusOr<IoCounters> Io() = 0;
   // What a Restart leaves of the eviction order for the open: the one its clean close saved;
-  // none (a crash with no save); or the one SaveEvictionOrder saved last (a crash after a
-  // periodic save; none if there was no such save).
-  enum class OrderAtRestart { kClosed, kNone, kLastSave };
+  // none (a crash with no save); or the files as the last SyncEvictionOrder left them (a crash
+  // after that sync; none if there was none).
+  enum class OrderAtRestart { kClosed, kNone, kLastSync };
   // Closes the tier cleanly and opens it again with the eviction order `order` says (inproc
   // only; UNIMPLEMENTED elsewhere). Calls made meanwhile wait for the open.
   virtual absl::Status Restart(OrderAtRestart order);
-  // Saves the eviction order now, as the daemon's periodic saves do, for Restart(kLastSave)
-  // (inproc only; UNIMPLEMENTED elsewhere).
-  virtual absl::Status SaveEvictionOrder();
+  // Syncs the eviction order's journal now, as the daemon does every
+  // --eviction-order-sync-seconds, and keeps the order's files as they are for
+  // Restart(kLastSync) (inproc opened with BackendOptions::order_journal; UNIMPLEMENTED
+  // elsewhere).
+  virtual absl::Status SyncEvictionOrder();
 };
 
 // The counters of process `pid` (0: this one) from /proc. UNAVAILABLE if unreadable.

@@ -69,9 +69,9 @@ constexpr char kUsage[] =
     "--daemon-capacity-set says the grpc daemon was started with it.\n"
     "--restart-at F (trace, multiturn; inproc, concurrency 1) restarts the tier before that\n"
     "fraction of the requests and reports the hit rate from there on; --restart clean (default),\n"
-    "forget-order (the saved eviction order removed, as after a crash with no save), last-save\n"
-    "(the order saved before --order-saved-at F of the requests put back, as after a crash that\n"
-    "long after the last periodic save) or none (no restart).\n";
+    "forget-order (the saved eviction order removed, as after a crash with no save), crash (the\n"
+    "order's journal synced every --order-sync-every F of the requests, default 0.01, and the\n"
+    "files of the last sync put back, as after a crash) or none (no restart).\n";
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "prefixd-bench: %s\n", std::string(s.message()).c_str());
@@ -388,7 +388,7 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
   const bool capacity_set_on_daemon = f.Switch("daemon-capacity-set", false);
   ASSIGN_OR_FAIL(restart_at, f.Double("restart-at", 0));
   const std::string restart = f.Str("restart", "clean");
-  ASSIGN_OR_FAIL(order_saved_at, f.Double("order-saved-at", 0));
+  ASSIGN_OR_FAIL(order_sync_every, f.Double("order-sync-every", 0.01));
   if (auto s = f.CheckAllUsed(); !s.ok()) return Fail(s);
   if (restart_at != 0) {
     if (!(restart_at > 0 && restart_at < 1)) {
@@ -399,17 +399,18 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
       r.restart = ReplayOptions::Restart::kClean;
     } else if (restart == "forget-order") {
       r.restart = ReplayOptions::Restart::kForgetOrder;
-    } else if (restart == "last-save") {
-      if (!(order_saved_at > 0 && order_saved_at < restart_at)) {
+    } else if (restart == "crash") {
+      if (!(order_sync_every > 0 && order_sync_every < restart_at)) {
         return Fail(absl::InvalidArgumentError(
-            "--restart last-save wants --order-saved-at, a fraction in (0, --restart-at)"));
+            "--order-sync-every wants a fraction of the requests in (0, --restart-at)"));
       }
-      r.restart = ReplayOptions::Restart::kLastSave;
-      const auto saved_at = std::max<uint64_t>(1, uint64_t(order_saved_at * trace.size()));
-      r.order_saved_before = r.tail_from - std::min(saved_at, r.tail_from - 1);
+      r.restart = ReplayOptions::Restart::kCrash;
+      r.order_sync_every =
+          std::max<uint64_t>(1, static_cast<uint64_t>(order_sync_every * trace.size()));
+      c.backend.order_journal = true;
     } else if (restart != "none") {
       return Fail(
-          absl::InvalidArgumentError("--restart wants clean, forget-order, last-save or none"));
+          absl::InvalidArgumentError("--restart wants clean, forget-order, crash or none"));
     }
   }
   r.bytes_per_token = bpt;

@@ -107,12 +107,18 @@ class InprocBackend final : public Backend {
     const auto file =
         std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile;
     std::error_code ec;
-    if (order == OrderAtRestart::kLastSave && std::filesystem::exists(LastSave())) {
-      std::filesystem::rename(LastSave(), file, ec);  // over the one the close saved
-      if (ec) return absl::InternalError("cannot put back the last save: " + ec.message());
-    } else if (order != OrderAtRestart::kClosed) {
-      std::filesystem::remove(file, ec);
-      if (ec) return absl::InternalError("cannot remove the eviction order: " + ec.message());
+    if (order != OrderAtRestart::kClosed) {  // the files the close wrote go
+      for (const auto& f : {file, Journal(file)}) {
+        std::filesystem::remove(f, ec);
+        if (ec) return absl::InternalError("cannot remove the eviction order: " + ec.message());
+      }
+    }
+    if (order == OrderAtRestart::kLastSync) {  // and those of the last sync come back
+      for (const auto& f : {file, Journal(file)}) {
+        if (!std::filesystem::exists(Kept(f))) continue;
+        std::filesystem::rename(Kept(f), f, ec);
+        if (ec) return absl::InternalError("cannot put back the last sync: " + ec.message());
+      }
     }
     auto store = storage::Store::Open(options_);
     if (!store.ok()) return store.status();
@@ -121,15 +127,23 @@ class InprocBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status SaveEvictionOrder() override {
+  absl::Status SyncEvictionOrder() override {
     absl::MutexLock l(&mu_);
     if (store_ == nullptr) return Closed();
-    if (auto s = store_->SaveEvictionOrder(); !s.ok()) return s;
-    std::error_code ec;  // kept aside: the store's own saves (its close) write over the file
-    std::filesystem::copy_file(
-        std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile,
-        LastSave(), std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return absl::InternalError("cannot keep the eviction order saved: " + ec.message());
+    if (options_.eviction_order_interval == absl::ZeroDuration()) {
+      return absl::FailedPreconditionError("the store was opened without the order's journal");
+    }
+    if (auto s = store_->SyncEvictionOrder(); !s.ok()) return s;
+    // Kept aside as they are: the store's close writes over them.
+    const auto file =
+        std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile;
+    for (const auto& f : {file, Journal(file)}) {
+      std::error_code ec;
+      std::filesystem::remove(Kept(f), ec);
+      if (!std::filesystem::exists(f)) continue;
+      std::filesystem::copy_file(f, Kept(f), ec);
+      if (ec) return absl::InternalError("cannot keep the eviction order: " + ec.message());
+    }
     return absl::OkStatus();
   }
 
@@ -189,8 +203,14 @@ class InprocBackend final : public Backend {
   static absl::Status Closed() {
     return absl::FailedPreconditionError("the store did not open again after a restart");
   }
-  // Where SaveEvictionOrder keeps its save: beside the store's directory, outside its budget.
-  std::string LastSave() const { return options_.path + ".eviction-order"; }
+  static std::filesystem::path Journal(const std::filesystem::path& order) {
+    return order.string() + ".journal";
+  }
+  // Where SyncEvictionOrder keeps a file of the order: beside the store's directory, outside
+  // its budget.
+  std::filesystem::path Kept(const std::filesystem::path& f) const {
+    return options_.path + "." + f.filename().string();
+  }
 
   const std::string kind_ = "inproc";
   absl::Mutex mu_;  // held shared by every call, exclusively by Restart
@@ -258,6 +278,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& 
   so.eviction = o.eviction == "pages" ? storage::StoreOptions::Eviction::kPages
                                       : storage::StoreOptions::Eviction::kGenerations;
   so.adaptive_insertion = o.insertion == "adaptive";
+  if (o.order_journal) so.eviction_order_interval = absl::Hours(24 * 365);
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   const auto fp = BenchFingerprint(o.page_bytes, o.page_tokens);

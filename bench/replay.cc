@@ -133,11 +133,10 @@ absl::Status ReplayOptions::Validate() const {
   if (restart != Restart::kNone && concurrency != 1) {
     return absl::InvalidArgumentError("a restart needs concurrency 1");
   }
-  if ((restart == Restart::kLastSave) !=
-      (order_saved_before >= 1 && order_saved_before <= tail_from)) {
+  if ((restart == Restart::kCrash) != (order_sync_every >= 1 && order_sync_every <= tail_from)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "order_saved_before (", order_saved_before, ") must be in [1, tail_from = ", tail_from,
-        "] with a restart to the last save, and 0 otherwise"));
+        "order_sync_every (", order_sync_every, ") must be in [1, tail_from = ", tail_from,
+        "] with a crash, and 0 otherwise"));
   }
   return model.Validate();
 }
@@ -320,20 +319,19 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
       }
       if (!shared.AwaitDone(req.after)) return;
       // Concurrency 1 for both: every earlier request has finished.
-      if (options.restart == ReplayOptions::Restart::kLastSave &&
-          i == options.tail_from - options.order_saved_before) {
-        if (auto s = backend->SaveEvictionOrder(); !s.ok()) {
-          shared.RecordError(absl::StrCat("saving the order before request ", i, ": ", s.ToString()));
+      if (options.restart == ReplayOptions::Restart::kCrash && i > 0 && i < options.tail_from &&
+          i % options.order_sync_every == 0) {
+        if (auto s = backend->SyncEvictionOrder(); !s.ok()) {
+          shared.RecordError(absl::StrCat("syncing the order before request ", i, ": ", s.ToString()));
           shared.Abort();
           return;
         }
       }
       if (i == options.tail_from && options.restart != ReplayOptions::Restart::kNone) {
         using Order = Backend::OrderAtRestart;
-        const Order order = options.restart == ReplayOptions::Restart::kClean ? Order::kClosed
-                            : options.restart == ReplayOptions::Restart::kLastSave
-                                ? Order::kLastSave
-                                : Order::kNone;
+        const Order order = options.restart == ReplayOptions::Restart::kClean   ? Order::kClosed
+                            : options.restart == ReplayOptions::Restart::kCrash ? Order::kLastSync
+                                                                                : Order::kNone;
         if (auto s = backend->Restart(order); !s.ok()) {
           shared.RecordError(absl::StrCat("restart before request ", i, ": ", s.ToString()));
           shared.Abort();
@@ -377,9 +375,14 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
   rep.tail_from = options.tail_from;
   rep.restart = options.restart == ReplayOptions::Restart::kClean         ? "clean"
                 : options.restart == ReplayOptions::Restart::kForgetOrder ? "forget-order"
-                : options.restart == ReplayOptions::Restart::kLastSave    ? "last-save"
+                : options.restart == ReplayOptions::Restart::kCrash       ? "crash"
                                                                           : "none";
-  rep.order_saved_before = options.order_saved_before;
+  if (options.restart == ReplayOptions::Restart::kCrash) {
+    // The last sync was before the last multiple of order_sync_every below tail_from (none if
+    // tail_from is below it: the order is lost).
+    const uint64_t last = (options.tail_from - 1) / options.order_sync_every * options.order_sync_every;
+    rep.order_synced_before = last > 0 ? options.tail_from - last : 0;
+  }
   Latencies exists_us, get_us, put_us;
   for (WorkerStats& w : stats) {
     exists_us.Merge(w.exists_us);
@@ -505,7 +508,7 @@ void ReplayReport::AppendJson(JsonObject* j) const {
   if (tail_from > 0) {
     j->Int("tail_from", tail_from);
     j->Str("restart", restart);
-    j->Int("order_saved_before", order_saved_before);
+    j->Int("order_synced_before", order_synced_before);
     j->Num("tail_token_hit_rate", tail_token_hit_rate(), 4);
   }
   j->Num("cached_token_rate", cached_token_rate(), 4);

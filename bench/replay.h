@@ -65,14 +65,15 @@ struct ReplayOptions {
   // rate of the requests from that index on (the tail), and before the first of them, with
   // every earlier request finished, the tier restarts as `restart` says (Backend::Restart):
   // kClean, a clean close and open; kForgetOrder, the same with the saved eviction order
-  // removed (what a crash leaves); kLastSave, the same with the order saved
-  // `order_saved_before` requests earlier (Backend::SaveEvictionOrder) put back instead (a
-  // crash that long after the daemon's last periodic save); kNone, no restart (the figure to
-  // compare with). A restart needs concurrency 1 and a tier that can restart (inproc).
-  enum class Restart { kNone, kClean, kForgetOrder, kLastSave };
+  // removed (what a crash with no save leaves); kCrash, the order's journal synced
+  // (Backend::SyncEvictionOrder) before every `order_sync_every`-th request and the files of the
+  // last sync put back (what a crash leaves, as the daemon syncs every
+  // --eviction-order-sync-seconds); kNone, no restart (the figure to compare with). A restart
+  // needs concurrency 1 and a tier that can restart (inproc).
+  enum class Restart { kNone, kClean, kForgetOrder, kCrash };
   uint64_t tail_from = 0;
   Restart restart = Restart::kNone;
-  uint64_t order_saved_before = 0;  // kLastSave: in [1, tail_from]
+  uint64_t order_sync_every = 0;  // kCrash: in [1, tail_from]
 
   absl::Status Validate() const;
 };
@@ -119,11 +120,11 @@ struct ReplayReport {
   uint64_t block_refs = 0, present_blocks = 0, served_blocks = 0;
   uint64_t requests_timed_out = 0;  // the deadline cut some served pages
   // ReplayOptions::tail_from (0: none), the restart before it ("none", "clean",
-  // "forget-order", "last-save") and order_saved_before, and the tokens of the requests done
-  // from it on.
+  // "forget-order", "crash"), the requests from the last sync of the order to it (crash), and
+  // the tokens of the requests done from it on.
   uint64_t tail_from = 0;
   std::string restart = "none";
-  uint64_t order_saved_before = 0;
+  uint64_t order_synced_before = 0;
   uint64_t tail_prompt_tokens = 0, tail_served_tokens = 0;
 
   // Traffic and integrity.

@@ -75,20 +75,21 @@ class FakeBackend final : public Backend {
     pages_.clear();
     return absl::OkStatus();
   }
-  // Counts the saves, and the requests (their Exists calls) before the first.
-  absl::Status SaveEvictionOrder() override {
+  // Counts the syncs, and the requests (their Exists calls) before each.
+  absl::Status SyncEvictionOrder() override {
     absl::MutexLock l(&mu_);
-    if (!restartable_) return Backend::SaveEvictionOrder();
-    if (saves_++ == 0) calls_before_save_ = calls_;
+    if (!restartable_) return Backend::SyncEvictionOrder();
+    ++syncs_;
+    calls_before_sync_.push_back(calls_);
     return absl::OkStatus();
   }
-  int saves() {
+  int syncs() {
     absl::MutexLock l(&mu_);
-    return saves_;
+    return syncs_;
   }
-  int calls_before_save() {
+  std::vector<int> calls_before_sync() {
     absl::MutexLock l(&mu_);
-    return calls_before_save_;
+    return calls_before_sync_;
   }
   OrderAtRestart last_order() {
     absl::MutexLock l(&mu_);
@@ -122,9 +123,9 @@ class FakeBackend final : public Backend {
   bool corrupted_ ABSL_GUARDED_BY(mu_) = false;
   bool restartable_ ABSL_GUARDED_BY(mu_) = false;
   int restarts_ ABSL_GUARDED_BY(mu_) = 0;
-  int saves_ ABSL_GUARDED_BY(mu_) = 0;
+  int syncs_ ABSL_GUARDED_BY(mu_) = 0;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
-  int calls_before_save_ ABSL_GUARDED_BY(mu_) = -1;
+  std::vector<int> calls_before_sync_ ABSL_GUARDED_BY(mu_);
   OrderAtRestart last_order_ ABSL_GUARDED_BY(mu_) = OrderAtRestart::kClosed;
 };
 
@@ -314,28 +315,29 @@ TEST(Replay, RestartsBeforeTheTailAndReportsItsHitRate) {
     EXPECT_DOUBLE_EQ(rep->tail_token_hit_rate(), 0);
     EXPECT_EQ(rep->served_tokens, 8u);  // B's hit, before the restart
     EXPECT_EQ(fake.last_order(), Backend::OrderAtRestart::kClosed);
-    EXPECT_EQ(fake.saves(), 0);
+    EXPECT_EQ(fake.syncs(), 0);
     EXPECT_THAT(rep->Json(), HasSubstr("\"tail_token_hit_rate\": 0"));
   }
   {
-    // A crash two requests after the last periodic save: the order is saved before request 1.
-    ReplayOptions last = o;
-    last.restart = ReplayOptions::Restart::kLastSave;
-    last.order_saved_before = 2;
+    // A crash: the order synced before every second request (1 and 2: not 3, the restart's),
+    // and the restart takes the files of the last sync.
+    ReplayOptions crash = o;
+    crash.restart = ReplayOptions::Restart::kCrash;
+    crash.order_sync_every = 2;
     FakeBackend fake;
     fake.restartable(true);
-    absl::StatusOr<ReplayReport> rep = RunReplay(trace, last, &fake);
+    absl::StatusOr<ReplayReport> rep = RunReplay(trace, crash, &fake);
     ASSERT_TRUE(rep.ok()) << rep.status();
-    EXPECT_EQ(fake.saves(), 1);
-    EXPECT_EQ(fake.calls_before_save(), 1);
+    EXPECT_EQ(fake.syncs(), 1);
+    EXPECT_EQ(fake.calls_before_sync(), std::vector<int>{2});
     EXPECT_EQ(fake.restarts(), 1);
-    EXPECT_EQ(fake.last_order(), Backend::OrderAtRestart::kLastSave);
-    EXPECT_EQ(rep->restart, "last-save");
-    EXPECT_THAT(rep->Json(), HasSubstr("\"order_saved_before\": 2"));
-    last.order_saved_before = 4;  // before the first request
-    EXPECT_EQ(RunReplay(trace, last, &fake).status().code(), absl::StatusCode::kInvalidArgument);
-    last.order_saved_before = 0;
-    EXPECT_EQ(RunReplay(trace, last, &fake).status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(fake.last_order(), Backend::OrderAtRestart::kLastSync);
+    EXPECT_EQ(rep->restart, "crash");
+    EXPECT_THAT(rep->Json(), HasSubstr("\"order_synced_before\": 1"));
+    crash.order_sync_every = 4;  // past the restart
+    EXPECT_EQ(RunReplay(trace, crash, &fake).status().code(), absl::StatusCode::kInvalidArgument);
+    crash.order_sync_every = 0;
+    EXPECT_EQ(RunReplay(trace, crash, &fake).status().code(), absl::StatusCode::kInvalidArgument);
   }
   {
     FakeBackend fake;  // cannot restart: the run stops there, and says why

@@ -59,7 +59,7 @@ PATTERNS = [("micro", r"micro-(.+)-(\d+[KMG]iB)-c(\d+)-(warm|cold)\.json"),
             ("exists", r"exists256-(.+)-c(\d+)\.json"),
             ("multiturn", r"multiturn-(sglang|lmcache)-(.+)-f([0-9.]+)\.json"),
             ("fill", r"fill-(.+)\.json"),
-            ("restart", r"restart-(mooncake|sglang|fill)-f([0-9.]+)-(none|clean|forget-order|last-save)\.json")]
+            ("restart", r"restart-(mooncake|sglang|fill)-f([0-9.]+)-(none|clean|forget-order|crash)\.json")]
 
 def load(results):
     """Every result file, keyed by what it measured; plus the commands and the tiers seen."""
@@ -490,17 +490,16 @@ def restart_section(data):
             "runs to its middle request, the store is closed and opened again (MODE `clean`: its "
             "eviction order and what adaptive insertion learnt are saved at the close and restored "
             "at the open; `forget-order`: the same with the saved file removed, what a crash with "
-            "no save leaves, less the unflushed pages a crash also loses; `last-save`: the same "
-            "with the order saved an eighth of the requests before the restart put back "
-            "(`--order-saved-at 0.375`), what a crash that long after the daemon's last periodic "
-            "save leaves (`--eviction-order-save-seconds`; an eighth of the Mooncake trace is "
-            "2.1 min); `none`: no restart), and the token hit rate of the requests from the "
-            "middle on is reported.", ""]
+            "no save leaves, less the unflushed pages a crash also loses; `crash`: the order's "
+            "journal synced before every hundredth of the requests (`--order-sync-every 0.01`; "
+            "~10 s of the Mooncake trace, where the daemon syncs every second) and the files of "
+            "the last sync put back, what a crash leaves of the order; `none`: no restart), and "
+            "the token hit rate of the requests from the middle on is reported.", ""]
     rows, x3 = [], lambda r: NA if r is None else f"{r:.3f}×"
     for wl, f in sorted({(k[0], k[1]) for k in rs},
                         key=lambda k: (list(RESTART_LABELS).index(k[0]), k[1])):
         none, clean, lost, last = (rs.get((wl, f, m), {}).get("tail_token_hit_rate")
-                                   for m in ("none", "clean", "forget-order", "last-save"))
+                                   for m in ("none", "clean", "forget-order", "crash"))
         budget = (frac_label(f) if f else
                   f"{mib(rs.get((wl, f, 'none'), {}).get('capacity_bytes'))} MiB")
         rows.append([RESTART_LABELS[wl], budget, num(none, 4),
@@ -508,7 +507,7 @@ def restart_section(data):
                      f"{num(lost, 4)} ({x3(ratio(lost, none))})",
                      f"{num(last, 4)} ({x3(ratio(last, none))})"])
     out += table(["workload", "budget", "no restart", "clean restart",
-                  "crash, no save", "crash, saved 1/8 before"], rows)
+                  "crash, no order saved", "crash, journal synced"], rows)
     files = [f"restart-{wl}-f{f:g}-{m}.json" for (wl, f, m) in
              sorted(rs, key=lambda k: (list(RESTART_LABELS).index(k[0]), k[1], k[2]))]
     return out + commands_block(data, files)

@@ -129,11 +129,11 @@ const std::vector<Setting>& Settings() {
          return absl::OkStatus();
        },
        [](const ServerConfig& c) { return std::string(c.adaptive_insertion ? "adaptive" : "lru"); }},
-      {"eviction-order-save-seconds",
-       "with --eviction pages, save the eviction order this often (when pages were used since) "
-       "besides at SIGTERM, so that a crash loses at most this much of it; 0 = only at SIGTERM",
-       Number(&ServerConfig::eviction_order_save_seconds),
-       [](const ServerConfig& c) { return absl::StrCat(c.eviction_order_save_seconds); }},
+      {"eviction-order-sync-seconds",
+       "with --eviction pages, append the uses of pages to the eviction order's journal this "
+       "often, so that a crash loses at most this much of the order; 0 = saved at SIGTERM only",
+       Number(&ServerConfig::eviction_order_sync_seconds),
+       [](const ServerConfig& c) { return absl::StrCat(c.eviction_order_sync_seconds); }},
       {"promote-fraction",
        "with --eviction generations: pages read from this oldest share of the generations are "
        "copied forward (0 = never)",

@@ -61,11 +61,11 @@ struct ServerConfig {
   // (StoreOptions::adaptive_insertion).
   bool adaptive_insertion = true;
 
-  // With --eviction pages, the eviction order is saved this often (when pages were used since),
-  // besides at SIGTERM, so that a crash loses at most this much of it: the next start takes
-  // the pages the save lists in its order and those written since as the most recent
-  // (StoreOptions::eviction_order_interval). 0 = only at SIGTERM. Default 300.
-  int eviction_order_save_seconds = 300;
+  // With --eviction pages, the uses of pages since are appended to the eviction order's journal
+  // this often (when pages were used), so that a crash loses at most this much of the order;
+  // the order itself is saved at SIGTERM and when the journal outgrows it
+  // (StoreOptions::eviction_order_interval). 0 = only at SIGTERM. Default 1.
+  int eviction_order_sync_seconds = 1;
 
   // Page bytes per generation (with --eviction generations, the unit of eviction); 0 =
   // capacity / 24 with pages eviction, / 32 with generations. Default 0.

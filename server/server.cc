@@ -43,7 +43,7 @@ class ServerImpl final : public Server {
     so.eviction = config_.evict_pages ? storage::StoreOptions::Eviction::kPages
                                       : storage::StoreOptions::Eviction::kGenerations;
     so.adaptive_insertion = config_.adaptive_insertion;
-    so.eviction_order_interval = absl::Seconds(config_.eviction_order_save_seconds);
+    so.eviction_order_interval = absl::Seconds(config_.eviction_order_sync_seconds);
     so.promote_budget = config_.promote_budget;
     if (!config_.shm_socket.empty()) {
       // Co-located clients answer Exists from these: they follow the index from its load on.

@@ -55,12 +55,13 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
     return absl::InvalidArgumentError(absl::StrCat("a DB identity of ", order.db_identity.size(),
                                                    " bytes (at most ", kMaxIdentityBytes, ")"));
   }
-  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 4 * 8 + 7 * 8 +
+  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 8 + 4 * 8 + 7 * 8 +
               pages * kEntryBytes + 8 + order.ghost.size() * 8 +
               4 * (order.lru.size() + order.unread.size()) + 4);
   buf.append(kMagic, kMagicBytes);
   PutLittle32(&buf, uint32_t(order.db_identity.size()));
   buf.append(order.db_identity);
+  PutLittle64(&buf, order.nonce);
   PutLittle64(&buf, order.sequence);
   for (const double* score : Scores(order)) PutLittle64(&buf, std::bit_cast<uint64_t>(*score));
   for (const auto* list : Lists(order)) {
@@ -151,6 +152,8 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
     return loss("a DB identity past its end");
   }
   order.db_identity.assign(at, identity_bytes);
+  if ((at = take(8)) == nullptr) return loss("too short");
+  order.nonce = GetLittle64(at);
   if ((at = take(8)) == nullptr) return loss("too short");
   order.sequence = GetLittle64(at);
   for (double* score : Scores(order)) {

@@ -2,19 +2,21 @@
 //
 // The order in which pages were last used lives in memory (StoreImpl's LRU and unread queues),
 // and so does what adaptive insertion has learnt (insertion_duel.h: its scores and shadows). A
-// clean close writes both to StoreOptions::kEvictionOrderFile in the data directory, and so do
-// Store::SaveEvictionOrder and the periodic saves of StoreOptions::eviction_order_interval; the
-// next open reads it, rebuilds the queues and the duel, and deletes the file. A file saved at
-// the DB's sequence number at open (a clean close) restores the order exactly; one saved at
-// another (an unclean stop after a periodic save) restores the pages it lists in its order and
-// queues the pages written since as the most recent, unread. Without a file of this DB (a
-// crash with no save, or the file of another DB) the open falls back to the oldest generations
-// first and an empty duel (docs/benchmarks.md measures what each case costs a replay restarted
-// halfway). The file is a hint: no page is kept or lost for what it says.
+// clean close writes both to StoreOptions::kEvictionOrderFile in the data directory, and so
+// does Store::SaveEvictionOrder; with StoreOptions::eviction_order_interval the uses of pages
+// since are appended to a journal of the save (order_journal.h). The next open reads the file,
+// rebuilds the queues and the duel, and replays the journal. A file saved at the DB's sequence
+// number at open (a clean close) restores the order exactly; one saved at another (a crash)
+// restores the pages it lists in its order (but for those in another generation than saved:
+// written again since) and queues the pages it does not list as the most recent, unread,
+// before the journal's uses are replayed. Without a file of this DB (a crash with no save, or
+// the file of another DB) the open falls back to the oldest generations first and an empty
+// duel (docs/benchmarks.md measures what each case costs a replay restarted halfway). The
+// file is a hint: no page is kept or lost for what it says.
 //
 // Format, little-endian: "PFXEVO02", the RocksDB DB identity (a u32 length, at most 256, and
-// its bytes), the DB's sequence number when saved (u64), the duel's four scores (IEEE doubles
-// as u64), then seven lists of pages (a u64 count, then per page a u32 namespace id and a
+// its bytes), the save's nonce (u64), the DB's sequence number when saved (u64), the duel's
+// four scores (IEEE doubles as u64), then seven lists of pages (a u64 count, then per page a u32 namespace id and a
 // 16-byte key hash): the LRU queue least recent first, the unread queue oldest first, and the
 // duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost (empty
 // without adaptive insertion); then the fingerprints of the pages evicted unread (a u64 count,
@@ -37,6 +39,7 @@ namespace prefixd::storage {
 
 struct EvictionOrder {
   std::string db_identity;            // rocksdb::DB::GetDbIdentity of the store saved
+  uint64_t nonce = 0;                 // drawn for each save: names its journal (order_journal.h)
   uint64_t sequence = 0;              // the DB's last sequence number when saved
   std::vector<NamespacedKey> lru;     // least recently used first
   std::vector<NamespacedKey> unread;  // written and not used since, oldest first

@@ -25,6 +25,7 @@ class EvictionOrderTest : public ::testing::Test {
   static EvictionOrder Sample() {
     EvictionOrder o;
     o.db_identity = "a1b2c3d4-0000-4000-8000-123456789abc";  // as RocksDB writes one
+    o.nonce = 0xFEDCBA9876543210ull;
     o.sequence = 0x0102030405060708ull;
     for (int i = 0; i < 5; ++i) o.lru.push_back({uint32_t(i % 2 + 1), HashKey("p" + std::to_string(i))});
     o.unread.push_back({2, HashKey("p3")});
@@ -56,13 +57,14 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   const EvictionOrder o = Sample();
   ASSERT_TRUE(WriteEvictionOrder(path_, o).ok());
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
-  // magic, identity, sequence, 4 scores, 7 counts, 8 pages, the ghost's count and 2 entries,
-  // 6 generations, checksum
+  // magic, identity, nonce, sequence, 4 scores, 7 counts, 8 pages, the ghost's count and 2
+  // entries, 6 generations, checksum
   EXPECT_EQ(std::filesystem::file_size(path_),
-            8 + 4 + 36 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 3 * 8 + 6 * 4 + 4u);
+            8 + 4 + 36 + 8 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 3 * 8 + 6 * 4 + 4u);
   auto r = ReadEvictionOrder(path_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->db_identity, o.db_identity);
+  EXPECT_EQ(r->nonce, o.nonce);
   EXPECT_EQ(r->sequence, o.sequence);
   EXPECT_EQ(r->lru, o.lru);
   EXPECT_EQ(r->unread, o.unread);

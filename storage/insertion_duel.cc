@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "storage/order_journal.h"
+
 namespace prefixd::storage {
 
 InsertionDuel::InsertionDuel(const Options& options) : options_(options), rng_(options.seed) {
@@ -114,6 +116,7 @@ void InsertionDuel::Read(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
+  Journal(/*wrote=*/false, mine);
   const size_t lru_lead = Lead(lru_, mine), bimodal_lead = Lead(bimodal_, mine);
   AddScores(lru_score_, lru_lead, bimodal_score_, bimodal_lead, options_.halve_at);
   Hold(lru_, mine, lru_lead, /*front=*/false);
@@ -129,6 +132,7 @@ void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
   const std::vector<NamespacedKey> mine = SampledOf(ns_id, pages);
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
+  Journal(/*wrote=*/true, mine);
   for (Shadow* s : Shadows()) {
     std::vector<NamespacedKey> fresh;
     for (const NamespacedKey& k : mine) {
@@ -175,6 +179,30 @@ InsertionDuel::Stats InsertionDuel::GetStats() const {
           .probation_score = probation_score_,
           .bimodal = Bimodal(),
           .probation = ProbationWins()};
+}
+
+void InsertionDuel::set_journal(bool on) {
+  absl::MutexLock l(&mu_);
+  journal_on_ = on;
+  journal_.clear();
+  journal_overflow_ = false;
+}
+
+std::string InsertionDuel::TakeJournal(bool* overflow) {
+  absl::MutexLock l(&mu_);
+  *overflow = journal_overflow_;
+  journal_overflow_ = false;
+  return std::exchange(journal_, {});
+}
+
+void InsertionDuel::Journal(bool wrote, const std::vector<NamespacedKey>& keys) {
+  if (!journal_on_ || journal_overflow_) return;
+  if (journal_.size() > (size_t{16} << 20)) {
+    journal_overflow_ = true;
+    journal_.clear();
+    return;
+  }
+  AppendDuelInput(&journal_, wrote, keys);
 }
 
 InsertionDuel::State InsertionDuel::Save() const {

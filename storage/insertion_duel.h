@@ -37,6 +37,7 @@
 #include <list>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -113,6 +114,13 @@ class InsertionDuel {
   State Save() const ABSL_LOCKS_EXCLUDED(mu_);
   void Restore(const State& state) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // What the shadows were fed since the last TakeJournal, for the eviction order's journal
+  // (order_journal.h: Read and Wrote of the sampled pages, as AppendDuelInput encodes them),
+  // while set_journal(true). Past 16 MiB it is dropped and `*overflow` says so at the next
+  // TakeJournal (a full save is due).
+  void set_journal(bool on) ABSL_LOCKS_EXCLUDED(mu_);
+  std::string TakeJournal(bool* overflow) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Whether `hash` is one of the sampled pages.
   bool Sampled(const KeyHash& hash) const { return (hash[15] & (options_.sample - 1)) == 0; }
 
@@ -176,6 +184,11 @@ class InsertionDuel {
   double probation_score_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t capacity_ ABSL_GUARDED_BY(mu_) = 0;  // keys per shadow; 0 = unbounded
   std::minstd_rand rng_ ABSL_GUARDED_BY(mu_);
+  bool journal_on_ ABSL_GUARDED_BY(mu_) = false;
+  bool journal_overflow_ ABSL_GUARDED_BY(mu_) = false;
+  std::string journal_ ABSL_GUARDED_BY(mu_);
+  void Journal(bool wrote, const std::vector<NamespacedKey>& keys)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t front_puts_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t probation_puts_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -1,9 +1,13 @@
 #include "storage/insertion_duel.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/order_journal.h"
 #include "storage/page_key.h"
 
 namespace prefixd::storage {
@@ -136,6 +140,59 @@ TEST(InsertionDuel, ARestoredDuelGoesOnAsTheSavedOne) {
   c.SetCapacity(400);
   for (int s = 400; s < 600; ++s) step(c, s);
   EXPECT_LT(c.GetStats().probation_score, sa.probation_score);
+}
+
+// The journal of what the shadows are fed (order_journal.h), replayed into the duel restored
+// from a save made before it, brings that duel to where the first one is. One put in one is
+// admitted by bimodal insertion, so that both draw alike.
+TEST(InsertionDuel, AJournalReplayedOnItsSaveGoesOnAsTheFirst) {
+  const InsertionDuel::Options o{.admit_one_in = 1};
+  InsertionDuel a(o);
+  a.SetCapacity(400);
+  auto step = [](InsertionDuel& d, int s) {
+    Request(d, s);
+    if (s >= 24) Request(d, s - 24);
+    Request(d, 1000000 + s);
+  };
+  for (int s = 0; s < 300; ++s) step(a, s);
+  const InsertionDuel::State saved = a.Save();
+  a.set_journal(true);
+  for (int s = 300; s < 400; ++s) step(a, s);
+  bool overflow = true;
+  const std::string fed = a.TakeJournal(&overflow);
+  EXPECT_FALSE(overflow);
+  ASSERT_FALSE(fed.empty());
+  const std::string path = ::testing::TempDir() + "/duel_journal_" + std::to_string(::getpid());
+  {
+    auto j = OrderJournal::Create(path, 9);
+    ASSERT_TRUE(j.ok()) << j.status();
+    ASSERT_TRUE(j->Append(fed).ok());
+  }
+  InsertionDuel b(o);
+  b.Restore(saved);
+  b.SetCapacity(400);
+  int feeds = 0;
+  auto j = OrderJournal::Replay(
+      path, 9, [](const JournalUse&) { ADD_FAILURE() << "a duel journals no page use"; },
+      [&](const JournalDuelInput& d) {
+        ++feeds;
+        d.wrote ? b.Wrote(d.ns_id, d.keys) : b.Read(d.ns_id, d.keys);
+      });
+  ASSERT_TRUE(j.ok()) << j.status();
+  std::remove(path.c_str());
+  EXPECT_GT(feeds, 100);
+  const InsertionDuel::State sa = a.Save(), sb = b.Save();
+  EXPECT_EQ(sb.lru_score, sa.lru_score);
+  EXPECT_EQ(sb.bimodal_score, sa.bimodal_score);
+  EXPECT_EQ(sb.probation_score, sa.probation_score);
+  EXPECT_EQ(sb.probation_lru_score, sa.probation_lru_score);
+  EXPECT_EQ(sb.lru, sa.lru);
+  EXPECT_EQ(sb.probation, sa.probation);
+  EXPECT_EQ(sb.probation_unread, sa.probation_unread);
+  // Nothing more is journaled once off.
+  a.set_journal(false);
+  step(a, 400);
+  EXPECT_TRUE(a.TakeJournal(&overflow).empty());
 }
 
 TEST(InsertionDuel, ChainsReadOnceLaterKeepLru) {

@@ -234,12 +234,18 @@ class Store {
   // Makes every acknowledged page durable (flushes memtables, waits).
   virtual absl::Status Flush() = 0;
 
-  // With Eviction::kPages: writes the eviction order now (StoreOptions::kEvictionOrderFile), so
-  // that an open after an unclean stop from here on restores it as of this call, and the pages
-  // written since as the most recent (StoreOptions::eviction_order_interval does this
-  // periodically). Does not flush. OK and nothing written with Eviction::kGenerations;
-  // INTERNAL with the reason when the file cannot be written (the previous one stays).
+  // With Eviction::kPages: writes the whole eviction order now (StoreOptions::
+  // kEvictionOrderFile; a clean close does), so that an open after a crash from here on
+  // restores it as of this call, and the pages written since as the most recent. With
+  // StoreOptions::eviction_order_interval, starts a new journal of the uses after it. Does not
+  // flush. OK and nothing written with Eviction::kGenerations; INTERNAL with the reason when
+  // the file cannot be written (the previous save stays).
   virtual absl::Status SaveEvictionOrder() = 0;
+  // With Eviction::kPages and eviction_order_interval (which calls it that often): appends the
+  // uses of pages since the last save or sync to the order's journal, or saves the whole order
+  // when there is no journal or it has grown past the last save. Nothing when no page was
+  // used since. INTERNAL with the reason on a failed write (the next call saves in full).
+  virtual absl::Status SyncEvictionOrder() = 0;
 
   // What the controller watches: cheap (counters and RocksDB properties, no I/O).
   virtual StoreSignals Signals() = 0;

@@ -396,25 +396,53 @@ TEST_F(BudgetTest, PageEvictionGoesLeastRecentlyUsedFirstAndTakesAChainFromItsEn
 // generation first and chain 0 is gone by then. A file saved before the last writes (an unclean
 // stop after a periodic save) still keeps chain 0, and queues what was written since as the
 // most recent: chain 48, and chain 1, deleted and written again (the file lists it as it was,
-// among the least recent).
+// among the least recent). With the journal on, a crash after a save made before chain 0 was
+// read loses that read, and one after the read was synced to the journal keeps it.
 class EvictionOrderTest : public BudgetTest {
  protected:
-  enum class Restart { kClean, kFileRemoved, kFileStale, kFileOfAnotherDb };
+  enum class Restart {
+    kClean,
+    kFileRemoved,
+    kFileStale,
+    kFileOfAnotherDb,
+    kCrashAfterSave,
+    kCrashAfterSync
+  };
   std::string File() const { return (std::filesystem::path(dir_) / "EVICTION-ORDER").string(); }
+  std::string Journal() const { return File() + ".journal"; }
+  // What a crash leaves: the order's files as they are now, put back after a clean close
+  // (which saves them again).
+  void CloseAsIfCrashed() {
+    for (const std::string& f : {File(), Journal()}) {
+      ASSERT_TRUE(std::filesystem::exists(f)) << f;
+      std::filesystem::copy_file(f, f + ".crash");
+    }
+    store_.reset();
+    for (const std::string& f : {File(), Journal()}) std::filesystem::rename(f + ".crash", f);
+  }
   // Pages of chains 0, 48 and 1 (both written after the save with kFileStale) left when chain
   // 16 starts to go.
   struct Left {
     int zero, newer, rewritten;
   };
   Left ChainsLeft(Restart restart) {
-    const StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
+    StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
+    const bool crash = restart == Restart::kCrashAfterSave || restart == Restart::kCrashAfterSync;
+    // The journal on, with syncs only when the test says (SyncEvictionOrder).
+    if (crash) o.eviction_order_interval = absl::Hours(1);
     store_.reset();
     std::filesystem::remove_all(dir_);
     OpenWith(o);
     const std::string file = File();
     for (int c = 0; c < 48; ++c) Put(c);
+    if (crash) EXPECT_TRUE(store_->SaveEvictionOrder().ok());
     EXPECT_EQ(Read(0), kChain);
-    store_.reset();  // a clean close saves the order
+    if (restart == Restart::kCrashAfterSync) EXPECT_TRUE(store_->SyncEvictionOrder().ok());
+    if (crash) {
+      CloseAsIfCrashed();
+    } else {
+      store_.reset();  // a clean close saves the order
+    }
     EXPECT_TRUE(std::filesystem::exists(file));
     if (restart == Restart::kFileRemoved) std::filesystem::remove(file);
     if (restart == Restart::kFileOfAnotherDb) {
@@ -457,6 +485,11 @@ TEST_F(EvictionOrderTest, WithoutTheFileTheOldestGenerationGoesFirst) {
   EXPECT_EQ(ChainsLeft(Restart::kFileRemoved).zero, 0);
 }
 
+TEST_F(EvictionOrderTest, ACrashLosesTheUsesAfterTheLastSyncOnly) {
+  EXPECT_EQ(ChainsLeft(Restart::kCrashAfterSave).zero, 0) << "a read never synced was kept?";
+  EXPECT_EQ(ChainsLeft(Restart::kCrashAfterSync).zero, kChain) << "the journal was not replayed";
+}
+
 TEST_F(EvictionOrderTest, AFileOfAnotherDbIsNotUsed) {
   EXPECT_EQ(ChainsLeft(Restart::kFileOfAnotherDb).zero, 0);
 }
@@ -468,9 +501,10 @@ TEST_F(EvictionOrderTest, AFileSavedBeforeTheLastWritesKeepsItsOrderAndTheNewPag
   EXPECT_EQ(left.rewritten, kChain) << "a page written again after the save kept its old place";
 }
 
-// Store::SaveEvictionOrder and the periodic saves write the order as it is at that moment, and
-// a periodic save is skipped when no page was used since the last one.
-TEST_F(EvictionOrderTest, PeriodicSavesFollowTheUsesAndOnlyThem) {
+// With eviction_order_interval the first sync saves the whole order (no journal yet), later
+// ones append the uses since to the journal, and none writes when no page was used; an open
+// replays the journal on top of the save.
+TEST_F(EvictionOrderTest, PeriodicSyncsJournalTheUsesAndOnlyThem) {
   StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
   o.eviction_order_interval = absl::Milliseconds(20);
   store_.reset();
@@ -478,32 +512,36 @@ TEST_F(EvictionOrderTest, PeriodicSavesFollowTheUsesAndOnlyThem) {
   OpenWith(o);
   for (int c = 0; c < 4; ++c) Put(c);
   EXPECT_EQ(Read(0), kChain);
-  const std::vector<std::string> zero = Keys(0);
-  auto last_is_chain_zero = [&] {
+  // The root of the chain read last is the most recent page (a chain is queued deepest first).
+  auto last_is_root_of = [&](int chain) {
     auto order = ReadEvictionOrder(File());
-    if (!order.ok() || order->lru.size() != 4u * kChain) return false;
-    // The deepest pages of a chain used together are queued least recent: the root is last.
-    return order->lru.back().hash == HashKey(zero[0]) &&
-           order->lru[order->lru.size() - kChain].hash == HashKey(zero[kChain - 1]);
+    return order.ok() && order->lru.size() == 4u * kChain &&
+           order->lru.back().hash == HashKey(Keys(chain)[0]);
   };
   const auto deadline = absl::Now() + absl::Seconds(10);
-  while (!last_is_chain_zero() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  ASSERT_TRUE(last_is_chain_zero()) << "no periodic save with chain 0 read last in 10 s";
-  // No use since: the file is not written again.
-  std::filesystem::remove(File());
-  absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_FALSE(std::filesystem::exists(File())) << "saved again with no page used since";
-  // A use brings the next save; an explicit one writes at once.
-  EXPECT_EQ(Read(2), kChain);
-  while (!std::filesystem::exists(File()) && absl::Now() < deadline) {
+  while (!last_is_root_of(0) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(last_is_root_of(0)) << "no save with chain 0 read last in 10 s";
+  while (!std::filesystem::exists(Journal()) && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  EXPECT_TRUE(std::filesystem::exists(File())) << "no periodic save after a use in 10 s";
-  std::filesystem::remove(File());
+  ASSERT_TRUE(std::filesystem::exists(Journal()));
+  const auto empty_journal = std::filesystem::file_size(Journal());
+  // No use since: nothing is written.
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(std::filesystem::file_size(Journal()), empty_journal) << "synced with no page used";
+  EXPECT_TRUE(last_is_root_of(0));
+  // A use goes to the journal, not to a new save.
+  EXPECT_EQ(Read(2), kChain);
+  while (std::filesystem::file_size(Journal()) == empty_journal && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GT(std::filesystem::file_size(Journal()), empty_journal) << "no sync after a use in 10 s";
+  EXPECT_TRUE(last_is_root_of(0));
+  // After a crash the open replays it: saved again at once, chain 2 is the most recent.
+  CloseAsIfCrashed();
+  OpenWith(o);
   ASSERT_TRUE(store_->SaveEvictionOrder().ok());
-  auto order = ReadEvictionOrder(File());
-  ASSERT_TRUE(order.ok()) << order.status();
-  EXPECT_EQ(order->lru.back().hash, HashKey(Keys(2)[0]));
+  EXPECT_TRUE(last_is_root_of(2));
 }
 
 // Adaptive insertion's unread pages stay unread across a clean restart, and its shadows are saved.

@@ -14,6 +14,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 #include "storage/eviction_order.h"
 #include "storage/rocks_status.h"
@@ -221,168 +223,6 @@ void StoreImpl::DropEmptyGenerations() {
   }
 }
 
-void StoreImpl::BuildLru() {
-  const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
-  std::optional<EvictionOrder> saved;
-  if (auto r = ReadEvictionOrder(path); r.ok()) {
-    if (r->db_identity == db_identity_) {
-      saved = *std::move(r);
-    } else {  // the data dir's DB was made again, or the file copied from another
-      spdlog::warn("{}: saved by DB {}, this is {}: not used", path, r->db_identity,
-                   db_identity_);
-    }
-  } else if (!absl::IsNotFound(r.status())) {
-    spdlog::warn("eviction order not used: {}", r.status().ToString());
-  }
-  // Saved at this very state (a clean close): every page is listed. Saved earlier (an unclean
-  // stop after a periodic save): the pages written since are not, and are the most recent.
-  const bool exact = saved && saved->sequence == opened_sequence_;
-  // Restored pages are told apart by their ticks, set as they are queued (no tick is used yet:
-  // lru_tick_ moves past them below): kListed for a page queued in the LRU order, kListed |
-  // kUnreadTick for an unread one; kPending | kUnreadTick marks an unread page not queued yet.
-  constexpr uint32_t kListed = 1, kPending = 2;
-  std::deque<LruEntry> lru, unread;
-  size_t listed = 0;
-  if (saved) {
-    // A page in another generation than saved was written again since: not listed.
-    for (size_t i = 0; i < saved->unread.size(); ++i) {
-      const NamespacedKey& k = saved->unread[i];
-      const auto e = keys_.Find(k.ns_id, k.hash);
-      if (!e || e->generation != saved->unread_generations[i] || !Live(e->generation) ||
-          e->touched != 0) {
-        continue;  // gone, written again, or listed twice
-      }
-      keys_.Touch(k.ns_id, k.hash, e->generation, kPending | kUnreadTick);
-      unread.push_back({k, e->generation, kListed | kUnreadTick});
-    }
-    for (size_t i = 0; i < saved->lru.size(); ++i) {
-      const NamespacedKey& k = saved->lru[i];
-      const auto e = keys_.Find(k.ns_id, k.hash);
-      if (!e || e->generation != saved->lru_generations[i] || !Live(e->generation)) continue;
-      uint32_t tick;
-      if (e->touched == 0) {
-        tick = kListed;
-      } else if (e->touched == (kPending | kUnreadTick)) {
-        tick = kListed | kUnreadTick;
-      } else {
-        continue;  // listed twice
-      }
-      keys_.Touch(k.ns_id, k.hash, e->generation, tick);
-      lru.push_back({k, e->generation, tick});
-      ++listed;
-    }
-    if (duel_) duel_->Restore(saved->duel);
-  }
-  // The pages not listed, oldest generation first. Without a saved order, when each page was
-  // last used is not known (a crash with no save): the oldest generations are taken as the
-  // least recently used. After an older save they were written since: the most recent, unread
-  // (as a put queues them). After a clean close there are none.
-  std::vector<LruEntry> unlisted;
-  keys_.ForEach([&](const NamespacedKey& k, const KeyIndex::Entry& e) {
-    if (!Live(e.generation)) return;
-    if (e.touched != 0 && e.touched != (kPending | kUnreadTick)) return;
-    unlisted.push_back({k, e.generation, e.touched});
-  });
-  std::stable_sort(unlisted.begin(), unlisted.end(), [](const LruEntry& a, const LruEntry& b) {
-    return a.generation < b.generation;
-  });
-  const bool newest = saved && !exact;
-  for (LruEntry& at : unlisted) {
-    const bool queued_unread = at.tick != 0;  // listed unread only, not in the LRU order
-    if (newest) {
-      at.tick = kListed | kUnreadTick;
-      keys_.Touch(at.page.ns_id, at.page.hash, at.generation, at.tick);
-      if (!queued_unread) unread.push_back(at);
-    } else {
-      // Not unread: its entry in the unread queue goes stale.
-      if (queued_unread) keys_.Touch(at.page.ns_id, at.page.hash, at.generation, 0);
-      at.tick = 0;
-    }
-  }
-  lru.insert(newest ? lru.end() : lru.begin(), unlisted.begin(), unlisted.end());
-  if (saved) {
-    spdlog::info("eviction order restored: {} pages as saved, {} unread, {} not listed{}",
-                 listed, unread.size(), unlisted.size(),
-                 exact ? "" : absl::StrCat(" (saved at sequence ", saved->sequence,
-                                           ", the store is at ", opened_sequence_,
-                                           ": pages not listed are the most recent)"));
-  }
-  // The file stays: a crash before the next save finds the order as it was then, which beats
-  // none (pages written since are not listed, and are queued as the most recent).
-  absl::MutexLock l(&lru_mu_);
-  ghost_.clear();
-  ghost_order_.clear();
-  if (saved) {
-    for (uint64_t g : saved->ghost) {
-      if (ghost_.insert(g).second) ghost_order_.push_back(g);
-    }
-  }
-  lru_tick_ = kPending;  // the next use gets a newer tick than every page restored
-  lru_ = std::move(lru);
-  lru_compact_at_ = 2 * lru_.size() + 1024;
-  unread_ = std::move(unread);
-  unread_live_ = unread_.size();
-  unread_compact_at_ = 2 * unread_.size() + 1024;
-}
-
-absl::Status StoreImpl::SaveEvictionOrder() {
-  if (!PageEviction()) return absl::OkStatus();
-  absl::MutexLock saving(&saver_mu_);
-  EvictionOrder order;
-  order.db_identity = db_identity_;
-  order.sequence = db_->GetLatestSequenceNumber();
-  // Both queues are copied under lru_mu_ (gets queue their pages under it) and filtered after:
-  // a page used again meanwhile is listed where it was, which is what a save a moment earlier
-  // would have said.
-  std::vector<LruEntry> lru, unread;
-  {
-    absl::MutexLock l(&lru_mu_);
-    lru.assign(lru_.begin(), lru_.end());
-    unread.assign(unread_.begin(), unread_.end());
-    for (uint64_t g : ghost_order_) {
-      if (ghost_.contains(g)) order.ghost.push_back(g);  // not erased since
-    }
-    saved_tick_ = lru_tick_;
-  }
-  order.lru.reserve(lru.size());
-  order.lru_generations.reserve(lru.size());
-  for (const LruEntry& at : lru) {
-    if (!Current(at)) continue;
-    order.lru.push_back(at.page);
-    order.lru_generations.push_back(at.generation);
-  }
-  for (const LruEntry& at : unread) {
-    if (!Current(at)) continue;
-    order.unread.push_back(at.page);
-    order.unread_generations.push_back(at.generation);
-  }
-  if (duel_) order.duel = duel_->Save();
-  const std::string path = JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile);
-  if (auto s = WriteEvictionOrder(path, order); !s.ok()) {
-    spdlog::warn("eviction order not saved (a start after an unclean stop takes the order of "
-                 "the last save, or the oldest generations first): {}", s.ToString());
-    return s;
-  }
-  spdlog::info("eviction order saved: {} pages, {} unread", order.lru.size(), order.unread.size());
-  return absl::OkStatus();
-}
-
-void StoreImpl::SaveOrderPeriodically() {
-  for (;;) {
-    {
-      absl::MutexLock l(&saver_mu_);
-      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(saver_mu_) { return saver_stop_; };
-      if (saver_mu_.AwaitWithTimeout(absl::Condition(&stopping),
-                                     options_.eviction_order_interval)) {
-        return;
-      }
-      absl::MutexLock lru(&lru_mu_);
-      if (lru_tick_ == saved_tick_) continue;  // no page used since the last save
-    }
-    SaveEvictionOrder().IgnoreError();  // logged; the next interval tries again
-  }
-}
-
 uint64_t StoreImpl::GhostKey(const NamespacedKey& k) {
   uint64_t h;
   std::memcpy(&h, k.hash.data(), sizeof(h));
@@ -399,6 +239,7 @@ bool StoreImpl::TouchPages(uint32_t ns_id,
                            InsertionDuel::Insertion how) {
   if (pages.empty()) return false;
   absl::MutexLock l(&lru_mu_);
+  RecordUse(ns_id, pages, use, how);
   lru_tick_ = (lru_tick_ + 1) & (kUnreadTick - 1);
   const uint32_t tick = lru_tick_;
   // With adaptive insertion a put's new pages are unread (whichever way they are queued, so
@@ -444,6 +285,7 @@ void StoreImpl::CompactLru() {
     {
       absl::MutexLock l(&lru_mu_);
       old.swap(queue);
+      compacting_ = true;
     }
     const size_t before = old.size();
     std::erase_if(old, [&](const LruEntry& at) { return !Current(at); });
@@ -457,6 +299,7 @@ void StoreImpl::CompactLru() {
     }
     old.insert(old.end(), queue.begin(), queue.end());
     queue.swap(old);
+    compacting_ = false;
     compact_at = 2 * queue.size() + 1024;
   };
   if (lru_due) compact(lru_, lru_compact_at_, "LRU");

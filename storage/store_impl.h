@@ -28,6 +28,7 @@
 #include "storage/generations.h"
 #include "storage/insertion_duel.h"
 #include "storage/key_index.h"
+#include "storage/order_journal.h"
 #include "storage/page_cache.h"
 #include "storage/read_registry.h"
 #include "storage/records.h"
@@ -125,6 +126,7 @@ class StoreImpl final : public Store, private BlobRefListener {
   absl::StatusOr<std::vector<StrandedCount>> CountStranded() override;
   absl::Status Flush() override;
   absl::Status SaveEvictionOrder() override ABSL_LOCKS_EXCLUDED(lru_mu_, saver_mu_);
+  absl::Status SyncEvictionOrder() override ABSL_LOCKS_EXCLUDED(lru_mu_, saver_mu_);
   StoreSignals Signals() override;
   Tuning CurrentTuning() override;
   absl::Status ApplyTuning(const Tuning& tuning) override;
@@ -214,14 +216,19 @@ class StoreImpl final : public Store, private BlobRefListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // ---- the eviction order across restarts (store_order.cc) ----
+
   // At open: the LRU and unread queues in the order saved (eviction_order.h), and the duel as
-  // it was, then deletes that file. Pages a file saved before the last writes does not list
-  // (written since) are queued as the most recent, unread; without a file of this DB every
-  // page is queued oldest generation first.
-  void BuildLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The thread of StoreOptions::eviction_order_interval: saves the order each interval when
-  // pages were used since the last save, until saver_stop_.
-  void SaveOrderPeriodically() ABSL_LOCKS_EXCLUDED(saver_mu_);
+  // it was, then the uses of its journal (order_journal.h) replayed. Pages a file saved before
+  // the last writes does not list (written since) are queued as the most recent, unread;
+  // without a file of this DB every page is queued oldest generation first. Opens the journal
+  // for the syncs of StoreOptions::eviction_order_interval, or removes it without them.
+  void BuildLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(saver_mu_);
+  // SaveEvictionOrder, under saver_mu_.
+  absl::Status SaveEvictionOrderLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(saver_mu_);
+  // The thread of StoreOptions::eviction_order_interval: SyncEvictionOrder each interval,
+  // until saver_stop_.
+  void SyncOrderPeriodically() ABSL_LOCKS_EXCLUDED(saver_mu_);
   // Pages of one chain just used (written or read; `pages` in chain order, each with the
   // generation it was used in) become the most recently used, the deepest least recent of
   // them: a chain is evicted from its end, and its prefix stays usable longest (as SGLang's
@@ -240,6 +247,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   // (pages read again leave one each; eviction drops those it meets): a store read far more
   // than it evicts does not grow them without bound. Counts the unread pages afresh.
   void CompactLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(lru_mu_);
+  // With the journal on, adds a use of pages (as TouchPages takes it; store_order.cc) to journal_buf_.
+  void RecordUse(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages, Use use,
+                  InsertionDuel::Insertion how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
 
@@ -345,11 +355,12 @@ class StoreImpl final : public Store, private BlobRefListener {
   // that sequence is exact; one of another DB is not used.
   uint64_t opened_sequence_ = 0;
   std::string db_identity_;
-  // Eviction order saves (SaveEvictionOrder): one at a time; lru_tick_ at the last one (or at
-  // open), to skip periodic saves when no page was used since. The saver runs until
-  // saver_stop_.
+  // Eviction order saves and syncs (store_order.cc), one at a time: the journal of the last
+  // save (none: the next sync saves in full) and that save's size. The syncing thread runs
+  // until saver_stop_.
   absl::Mutex saver_mu_ ABSL_ACQUIRED_BEFORE(lru_mu_);
-  uint32_t saved_tick_ ABSL_GUARDED_BY(saver_mu_) = 0;
+  std::optional<OrderJournal> journal_ ABSL_GUARDED_BY(saver_mu_);
+  uint64_t saved_bytes_ ABSL_GUARDED_BY(saver_mu_) = 0;
   bool saver_stop_ ABSL_GUARDED_BY(saver_mu_) = false;
   std::thread saver_;
   // Eviction::kPages: pages in the order of their last use, least recent first, each with the
@@ -379,6 +390,13 @@ class StoreImpl final : public Store, private BlobRefListener {
   uint64_t unread_live_ ABSL_GUARDED_BY(lru_mu_) = 0;
   size_t unread_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;
   std::deque<uint64_t> ghost_order_ ABSL_GUARDED_BY(lru_mu_);
+  // CompactLru holds a queue outside lru_mu_ while it filters it: a save waits.
+  bool compacting_ ABSL_GUARDED_BY(lru_mu_) = false;
+  // The uses of pages since the last sync or save, encoded for the journal (AppendUse), while
+  // journal_uses_; past kMaxJournalBuffer they are dropped and journal_overflow_ set.
+  bool journal_uses_ ABSL_GUARDED_BY(lru_mu_) = false;
+  bool journal_overflow_ ABSL_GUARDED_BY(lru_mu_) = false;
+  std::string journal_buf_ ABSL_GUARDED_BY(lru_mu_);
   absl::flat_hash_set<uint64_t> ghost_ ABSL_GUARDED_BY(lru_mu_);
   uint64_t ghost_capacity_ ABSL_GUARDED_BY(lru_mu_) = 0;
   static uint64_t GhostKey(const NamespacedKey& k);

@@ -278,24 +278,22 @@ absl::Status StoreImpl::Init() {
   if (PageEviction() && options_.adaptive_insertion) {
     duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
   }
-  {  // a save cut short by a crash; it would take disk until the next save
+  for (const char* cut : {".tmp", ".journal.tmp"}) {  // saves cut short by a crash
     std::error_code ec;
     std::filesystem::remove(
-        JoinFilePath(options_.path, std::string(StoreOptions::kEvictionOrderFile) + ".tmp"), ec);
+        JoinFilePath(options_.path, std::string(StoreOptions::kEvictionOrderFile) + cut), ec);
   }
   if (PageEviction()) {
     BuildLru();
-    {
-      absl::MutexLock sl(&saver_mu_);
-      absl::MutexLock l(&lru_mu_);
-      saved_tick_ = lru_tick_;  // what BuildLru restored is saved already, or reproducible
-    }
     if (options_.eviction_order_interval > absl::ZeroDuration()) {
-      saver_ = std::thread([this] { SaveOrderPeriodically(); });
+      saver_ = std::thread([this] { SyncOrderPeriodically(); });
     }
   } else {  // an order saved under --eviction pages means nothing here, and takes disk
     std::error_code ec;
     std::filesystem::remove(JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile), ec);
+    std::filesystem::remove(
+        JoinFilePath(options_.path, std::string(StoreOptions::kEvictionOrderFile) + ".journal"),
+        ec);
   }
   // The capacity may have shrunk since the last run. Failing to make room is no reason not to
   // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.

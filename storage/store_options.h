@@ -47,18 +47,19 @@ struct StoreOptions {
   //    blob record freed in place (blob_refs.h), so nothing is copied forward; a generation
   //    goes once no live page is left in it. Pages not in blob files
   //    yet cannot be freed: when nothing else can, the oldest generation is dropped.
-  //    A clean close saves the order to kEvictionOrderFile under `path` (and so do the
-  //    periodic saves of eviction_order_interval), and the next open restores it; after a
-  //    crash with no save, the oldest generations are taken as the least recent.
+  //    A clean close saves the order to kEvictionOrderFile under `path` (and with
+  //    eviction_order_interval the uses since go to its journal), and the next open restores
+  //    it; after a crash with no save, the oldest generations are taken as the least recent.
   // Not changeable online.
   enum class Eviction { kGenerations, kPages };
   static constexpr char kEvictionOrderFile[] = "EVICTION-ORDER";
   Eviction eviction = Eviction::kGenerations;
 
-  // kPages: the eviction order is saved this often besides at a clean close, when pages were
-  // used since the last save, so that an unclean stop loses at most this much of it
-  // (Store::SaveEvictionOrder; the file is 20-45 bytes a page, rewritten whole each time).
-  // Zero (default): only at a clean close. Not changeable online.
+  // kPages: the uses of pages are appended to a journal of the last eviction order save this
+  // often (Store::SyncEvictionOrder; 25 bytes a page used), so that a crash loses at most this
+  // much of the order; a journal grown past the last save (20-50 bytes a page) is replaced by
+  // a new save. Zero (default): the order is saved at a clean close only. Not changeable
+  // online.
   absl::Duration eviction_order_interval = absl::ZeroDuration();
 
   // kPages: a put's new pages are queued at the least recently used end (but for one put in

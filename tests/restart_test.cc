@@ -97,12 +97,12 @@ TEST(Restart, SigtermFinishesTheRequestInFlight) {
   EXPECT_EQ(wrong, 0);
 }
 
-// The eviction order is saved every --eviction-order-save-seconds while pages are used, and a
-// start after SIGKILL restores that save (the pages written after it as the most recent).
-TEST(Restart, SigkillKeepsTheOrderOfTheLastPeriodicSave) {
+// With --eviction-order-sync-seconds the order is saved at the first sync (no journal yet) and
+// later uses go to its journal; a start after SIGKILL restores the save and replays the journal.
+TEST(Restart, SigkillKeepsTheOrderAsOfTheLastSync) {
   TempDir dir("sigkill_order");
   const std::string data = dir.path() + "/data";
-  Daemon d(data, {"--write-buffer-size", "1MiB", "--eviction-order-save-seconds", "1"});
+  Daemon d(data, {"--write-buffer-size", "1MiB", "--eviction-order-sync-seconds", "1"});
   d.Start();
   const std::string order = data + "/EVICTION-ORDER";
   {
@@ -121,6 +121,15 @@ TEST(Restart, SigkillKeepsTheOrderOfTheLastPeriodicSave) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_TRUE(saved_since()) << "no periodic save in 10 s";
+    const std::string journal = order + ".journal";
+    ASSERT_TRUE(std::filesystem::exists(journal));
+    const auto empty = std::filesystem::file_size(journal);
+    int wrong = -1;
+    ASSERT_EQ(*GetTestChain(*c, *ns, 9, 3, 4, &wrong), 4);  // a use, for the journal
+    for (int i = 0; i < 200 && std::filesystem::file_size(journal) == empty; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GT(std::filesystem::file_size(journal), empty) << "no journal sync in 10 s";
     for (int ch = 10; ch < 12; ++ch) ASSERT_TRUE(PutTestChain(*c, *ns, 9, ch, 4).ok());
   }
   EXPECT_EQ(d.Stop(SIGKILL), 128 + SIGKILL);
@@ -133,6 +142,8 @@ TEST(Restart, SigkillKeepsTheOrderOfTheLastPeriodicSave) {
   in.seekg(std::streamoff(log_before));
   const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(log.find("eviction order restored: 40 pages as saved"), std::string::npos) << log;
+  EXPECT_EQ(log.find("; 0 uses replayed from its journal"), std::string::npos) << log;
+  EXPECT_NE(log.find("uses replayed from its journal"), std::string::npos) << log;
   // Every page that survived the kill (the chains saved, at least) is served byte-exact.
   for (int ch = 0; ch < 12; ++ch) {
     int wrong = -1;

@@ -1,0 +1,220 @@
+#include "storage/order_journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "storage/coding.h"
+#include "util/crc32c.h"
+
+namespace prefixd::storage {
+namespace {
+
+constexpr char kMagic[] = "PFXEVJ01";
+constexpr size_t kHeaderBytes = 8 + 8 + 4;
+constexpr size_t kBlockHeaderBytes = 4 + 4;
+constexpr size_t kPageBytes = sizeof(KeyHash) + 4;
+
+absl::Status Errno(const char* what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+std::string Header(uint64_t nonce) {
+  std::string h(kMagic, 8);
+  PutLittle64(&h, nonce);
+  PutLittle32(&h, util::Crc32c(h));
+  return h;
+}
+
+bool WriteAll(int fd, std::string_view data, uint64_t offset) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+enum Kind : uint8_t { kRead = 0, kWritten = 1, kDuelRead = 2, kDuelWrote = 3 };
+
+// Calls `use` and `duel` for each record in `payload`; false (having called neither) if the
+// payload does not parse.
+bool ParseRecords(std::string_view payload, const std::function<void(const JournalUse&)>& use,
+                  const std::function<void(const JournalDuelInput&)>& duel) {
+  std::vector<std::pair<KeyHash, uint32_t>> pages;
+  std::vector<KeyHash> keys;
+  for (int pass = 0; pass < 2; ++pass) {  // check the whole block, then apply it
+    std::string_view in = payload;
+    while (!in.empty()) {
+      if (in.size() < 5) return false;
+      const uint8_t kind = static_cast<uint8_t>(in[0]);
+      const uint32_t ns_id = GetLittle32(in.data() + 1);
+      in.remove_prefix(5);
+      if (kind == kRead || kind == kWritten) {
+        if (in.size() < 5) return false;
+        const uint8_t how = static_cast<uint8_t>(in[0]);
+        const uint32_t count = GetLittle32(in.data() + 1);
+        in.remove_prefix(5);
+        if (how > uint8_t(InsertionDuel::Insertion::kProbation)) return false;
+        if (count > in.size() / kPageBytes) return false;
+        if (pass == 1) {
+          pages.resize(count);
+          for (uint32_t i = 0; i < count; ++i) {
+            const char* p = in.data() + size_t(i) * kPageBytes;
+            std::memcpy(pages[i].first.data(), p, sizeof(KeyHash));
+            pages[i].second = GetLittle32(p + sizeof(KeyHash));
+          }
+          use({ns_id, kind == kWritten, static_cast<InsertionDuel::Insertion>(how), pages});
+        }
+        in.remove_prefix(size_t(count) * kPageBytes);
+      } else if (kind == kDuelRead || kind == kDuelWrote) {
+        if (in.size() < 4) return false;
+        const uint32_t count = GetLittle32(in.data());
+        in.remove_prefix(4);
+        if (count > in.size() / sizeof(KeyHash)) return false;
+        if (pass == 1) {
+          keys.resize(count);
+          for (uint32_t i = 0; i < count; ++i) {
+            std::memcpy(keys[i].data(), in.data() + size_t(i) * sizeof(KeyHash), sizeof(KeyHash));
+          }
+          duel({ns_id, kind == kDuelWrote, keys});
+        }
+        in.remove_prefix(size_t(count) * sizeof(KeyHash));
+      } else {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void AppendUse(std::string* buf, uint32_t ns_id, bool written, InsertionDuel::Insertion how,
+               std::span<const std::pair<KeyHash, uint32_t>> pages) {
+  buf->push_back(char(written ? kWritten : kRead));
+  PutLittle32(buf, ns_id);
+  buf->push_back(char(static_cast<uint8_t>(how)));
+  PutLittle32(buf, static_cast<uint32_t>(pages.size()));
+  for (const auto& [hash, generation] : pages) {
+    buf->append(reinterpret_cast<const char*>(hash.data()), hash.size());
+    PutLittle32(buf, generation);
+  }
+}
+
+void AppendDuelInput(std::string* buf, bool wrote, std::span<const NamespacedKey> keys) {
+  if (keys.empty()) return;
+  buf->push_back(char(wrote ? kDuelWrote : kDuelRead));
+  PutLittle32(buf, keys.front().ns_id);
+  PutLittle32(buf, static_cast<uint32_t>(keys.size()));
+  for (const NamespacedKey& k : keys) {
+    buf->append(reinterpret_cast<const char*>(k.hash.data()), k.hash.size());
+  }
+}
+
+absl::StatusOr<OrderJournal> OrderJournal::Create(const std::string& path, uint64_t nonce) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  OrderJournal j(fd, 0);  // closes fd on every return below
+  if (!WriteAll(fd, Header(nonce), 0)) {
+    absl::Status s = Errno("cannot write", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::fsync(fd) != 0) {
+    absl::Status s = Errno("cannot sync", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = Errno("cannot rename to", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  j.bytes_ = kHeaderBytes;
+  return j;
+}
+
+absl::StatusOr<OrderJournal> OrderJournal::Replay(
+    const std::string& path, uint64_t nonce, const std::function<void(const JournalUse&)>& use,
+    const std::function<void(const JournalDuelInput&)>& duel) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no file ", path));
+    return Errno("cannot open", path);
+  }
+  OrderJournal j(fd, 0);
+  std::string buf;
+  if (struct stat st; ::fstat(fd, &st) == 0 && st.st_size > 0) buf.reserve(size_t(st.st_size));
+  char chunk[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("cannot read", path);
+    if (n == 0) break;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  if (buf.size() < kHeaderBytes || buf.compare(0, kHeaderBytes, Header(nonce)) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": not the journal of the eviction order saved"));
+  }
+  size_t at = kHeaderBytes;
+  while (buf.size() - at >= kBlockHeaderBytes) {
+    const uint32_t length = GetLittle32(buf.data() + at);
+    const uint32_t crc = GetLittle32(buf.data() + at + 4);
+    if (length > buf.size() - at - kBlockHeaderBytes) break;  // cut short
+    const std::string_view payload(buf.data() + at + kBlockHeaderBytes, length);
+    if (util::Crc32c(payload) != crc || !ParseRecords(payload, use, duel)) break;
+    at += kBlockHeaderBytes + length;
+  }
+  if (at != buf.size() && ::ftruncate(fd, static_cast<off_t>(at)) != 0) {
+    return Errno("cannot cut the unfinished end of", path);
+  }
+  j.bytes_ = at;
+  return j;
+}
+
+OrderJournal::OrderJournal(OrderJournal&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), bytes_(other.bytes_) {}
+
+OrderJournal& OrderJournal::operator=(OrderJournal&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    bytes_ = other.bytes_;
+  }
+  return *this;
+}
+
+OrderJournal::~OrderJournal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::Status OrderJournal::Append(std::string_view payload) {
+  if (fd_ < 0) return absl::FailedPreconditionError("the journal is not open");
+  std::string block;
+  block.reserve(kBlockHeaderBytes + payload.size());
+  PutLittle32(&block, static_cast<uint32_t>(payload.size()));
+  PutLittle32(&block, util::Crc32c(payload));
+  block.append(payload);
+  if (!WriteAll(fd_, block, bytes_)) {
+    return absl::InternalError(
+        absl::StrCat("cannot append to the eviction order's journal: ", std::strerror(errno)));
+  }
+  if (::fdatasync(fd_) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot sync the eviction order's journal: ", std::strerror(errno)));
+  }
+  bytes_ += block.size();
+  return absl::OkStatus();
+}
+
+}  // namespace prefixd::storage
