@@ -55,9 +55,10 @@ struct BackendOptions {
   std::string eviction = "pages";
   // inproc only: "adaptive" or "lru" (prefixd's --insertion, StoreOptions::adaptive_insertion).
   std::string insertion = "adaptive";
-  // inproc only: keep the eviction order's journal (StoreOptions::eviction_order_interval),
-  // synced only when Backend::SyncEvictionOrder is called (the interval is a year).
-  bool order_journal = false;
+  // inproc only: how often the eviction order's journal is synced
+  // (StoreOptions::eviction_order_interval), as the daemon's --eviction-order-sync-seconds
+  // (default 1, as the daemon's); 0: the order is saved at close only.
+  double order_sync_seconds = 1;
   // I/O threads of file-sharded. Default 4.
   int io_threads = 4;
 };
@@ -127,7 +128,7 @@ class Backend {
   virtual absl::Status Restart(OrderAtRestart order);
   // Syncs the eviction order's journal now, as the daemon does every
   // --eviction-order-sync-seconds, and keeps the order's files as they are for
-  // Restart(kLastSync) (inproc opened with BackendOptions::order_journal; UNIMPLEMENTED
+  // Restart(kLastSync) (inproc with a BackendOptions::order_sync_seconds; UNIMPLEMENTED
   // elsewhere).
   virtual absl::Status SyncEvictionOrder();
 };

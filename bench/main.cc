@@ -46,6 +46,8 @@ constexpr char kUsage[] =
     "  --block-cache SIZE    inproc's RocksDB block cache (prefixd's --block-cache); 64MiB\n"
     "  --eviction pages|generations  inproc's eviction (prefixd's --eviction); pages\n"
     "  --insertion adaptive|lru  inproc's insertion (prefixd's --insertion); adaptive\n"
+    "  --order-sync-seconds S  inproc's eviction order journal syncs (prefixd's\n"
+    "                        --eviction-order-sync-seconds); 1, 0 = saved at close only\n"
     "common: --concurrency K (workers, default 1), --seed S, --json FILE, --[no-]progress\n"
     "        --cold: drop the page cache before read phases (root only; says so if it could\n"
     "        not); micro before get/exists, trace and multiturn before the replay\n"
@@ -132,6 +134,12 @@ absl::StatusOr<Common> ParseCommon(FlagSet& f) {
   if (c.backend.insertion != "adaptive" && c.backend.insertion != "lru") {
     return absl::InvalidArgumentError("--insertion is adaptive or lru");
   }
+  auto sync = f.Double("order-sync-seconds", 1);
+  if (!sync.ok()) return sync.status();
+  if (!(*sync >= 0 && *sync <= 86400)) {
+    return absl::InvalidArgumentError("--order-sync-seconds is in [0, 86400]");
+  }
+  c.backend.order_sync_seconds = *sync;
   auto io = f.Uint("io-threads", 4);
   auto conc = f.Uint("concurrency", 1);
   auto seed = f.Uint("seed", 1);
@@ -404,10 +412,12 @@ int RunReplayWorkload(FlagSet& f, Common c, const std::string& workload) {
         return Fail(absl::InvalidArgumentError(
             "--order-sync-every wants a fraction of the requests in (0, --restart-at)"));
       }
+      if (c.backend.order_sync_seconds <= 0) {
+        return Fail(absl::InvalidArgumentError("--restart crash needs --order-sync-seconds > 0"));
+      }
       r.restart = ReplayOptions::Restart::kCrash;
       r.order_sync_every =
           std::max<uint64_t>(1, static_cast<uint64_t>(order_sync_every * trace.size()));
-      c.backend.order_journal = true;
     } else if (restart != "none") {
       return Fail(
           absl::InvalidArgumentError("--restart wants clean, forget-order, crash or none"));

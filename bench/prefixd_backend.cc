@@ -278,7 +278,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewInprocBackend(const BackendOptions& 
   so.eviction = o.eviction == "pages" ? storage::StoreOptions::Eviction::kPages
                                       : storage::StoreOptions::Eviction::kGenerations;
   so.adaptive_insertion = o.insertion == "adaptive";
-  if (o.order_journal) so.eviction_order_interval = absl::Hours(24 * 365);
+  so.eviction_order_interval = absl::Seconds(o.order_sync_seconds);
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   const auto fp = BenchFingerprint(o.page_bytes, o.page_tokens);

@@ -55,7 +55,7 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
     return absl::InvalidArgumentError(absl::StrCat("a DB identity of ", order.db_identity.size(),
                                                    " bytes (at most ", kMaxIdentityBytes, ")"));
   }
-  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 8 + 4 * 8 + 7 * 8 +
+  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 8 + 5 * 8 + 7 * 8 +
               pages * kEntryBytes + 8 + order.ghost.size() * 8 +
               4 * (order.lru.size() + order.unread.size()) + 4);
   buf.append(kMagic, kMagicBytes);
@@ -64,6 +64,7 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
   PutLittle64(&buf, order.nonce);
   PutLittle64(&buf, order.sequence);
   for (const double* score : Scores(order)) PutLittle64(&buf, std::bit_cast<uint64_t>(*score));
+  PutLittle64(&buf, order.duel.capacity);
   for (const auto* list : Lists(order)) {
     PutLittle64(&buf, list->size());
     for (const NamespacedKey& k : *list) {
@@ -160,6 +161,8 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
     if ((at = take(8)) == nullptr) return loss("too short");
     *score = std::bit_cast<double>(GetLittle64(at));
   }
+  if ((at = take(8)) == nullptr) return loss("too short");
+  order.duel.capacity = GetLittle64(at);
   for (auto* list : Lists(order)) {
     if ((at = take(8)) == nullptr) return loss("too short");
     const uint64_t count = GetLittle64(at);

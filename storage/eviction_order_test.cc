@@ -35,6 +35,7 @@ class EvictionOrderTest : public ::testing::Test {
     o.duel.bimodal_score = 3;
     o.duel.probation_lru_score = 1e6;
     o.duel.probation_score = 0.25;
+    o.duel.capacity = 25;
     o.duel.probation.push_back({1, HashKey("p4")});
     o.duel.probation_ghost.push_back({1, HashKey("gone")});
     o.ghost = {42, 0xFFFFFFFFFFFFFFFFull};
@@ -57,10 +58,10 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   const EvictionOrder o = Sample();
   ASSERT_TRUE(WriteEvictionOrder(path_, o).ok());
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
-  // magic, identity, nonce, sequence, 4 scores, 7 counts, 8 pages, the ghost's count and 2
-  // entries, 6 generations, checksum
+  // magic, identity, nonce, sequence, 4 scores, the shadows' capacity, 7 counts, 8 pages, the
+  // ghost's count and 2 entries, 6 generations, checksum
   EXPECT_EQ(std::filesystem::file_size(path_),
-            8 + 4 + 36 + 8 + 8 + 4 * 8 + 7 * 8 + 8 * 20 + 3 * 8 + 6 * 4 + 4u);
+            8 + 4 + 36 + 8 + 8 + 4 * 8 + 8 + 7 * 8 + 8 * 20 + 3 * 8 + 6 * 4 + 4u);
   auto r = ReadEvictionOrder(path_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->db_identity, o.db_identity);
@@ -74,6 +75,7 @@ TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
   EXPECT_EQ(r->duel.bimodal_score, 3);
   EXPECT_EQ(r->duel.probation_lru_score, 1e6);
   EXPECT_EQ(r->duel.probation_score, 0.25);
+  EXPECT_EQ(r->duel.capacity, 25u);
   EXPECT_TRUE(r->duel.lru.empty());
   EXPECT_TRUE(r->duel.bimodal.empty());
   EXPECT_EQ(r->duel.probation, o.duel.probation);

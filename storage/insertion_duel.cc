@@ -163,7 +163,10 @@ bool InsertionDuel::Probation() const {
 
 void InsertionDuel::SetCapacity(uint64_t pages) {
   absl::MutexLock l(&mu_);
-  capacity_ = std::max<uint64_t>(4, pages / options_.sample);
+  const uint64_t capacity = std::max<uint64_t>(4, pages / options_.sample);
+  if (capacity == capacity_) return;
+  if (journal_on_ && !journal_overflow_) AppendDuelCapacity(&journal_, pages);
+  capacity_ = capacity;
   for (Shadow* s : Shadows()) {
     while (s->order.size() > capacity_) EvictOne(*s);
   }
@@ -212,6 +215,7 @@ InsertionDuel::State InsertionDuel::Save() const {
   st.bimodal_score = bimodal_score_;
   st.probation_lru_score = probation_lru_score_;
   st.probation_score = probation_score_;
+  st.capacity = capacity_;
   st.lru.assign(lru_.order.begin(), lru_.order.end());
   st.bimodal.assign(bimodal_.order.begin(), bimodal_.order.end());
   st.probation.assign(probation_.order.begin(), probation_.order.end());
@@ -228,6 +232,7 @@ void InsertionDuel::Restore(const State& st) {
   bimodal_score_ = st.bimodal_score;
   probation_lru_score_ = st.probation_lru_score;
   probation_score_ = st.probation_score;
+  capacity_ = st.capacity;
   auto fill = [](Shadow& s, const std::vector<NamespacedKey>& keys) {
     for (const NamespacedKey& k : keys) {
       if (s.where.contains(k)) continue;

@@ -104,19 +104,19 @@ class InsertionDuel {
   Stats GetStats() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Everything the choice depends on, for a clean restart (eviction_order.h): the scores, each
-  // shadow's keys least recent first, and the probation shadow's unread keys and ghost,
-  // oldest first. Restore is for a duel no request has reached yet; the capacity is not part
-  // of it (the store sets it at its first eviction, as after any open).
+  // shadow's keys least recent first, the probation shadow's unread keys and ghost, oldest
+  // first, and the shadows' capacity. Restore is for a duel no request has reached yet.
   struct State {
     double lru_score = 0, bimodal_score = 0, probation_lru_score = 0, probation_score = 0;
+    uint64_t capacity = 0;  // keys per shadow; 0 = unbounded (SetCapacity not called yet)
     std::vector<NamespacedKey> lru, bimodal, probation, probation_unread, probation_ghost;
   };
   State Save() const ABSL_LOCKS_EXCLUDED(mu_);
   void Restore(const State& state) ABSL_LOCKS_EXCLUDED(mu_);
 
   // What the shadows were fed since the last TakeJournal, for the eviction order's journal
-  // (order_journal.h: Read and Wrote of the sampled pages, as AppendDuelInput encodes them),
-  // while set_journal(true). Past 16 MiB it is dropped and `*overflow` says so at the next
+  // (order_journal.h: Read and Wrote of the sampled pages, as AppendDuelInput encodes them,
+  // and SetCapacity where it changed the shadows' size), while set_journal(true). Past 16 MiB it is dropped and `*overflow` says so at the next
   // TakeJournal (a full save is due).
   void set_journal(bool on) ABSL_LOCKS_EXCLUDED(mu_);
   std::string TakeJournal(bool* overflow) ABSL_LOCKS_EXCLUDED(mu_);

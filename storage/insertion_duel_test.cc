@@ -143,8 +143,9 @@ TEST(InsertionDuel, ARestoredDuelGoesOnAsTheSavedOne) {
 }
 
 // The journal of what the shadows are fed (order_journal.h), replayed into the duel restored
-// from a save made before it, brings that duel to where the first one is. One put in one is
-// admitted by bimodal insertion, so that both draw alike.
+// from a save made before it, brings that duel to where the first one is, a change of capacity
+// on the way included. One put in one is admitted by bimodal insertion, so that both draw
+// alike.
 TEST(InsertionDuel, AJournalReplayedOnItsSaveGoesOnAsTheFirst) {
   const InsertionDuel::Options o{.admit_one_in = 1};
   InsertionDuel a(o);
@@ -157,7 +158,10 @@ TEST(InsertionDuel, AJournalReplayedOnItsSaveGoesOnAsTheFirst) {
   for (int s = 0; s < 300; ++s) step(a, s);
   const InsertionDuel::State saved = a.Save();
   a.set_journal(true);
-  for (int s = 300; s < 400; ++s) step(a, s);
+  for (int s = 300; s < 400; ++s) {
+    if (s == 350) a.SetCapacity(600);  // the cache grew: its shadows too, from here on
+    step(a, s);
+  }
   bool overflow = true;
   const std::string fed = a.TakeJournal(&overflow);
   EXPECT_FALSE(overflow);
@@ -169,15 +173,26 @@ TEST(InsertionDuel, AJournalReplayedOnItsSaveGoesOnAsTheFirst) {
     ASSERT_TRUE(j->Append(fed).ok());
   }
   InsertionDuel b(o);
-  b.Restore(saved);
-  b.SetCapacity(400);
+  b.Restore(saved);  // the shadows' capacity with it
   int feeds = 0;
-  auto j = OrderJournal::Replay(
-      path, 9, [](const JournalUse&) { ADD_FAILURE() << "a duel journals no page use"; },
-      [&](const JournalDuelInput& d) {
-        ++feeds;
-        d.wrote ? b.Wrote(d.ns_id, d.keys) : b.Read(d.ns_id, d.keys);
-      });
+  JournalHandlers h;
+  h.use = [](const JournalUse&) { ADD_FAILURE() << "a duel journals no page use"; };
+  h.ghost = [](std::span<const uint64_t>) { ADD_FAILURE() << "a duel journals no ghost"; };
+  h.duel = [&](const JournalDuelInput& d) {
+    ++feeds;
+    switch (d.kind) {
+      case JournalDuelInput::Kind::kRead:
+        b.Read(d.ns_id, d.keys);
+        break;
+      case JournalDuelInput::Kind::kWrote:
+        b.Wrote(d.ns_id, d.keys);
+        break;
+      case JournalDuelInput::Kind::kCapacity:
+        b.SetCapacity(d.capacity_pages);
+        break;
+    }
+  };
+  auto j = OrderJournal::Replay(path, 9, h);
   ASSERT_TRUE(j.ok()) << j.status();
   std::remove(path.c_str());
   EXPECT_GT(feeds, 100);

@@ -42,14 +42,21 @@ bool WriteAll(int fd, std::string_view data, uint64_t offset) {
   return true;
 }
 
-enum Kind : uint8_t { kRead = 0, kWritten = 1, kDuelRead = 2, kDuelWrote = 3 };
+enum Kind : uint8_t {
+  kRead = 0,
+  kWritten = 1,
+  kDuelRead = 2,
+  kDuelWrote = 3,
+  kGhost = 4,
+  kDuelCapacity = 5
+};
 
-// Calls `use` and `duel` for each record in `payload`; false (having called neither) if the
-// payload does not parse.
-bool ParseRecords(std::string_view payload, const std::function<void(const JournalUse&)>& use,
-                  const std::function<void(const JournalDuelInput&)>& duel) {
+// Calls `h` for each record in `payload`; false (having called none) if the payload does not
+// parse.
+bool ParseRecords(std::string_view payload, const JournalHandlers& h) {
   std::vector<std::pair<KeyHash, uint32_t>> pages;
   std::vector<KeyHash> keys;
+  std::vector<uint64_t> fingerprints;
   for (int pass = 0; pass < 2; ++pass) {  // check the whole block, then apply it
     std::string_view in = payload;
     while (!in.empty()) {
@@ -71,7 +78,7 @@ bool ParseRecords(std::string_view payload, const std::function<void(const Journ
             std::memcpy(pages[i].first.data(), p, sizeof(KeyHash));
             pages[i].second = GetLittle32(p + sizeof(KeyHash));
           }
-          use({ns_id, kind == kWritten, static_cast<InsertionDuel::Insertion>(how), pages});
+          h.use({ns_id, kind == kWritten, static_cast<InsertionDuel::Insertion>(how), pages});
         }
         in.remove_prefix(size_t(count) * kPageBytes);
       } else if (kind == kDuelRead || kind == kDuelWrote) {
@@ -84,9 +91,27 @@ bool ParseRecords(std::string_view payload, const std::function<void(const Journ
           for (uint32_t i = 0; i < count; ++i) {
             std::memcpy(keys[i].data(), in.data() + size_t(i) * sizeof(KeyHash), sizeof(KeyHash));
           }
-          duel({ns_id, kind == kDuelWrote, keys});
+          using D = JournalDuelInput::Kind;
+          h.duel({kind == kDuelWrote ? D::kWrote : D::kRead, ns_id, keys, 0});
         }
         in.remove_prefix(size_t(count) * sizeof(KeyHash));
+      } else if (kind == kGhost) {
+        if (in.size() < 4) return false;
+        const uint32_t count = GetLittle32(in.data());
+        in.remove_prefix(4);
+        if (count > in.size() / 8) return false;
+        if (pass == 1) {
+          fingerprints.resize(count);
+          for (uint32_t i = 0; i < count; ++i) fingerprints[i] = GetLittle64(in.data() + 8 * i);
+          h.ghost(fingerprints);
+        }
+        in.remove_prefix(size_t(count) * 8);
+      } else if (kind == kDuelCapacity) {
+        if (in.size() < 8) return false;
+        if (pass == 1) {
+          h.duel({JournalDuelInput::Kind::kCapacity, ns_id, {}, GetLittle64(in.data())});
+        }
+        in.remove_prefix(8);
       } else {
         return false;
       }
@@ -119,6 +144,20 @@ void AppendDuelInput(std::string* buf, bool wrote, std::span<const NamespacedKey
   }
 }
 
+void AppendDuelCapacity(std::string* buf, uint64_t pages) {
+  buf->push_back(char(kDuelCapacity));
+  PutLittle32(buf, 0);
+  PutLittle64(buf, pages);
+}
+
+void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints) {
+  if (fingerprints.empty()) return;
+  buf->push_back(char(kGhost));
+  PutLittle32(buf, 0);
+  PutLittle32(buf, static_cast<uint32_t>(fingerprints.size()));
+  for (uint64_t f : fingerprints) PutLittle64(buf, f);
+}
+
 absl::StatusOr<OrderJournal> OrderJournal::Create(const std::string& path, uint64_t nonce) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -143,9 +182,8 @@ absl::StatusOr<OrderJournal> OrderJournal::Create(const std::string& path, uint6
   return j;
 }
 
-absl::StatusOr<OrderJournal> OrderJournal::Replay(
-    const std::string& path, uint64_t nonce, const std::function<void(const JournalUse&)>& use,
-    const std::function<void(const JournalDuelInput&)>& duel) {
+absl::StatusOr<OrderJournal> OrderJournal::Replay(const std::string& path, uint64_t nonce,
+                                                  const JournalHandlers& handlers) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no file ", path));
@@ -172,7 +210,7 @@ absl::StatusOr<OrderJournal> OrderJournal::Replay(
     const uint32_t crc = GetLittle32(buf.data() + at + 4);
     if (length > buf.size() - at - kBlockHeaderBytes) break;  // cut short
     const std::string_view payload(buf.data() + at + kBlockHeaderBytes, length);
-    if (util::Crc32c(payload) != crc || !ParseRecords(payload, use, duel)) break;
+    if (util::Crc32c(payload) != crc || !ParseRecords(payload, handlers)) break;
     at += kBlockHeaderBytes + length;
   }
   if (at != buf.size() && ::ftruncate(fd, static_cast<off_t>(at)) != 0) {

@@ -15,7 +15,11 @@
 //    StoreImpl::TouchPages takes them);
 //  - kinds 2 (looked up) and 3 (written), what adaptive insertion's shadows were fed
 //    (InsertionDuel::Read and Wrote; its sampled pages only): a u32 count and the 16-byte key
-//    hashes, in chain order.
+//    hashes, in chain order;
+//  - kind 4, pages evicted unread (the store's ghost, StoreImpl::ghost_): a u32 count and a
+//    u64 fingerprint each (the namespace id is 0);
+//  - kind 5, the shadows' capacity changed (InsertionDuel::SetCapacity): a u64 page count (the
+//    namespace id is 0).
 // A block cut short or failing its CRC ends the journal there (a crash mid-append): what
 // follows is not read, and the next append writes over it.
 //
@@ -43,6 +47,10 @@ void AppendUse(std::string* buf, uint32_t ns_id, bool written, InsertionDuel::In
 // Appends what adaptive insertion's shadows were fed: `keys` (one namespace, chain order)
 // looked up, or with `wrote` written.
 void AppendDuelInput(std::string* buf, bool wrote, std::span<const NamespacedKey> keys);
+// Appends InsertionDuel::SetCapacity(pages).
+void AppendDuelCapacity(std::string* buf, uint64_t pages);
+// Appends fingerprints of pages evicted unread.
+void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints);
 
 // A use read back from a journal.
 struct JournalUse {
@@ -51,11 +59,21 @@ struct JournalUse {
   InsertionDuel::Insertion how = InsertionDuel::Insertion::kLru;
   std::span<const std::pair<KeyHash, uint32_t>> pages;  // valid during the callback only
 };
-// A feed of the shadows read back from a journal.
+// A feed of the shadows read back from a journal: `keys` looked up (kRead) or written
+// (kWrote), or their capacity set to `capacity_pages` (kCapacity).
 struct JournalDuelInput {
+  enum class Kind { kRead, kWrote, kCapacity };
+  Kind kind = Kind::kRead;
   uint32_t ns_id = 0;
-  bool wrote = false;
   std::span<const KeyHash> keys;  // valid during the callback only
+  uint64_t capacity_pages = 0;
+};
+
+// What Replay calls for each record, in the journal's order.
+struct JournalHandlers {
+  std::function<void(const JournalUse&)> use;
+  std::function<void(const JournalDuelInput&)> duel;
+  std::function<void(std::span<const uint64_t>)> ghost;  // valid during the call only
 };
 
 class OrderJournal {
@@ -64,13 +82,12 @@ class OrderJournal {
   // renamed over the old one, fsynced), open for appends.
   static absl::StatusOr<OrderJournal> Create(const std::string& path, uint64_t nonce);
 
-  // Reads the journal at `path` if it belongs to the save with `nonce`, calling `use` and
-  // `duel` for each record of each whole block in order. Returns the journal open for appends
-  // after the last whole block (the rest cut off), or NOT_FOUND (no file), FAILED_PRECONDITION
-  // (another save's journal, or not a journal) without calling either.
-  static absl::StatusOr<OrderJournal> Replay(
-      const std::string& path, uint64_t nonce, const std::function<void(const JournalUse&)>& use,
-      const std::function<void(const JournalDuelInput&)>& duel);
+  // Reads the journal at `path` if it belongs to the save with `nonce`, calling `handlers` for
+  // each record of each whole block in order. Returns the journal open for appends after the
+  // last whole block (the rest cut off), or NOT_FOUND (no file), FAILED_PRECONDITION (another
+  // save's journal, or not a journal) without calling any.
+  static absl::StatusOr<OrderJournal> Replay(const std::string& path, uint64_t nonce,
+                                             const JournalHandlers& handlers);
 
   OrderJournal(OrderJournal&& other) noexcept;
   OrderJournal& operator=(OrderJournal&& other) noexcept;

@@ -19,8 +19,10 @@ struct Seen {
   bool written;
   InsertionDuel::Insertion how;
   Pages pages;
-  bool duel = false;  // a feed of the shadows: `keys`, `written` for Wrote
+  bool duel = false;  // a feed of the shadows: `keys`, `written` for Wrote, or `capacity`
   std::vector<KeyHash> keys;
+  uint64_t capacity = 0;
+  std::vector<uint64_t> ghost;  // pages evicted unread (nothing else set)
 };
 
 class OrderJournalTest : public ::testing::Test {
@@ -40,15 +42,20 @@ class OrderJournalTest : public ::testing::Test {
     return p;
   }
   absl::StatusOr<OrderJournal> Replay(uint64_t nonce, std::vector<Seen>* seen) {
-    return OrderJournal::Replay(
-        path_, nonce,
-        [&](const JournalUse& u) {
-          seen->push_back({u.ns_id, u.written, u.how, Pages(u.pages.begin(), u.pages.end())});
-        },
-        [&](const JournalDuelInput& d) {
-          seen->push_back({d.ns_id, d.wrote, InsertionDuel::Insertion::kLru, {}, true,
-                           std::vector<KeyHash>(d.keys.begin(), d.keys.end())});
-        });
+    JournalHandlers h;
+    h.use = [&](const JournalUse& u) {
+      seen->push_back({u.ns_id, u.written, u.how, Pages(u.pages.begin(), u.pages.end())});
+    };
+    h.duel = [&](const JournalDuelInput& d) {
+      seen->push_back({d.ns_id, d.kind == JournalDuelInput::Kind::kWrote,
+                       InsertionDuel::Insertion::kLru, {}, true,
+                       std::vector<KeyHash>(d.keys.begin(), d.keys.end()), d.capacity_pages});
+    };
+    h.ghost = [&](std::span<const uint64_t> g) {
+      seen->push_back({0, false, InsertionDuel::Insertion::kLru, {}, false, {}, 0,
+                       std::vector<uint64_t>(g.begin(), g.end())});
+    };
+    return OrderJournal::Replay(path_, nonce, h);
   }
   std::string Contents() const {
     std::ifstream in(path_, std::ios::binary);
@@ -74,6 +81,9 @@ TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
     const std::vector<NamespacedKey> fed = {{5, HashKey("s0")}, {5, HashKey("s1")}};
     AppendDuelInput(&block, /*wrote=*/true, fed);
     AppendDuelInput(&block, /*wrote=*/false, std::span(fed).first(1));
+    AppendDuelCapacity(&block, 4096);
+    const std::vector<uint64_t> evicted = {1, 0xFFFFFFFFFFFFFFFFull};
+    AppendGhost(&block, evicted);
     ASSERT_TRUE(j->Append(block).ok());
     EXPECT_EQ(j->bytes(), std::filesystem::file_size(path_));
   }
@@ -81,7 +91,7 @@ TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
   std::vector<Seen> seen;
   auto j = Replay(42, &seen);
   ASSERT_TRUE(j.ok()) << j.status();
-  ASSERT_EQ(seen.size(), 4u);
+  ASSERT_EQ(seen.size(), 6u);
   EXPECT_EQ(seen[0].ns_id, 1u);
   EXPECT_TRUE(seen[0].written);
   EXPECT_EQ(seen[0].how, InsertionDuel::Insertion::kFront);
@@ -98,14 +108,19 @@ TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
   EXPECT_TRUE(seen[3].duel);
   EXPECT_FALSE(seen[3].written);
   EXPECT_EQ(seen[3].keys, std::vector<KeyHash>{HashKey("s0")});
+  EXPECT_TRUE(seen[4].duel);
+  EXPECT_TRUE(seen[4].keys.empty());
+  EXPECT_EQ(seen[4].capacity, 4096u);
+  EXPECT_FALSE(seen[5].duel);
+  EXPECT_EQ(seen[5].ghost, (std::vector<uint64_t>{1, 0xFFFFFFFFFFFFFFFFull}));
   // The journal goes on where it ended.
   std::string block;
   AppendUse(&block, 3, false, InsertionDuel::Insertion::kLru, c);
   ASSERT_TRUE(j->Append(block).ok());
   seen.clear();
   ASSERT_TRUE(Replay(42, &seen).ok());
-  ASSERT_EQ(seen.size(), 5u);
-  EXPECT_EQ(seen[4].pages, c);
+  ASSERT_EQ(seen.size(), 7u);
+  EXPECT_EQ(seen[6].pages, c);
 }
 
 TEST_F(OrderJournalTest, AnotherSavesJournalOrNoneIsNotReplayed) {

@@ -171,11 +171,16 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
   {
     absl::MutexLock l(&lru_mu_);
     unread_live_ -= std::min(unread_live_, unread_evicted);
+    std::vector<uint64_t> added;
     for (const Victim& v : victims) {
       if (!v.from_unread) continue;
       const uint64_t g = GhostKey(v.at.page);
-      if (ghost_.insert(g).second) ghost_order_.push_back(g);
+      if (ghost_.insert(g).second) {
+        ghost_order_.push_back(g);
+        added.push_back(g);
+      }
     }
+    RecordGhost(added);
     while (ghost_order_.size() > ghost_capacity_) {
       ghost_.erase(ghost_order_.front());
       ghost_order_.pop_front();

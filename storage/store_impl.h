@@ -250,6 +250,8 @@ class StoreImpl final : public Store, private BlobRefListener {
   // With the journal on, adds a use of pages (as TouchPages takes it; store_order.cc) to journal_buf_.
   void RecordUse(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages, Use use,
                   InsertionDuel::Insertion how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
+  // With the journal on, adds pages evicted unread (their ghost fingerprints) to journal_buf_.
+  void RecordGhost(std::span<const uint64_t> evicted_unread) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
 

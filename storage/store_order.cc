@@ -22,7 +22,9 @@ namespace {
 // full save instead (some 2.5M pages used within one interval).
 constexpr size_t kMaxJournalBuffer = size_t{64} << 20;
 // A journal is replaced by a full save once it is larger than the last save, or than this.
-constexpr uint64_t kMinJournalBytes = uint64_t{1} << 20;
+// Small: the journal takes room in the budget (a MiB cost the SGLang replay at 10 % eight
+// pages of 128 KiB).
+constexpr uint64_t kMinJournalBytes = uint64_t{64} << 10;
 
 std::string JournalPath(const std::string& dir) {
   return JoinFilePath(dir, std::string(StoreOptions::kEvictionOrderFile) + ".journal");
@@ -132,20 +134,32 @@ void StoreImpl::BuildLru() {
   uint64_t uses = 0;
   std::optional<OrderJournal> journal;
   if (saved) {
-    auto j = OrderJournal::Replay(
-        JournalPath(options_.path), saved->nonce,
-        [&](const JournalUse& u) {
-          ++uses;
-          TouchPages(u.ns_id, u.pages, u.written ? Use::kWritten : Use::kUsed, u.how);
-        },
-        [&](const JournalDuelInput& d) {
-          if (duel_ == nullptr) return;
-          if (d.wrote) {
-            duel_->Wrote(d.ns_id, d.keys);
-          } else {
-            duel_->Read(d.ns_id, d.keys);
-          }
-        });
+    JournalHandlers replay;
+    replay.use = [&](const JournalUse& u) {
+      ++uses;
+      TouchPages(u.ns_id, u.pages, u.written ? Use::kWritten : Use::kUsed, u.how);
+    };
+    replay.duel = [&](const JournalDuelInput& d) {
+      if (duel_ == nullptr) return;
+      switch (d.kind) {
+        case JournalDuelInput::Kind::kRead:
+          duel_->Read(d.ns_id, d.keys);
+          break;
+        case JournalDuelInput::Kind::kWrote:
+          duel_->Wrote(d.ns_id, d.keys);
+          break;
+        case JournalDuelInput::Kind::kCapacity:
+          duel_->SetCapacity(d.capacity_pages);
+          break;
+      }
+    };
+    replay.ghost = [&](std::span<const uint64_t> evicted_unread) {
+      absl::MutexLock l(&lru_mu_);  // trimmed to its capacity at the next eviction
+      for (uint64_t g : evicted_unread) {
+        if (ghost_.insert(g).second) ghost_order_.push_back(g);
+      }
+    };
+    auto j = OrderJournal::Replay(JournalPath(options_.path), saved->nonce, replay);
     if (j.ok()) {
       journal = *std::move(j);
     } else if (!absl::IsNotFound(j.status())) {
@@ -297,6 +311,11 @@ void StoreImpl::SyncOrderPeriodically() {
     }
     SyncEvictionOrder().IgnoreError();  // logged; the next interval tries again
   }
+}
+
+void StoreImpl::RecordGhost(std::span<const uint64_t> evicted_unread) {
+  if (!journal_uses_ || journal_overflow_) return;
+  AppendGhost(&journal_buf_, evicted_unread);
 }
 
 void StoreImpl::RecordUse(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages,
