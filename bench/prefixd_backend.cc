@@ -134,17 +134,26 @@ class InprocBackend final : public Backend {
       return absl::FailedPreconditionError("the store was opened without the order's journal");
     }
     if (auto s = store_->SyncEvictionOrder(); !s.ok()) return s;
-    // Kept aside as they are: the store's close writes over them.
+    // Kept aside as they are: the store's close writes over them. The store's own syncs go on
+    // meanwhile; a pair copied across one of its saves would not match, so copy again then.
     const auto file =
         std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile;
-    for (const auto& f : {file, Journal(file)}) {
+    auto written = [&] {
       std::error_code ec;
-      std::filesystem::remove(Kept(f), ec);
-      if (!std::filesystem::exists(f)) continue;
-      std::filesystem::copy_file(f, Kept(f), ec);
-      if (ec) return absl::InternalError("cannot keep the eviction order: " + ec.message());
+      return std::filesystem::last_write_time(file, ec);
+    };
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      const auto before = written();
+      for (const auto& f : {file, Journal(file)}) {
+        std::error_code ec;
+        std::filesystem::remove(Kept(f), ec);
+        if (!std::filesystem::exists(f)) continue;
+        std::filesystem::copy_file(f, Kept(f), ec);
+        if (ec) return absl::InternalError("cannot keep the eviction order: " + ec.message());
+      }
+      if (written() == before) return absl::OkStatus();
     }
-    return absl::OkStatus();
+    return absl::UnavailableError("the store saved its order during every copy");
   }
 
   const std::string& kind() const override { return kind_; }

@@ -322,7 +322,8 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
       if (options.restart == ReplayOptions::Restart::kCrash && i > 0 && i < options.tail_from &&
           i % options.order_sync_every == 0) {
         if (auto s = backend->SyncEvictionOrder(); !s.ok()) {
-          shared.RecordError(absl::StrCat("syncing the order before request ", i, ": ", s.ToString()));
+          shared.RecordError(
+              absl::StrCat("syncing the order before request ", i, ": ", s.ToString()));
           shared.Abort();
           return;
         }
@@ -380,7 +381,8 @@ absl::StatusOr<ReplayReport> RunReplay(std::span<const Request> trace, const Rep
   if (options.restart == ReplayOptions::Restart::kCrash) {
     // The last sync was before the last multiple of order_sync_every below tail_from (none if
     // tail_from is below it: the order is lost).
-    const uint64_t last = (options.tail_from - 1) / options.order_sync_every * options.order_sync_every;
+    const uint64_t every = options.order_sync_every;
+    const uint64_t last = (options.tail_from - 1) / every * every;
     rep.order_synced_before = last > 0 ? options.tail_from - last : 0;
   }
   Latencies exists_us, get_us, put_us;

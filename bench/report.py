@@ -59,7 +59,8 @@ PATTERNS = [("micro", r"micro-(.+)-(\d+[KMG]iB)-c(\d+)-(warm|cold)\.json"),
             ("exists", r"exists256-(.+)-c(\d+)\.json"),
             ("multiturn", r"multiturn-(sglang|lmcache)-(.+)-f([0-9.]+)\.json"),
             ("fill", r"fill-(.+)\.json"),
-            ("restart", r"restart-(mooncake|sglang|fill)-f([0-9.]+)-(none|clean|forget-order|crash)\.json")]
+            ("restart",
+             r"restart-(mooncake|sglang|fill)-f([0-9.]+)-(none|clean|forget-order|crash)\.json")]
 
 def load(results):
     """Every result file, keyed by what it measured; plus the commands and the tiers seen."""

@@ -16,8 +16,8 @@
 //
 // Format, little-endian: "PFXEVO02", the RocksDB DB identity (a u32 length, at most 256, and
 // its bytes), the save's nonce (u64), the DB's sequence number when saved (u64), the duel's
-// four scores (IEEE doubles as u64) and its shadows' capacity (u64), then seven lists of pages (a u64 count, then per page a u32 namespace id and a
-// 16-byte key hash): the LRU queue least recent first, the unread queue oldest first, and the
+// four scores (IEEE doubles as u64) and its shadows' capacity (u64), then seven lists of pages
+// (a u64 count, then per page a u32 namespace id and a 16-byte key hash): the LRU queue least recent first, the unread queue oldest first, and the
 // duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost (empty
 // without adaptive insertion); then the fingerprints of the pages evicted unread (a u64 count,
 // a u64 each, oldest first); then the generation of each page of the LRU queue, and of the

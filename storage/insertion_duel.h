@@ -116,8 +116,8 @@ class InsertionDuel {
 
   // What the shadows were fed since the last TakeJournal, for the eviction order's journal
   // (order_journal.h: Read and Wrote of the sampled pages, as AppendDuelInput encodes them,
-  // and SetCapacity where it changed the shadows' size), while set_journal(true). Past 16 MiB it is dropped and `*overflow` says so at the next
-  // TakeJournal (a full save is due).
+  // and SetCapacity where it changed the shadows' size), while set_journal(true). Past 16 MiB
+  // it is dropped and `*overflow` says so at the next TakeJournal (a full save is due).
   void set_journal(bool on) ABSL_LOCKS_EXCLUDED(mu_);
   std::string TakeJournal(bool* overflow) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -544,6 +544,63 @@ TEST_F(EvictionOrderTest, PeriodicSyncsJournalTheUsesAndOnlyThem) {
   EXPECT_TRUE(last_is_root_of(2));
 }
 
+// The journal brings back everything the order was at the last sync: with adaptive insertion
+// and probation chosen (the workload of AdaptiveInsertionEvictsPagesNeverReadFirst below), a
+// full save at step 120, 40 steps synced to its journal, then a crash: the store opened again
+// holds the same queues, the same unread pages, the pages evicted unread, and the same
+// probation shadow and scores (the bimodal shadow draws random numbers, not replayed alike).
+TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
+  StoreOptions o = PageEvictionOptions(/*adaptive=*/true);
+  o.eviction_order_interval = absl::Hours(1);  // syncs only when the test says
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  OpenWith(o);
+  auto request = [&](int c) {
+    EXPECT_TRUE(store_->Exists({"ns"}, Keys(c)).ok());
+    if (Read(c) < kChain) Put(c);
+  };
+  for (int s = 0; s < 160; ++s) {
+    if (s == 120) ASSERT_TRUE(store_->SaveEvictionOrder().ok());
+    request(s);
+    if (s >= 1) request(s - 1);
+    if (s >= 24) request(s - 24);
+    for (int t = 0; t < 2; ++t) request(100000 + 2 * s + t);
+  }
+  ASSERT_TRUE(store_->SyncEvictionOrder().ok());
+  ASSERT_TRUE(store_->Stats()->probation_insertion);
+  const auto journal_bytes = std::filesystem::file_size(Journal());
+  EXPECT_GT(journal_bytes, 1000u) << "40 steps were not journaled";
+  for (const std::string& f : {File(), Journal()}) {  // what a crash now would leave
+    std::filesystem::copy_file(f, f + ".synced",
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  ASSERT_TRUE(store_->SaveEvictionOrder().ok());  // the truth, as it is now
+  auto truth = ReadEvictionOrder(File());
+  ASSERT_TRUE(truth.ok()) << truth.status();
+  const uint64_t unread = store_->Stats()->unread_pages;
+  EXPECT_GT(unread, 0u);
+  EXPECT_FALSE(truth->ghost.empty()) << "no page evicted unread: the test shows nothing";
+  store_.reset();  // the close saves again; the files of the sync come back
+  for (const std::string& f : {File(), Journal()}) std::filesystem::rename(f + ".synced", f);
+  OpenWith(o);
+  EXPECT_EQ(store_->Stats()->unread_pages, unread);
+  ASSERT_TRUE(store_->SaveEvictionOrder().ok());
+  auto restored = ReadEvictionOrder(File());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->lru, truth->lru);
+  EXPECT_EQ(restored->unread, truth->unread);
+  for (uint64_t g : truth->ghost) {  // trimmed to its capacity at the next eviction
+    EXPECT_NE(std::find(restored->ghost.begin(), restored->ghost.end(), g),
+              restored->ghost.end());
+  }
+  EXPECT_EQ(restored->duel.probation, truth->duel.probation);
+  EXPECT_EQ(restored->duel.probation_unread, truth->duel.probation_unread);
+  EXPECT_EQ(restored->duel.probation_score, truth->duel.probation_score);
+  EXPECT_EQ(restored->duel.probation_lru_score, truth->duel.probation_lru_score);
+  EXPECT_EQ(restored->duel.lru, truth->duel.lru);
+  EXPECT_EQ(restored->duel.capacity, truth->duel.capacity);
+}
+
 // Adaptive insertion's unread pages stay unread across a clean restart, and its shadows are saved.
 TEST_F(EvictionOrderTest, UnreadPagesStayUnreadAndTheDuelIsSaved) {
   OpenEmptyWithPageEviction(/*adaptive=*/true);

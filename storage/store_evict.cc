@@ -11,13 +11,9 @@
 // pages is unread.
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "spdlog/spdlog.h"
-#include "storage/eviction_order.h"
 #include "storage/rocks_status.h"
 #include "storage/store_impl.h"
 #include "util/byte_size.h"

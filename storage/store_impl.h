@@ -247,11 +247,12 @@ class StoreImpl final : public Store, private BlobRefListener {
   // (pages read again leave one each; eviction drops those it meets): a store read far more
   // than it evicts does not grow them without bound. Counts the unread pages afresh.
   void CompactLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(lru_mu_);
-  // With the journal on, adds a use of pages (as TouchPages takes it; store_order.cc) to journal_buf_.
+  // With the journal on (store_order.cc), adds to journal_buf_ a use of pages as TouchPages
+  // takes it, or pages evicted unread (their ghost fingerprints).
   void RecordUse(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages, Use use,
-                  InsertionDuel::Insertion how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
-  // With the journal on, adds pages evicted unread (their ghost fingerprints) to journal_buf_.
-  void RecordGhost(std::span<const uint64_t> evicted_unread) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
+                 InsertionDuel::Insertion how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
+  void RecordGhost(std::span<const uint64_t> evicted_unread)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----
 
@@ -392,15 +393,16 @@ class StoreImpl final : public Store, private BlobRefListener {
   uint64_t unread_live_ ABSL_GUARDED_BY(lru_mu_) = 0;
   size_t unread_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;
   std::deque<uint64_t> ghost_order_ ABSL_GUARDED_BY(lru_mu_);
+  absl::flat_hash_set<uint64_t> ghost_ ABSL_GUARDED_BY(lru_mu_);
+  uint64_t ghost_capacity_ ABSL_GUARDED_BY(lru_mu_) = 0;
   // CompactLru holds a queue outside lru_mu_ while it filters it: a save waits.
   bool compacting_ ABSL_GUARDED_BY(lru_mu_) = false;
-  // The uses of pages since the last sync or save, encoded for the journal (AppendUse), while
-  // journal_uses_; past kMaxJournalBuffer they are dropped and journal_overflow_ set.
+  // What changed the order since the last sync or save (RecordUse, RecordGhost), encoded for
+  // the journal, while journal_uses_; past kMaxJournalBuffer it is dropped and
+  // journal_overflow_ set.
   bool journal_uses_ ABSL_GUARDED_BY(lru_mu_) = false;
   bool journal_overflow_ ABSL_GUARDED_BY(lru_mu_) = false;
   std::string journal_buf_ ABSL_GUARDED_BY(lru_mu_);
-  absl::flat_hash_set<uint64_t> ghost_ ABSL_GUARDED_BY(lru_mu_);
-  uint64_t ghost_capacity_ ABSL_GUARDED_BY(lru_mu_) = 0;
   static uint64_t GhostKey(const NamespacedKey& k);
   // Whether `at` is still the page's newest entry, in a live generation.
   bool Current(const LruEntry& at) const;

@@ -112,7 +112,7 @@ StoreImpl::~StoreImpl() {
     // The last periodic save (if any) stays: the next open takes it as after a crash.
     spdlog::error("flush at close failed: {}", s.ToString());
   } else {
-    SaveEvictionOrder().IgnoreError();  // logged
+    if (PageEviction() && SaveEvictionOrder().ok()) spdlog::info("eviction order saved");
   }
   {
     absl::MutexLock l(&gen_mu_);

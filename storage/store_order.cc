@@ -265,7 +265,8 @@ absl::Status StoreImpl::SaveEvictionOrderLocked() {
   } else {
     std::filesystem::remove(journal_path, ec);  // the old save's
   }
-  spdlog::info("eviction order saved: {} pages, {} unread, {} bytes, in {} (queues held {})",
+  // Debug: with the journal on, a small store saves about once a journal's worth of uses.
+  spdlog::debug("eviction order saved: {} pages, {} unread, {} bytes, in {} (queues held {})",
                order.lru.size(), order.unread.size(), saved_bytes_,
                absl::FormatDuration(absl::Now() - start), absl::FormatDuration(held));
   return absl::OkStatus();
