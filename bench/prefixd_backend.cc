@@ -1,5 +1,6 @@
 #include "bench/prefixd_backend.h"
 
+#include <array>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -104,17 +105,15 @@ class InprocBackend final : public Backend {
   absl::Status Restart(OrderAtRestart order) override {
     absl::MutexLock l(&mu_);  // calls made meanwhile wait
     store_.reset();           // a clean close
-    const auto file =
-        std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile;
     std::error_code ec;
     if (order != OrderAtRestart::kClosed) {  // the files the close wrote go
-      for (const auto& f : {file, Journal(file)}) {
+      for (const auto& f : OrderFiles()) {
         std::filesystem::remove(f, ec);
         if (ec) return absl::InternalError("cannot remove the eviction order: " + ec.message());
       }
     }
     if (order == OrderAtRestart::kLastSync) {  // and those of the last sync come back
-      for (const auto& f : {file, Journal(file)}) {
+      for (const auto& f : OrderFiles()) {
         if (!std::filesystem::exists(Kept(f))) continue;
         std::filesystem::rename(Kept(f), f, ec);
         if (ec) return absl::InternalError("cannot put back the last sync: " + ec.message());
@@ -136,15 +135,13 @@ class InprocBackend final : public Backend {
     if (auto s = store_->SyncEvictionOrder(); !s.ok()) return s;
     // Kept aside as they are: the store's close writes over them. The store's own syncs go on
     // meanwhile; a pair copied across one of its saves would not match, so copy again then.
-    const auto file =
-        std::filesystem::path(options_.path) / storage::StoreOptions::kEvictionOrderFile;
     auto written = [&] {
       std::error_code ec;
-      return std::filesystem::last_write_time(file, ec);
+      return std::filesystem::last_write_time(OrderFiles()[0], ec);
     };
     for (int attempt = 0; attempt < 5; ++attempt) {
       const auto before = written();
-      for (const auto& f : {file, Journal(file)}) {
+      for (const auto& f : OrderFiles()) {
         std::error_code ec;
         std::filesystem::remove(Kept(f), ec);
         if (!std::filesystem::exists(f)) continue;
@@ -212,8 +209,11 @@ class InprocBackend final : public Backend {
   static absl::Status Closed() {
     return absl::FailedPreconditionError("the store did not open again after a restart");
   }
-  static std::filesystem::path Journal(const std::filesystem::path& order) {
-    return order.string() + ".journal";
+  // The eviction order's files in the store's directory: the save, then its journal.
+  std::array<std::filesystem::path, 2> OrderFiles() const {
+    const std::filesystem::path dir(options_.path);
+    return {dir / storage::StoreOptions::kEvictionOrderFile,
+            dir / storage::StoreOptions::kEvictionOrderJournal};
   }
   // Where SyncEvictionOrder keeps a file of the order: beside the store's directory, outside
   // its budget.

@@ -1,16 +1,14 @@
 #include "storage/eviction_order.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "storage/coding.h"
+#include "storage/order_files.h"
 #include "util/crc32c.h"
 
 namespace prefixd::storage {
@@ -35,10 +33,6 @@ template <typename Order>
 auto Scores(Order& o) {
   return std::array{&o.duel.lru_score, &o.duel.bimodal_score, &o.duel.probation_lru_score,
                     &o.duel.probation_score};
-}
-
-absl::Status Errno(const char* what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
 }  // namespace
@@ -78,57 +72,17 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
     for (uint32_t g : *gens) PutLittle32(&buf, g);
   }
   PutLittle32(&buf, util::Crc32c(buf));
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
-  size_t done = 0;
-  while (done < buf.size()) {
-    const ssize_t n = ::write(fd, buf.data() + done, buf.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status s = Errno("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  absl::Status s = synced ? absl::OkStatus() : Errno("cannot sync", tmp);
-  if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", tmp);
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = Errno("cannot rename to", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
+  auto fd = ReplaceFile(path, buf);
+  if (!fd.ok()) return fd.status();
+  ::close(*fd);
   return absl::OkStatus();
 }
 
 absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no file ", path));
-    return Errno("cannot open", path);
-  }
   std::string buf;
-  if (struct stat st; ::fstat(fd, &st) == 0 && st.st_size > 0) buf.reserve(size_t(st.st_size));
-  char chunk[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status s = Errno("cannot read", path);
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  auto fd = OpenAndRead(path, &buf);
+  if (!fd.ok()) return fd.status();
+  ::close(*fd);
   auto loss = [&](const char* why) {
     return absl::DataLossError(absl::StrCat(path, ": ", why));
   };

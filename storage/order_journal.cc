@@ -1,7 +1,5 @@
 #include "storage/order_journal.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/coding.h"
+#include "storage/order_files.h"
 #include "util/crc32c.h"
 
 namespace prefixd::storage {
@@ -20,26 +19,11 @@ constexpr size_t kHeaderBytes = 8 + 8 + 4;
 constexpr size_t kBlockHeaderBytes = 4 + 4;
 constexpr size_t kPageBytes = sizeof(KeyHash) + 4;
 
-absl::Status Errno(const char* what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
 std::string Header(uint64_t nonce) {
   std::string h(kMagic, 8);
   PutLittle64(&h, nonce);
   PutLittle32(&h, util::Crc32c(h));
   return h;
-}
-
-bool WriteAll(int fd, std::string_view data, uint64_t offset) {
-  while (!data.empty()) {
-    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-    offset += static_cast<uint64_t>(n);
-  }
-  return true;
 }
 
 enum Kind : uint8_t {
@@ -159,47 +143,17 @@ void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints) {
 }
 
 absl::StatusOr<OrderJournal> OrderJournal::Create(const std::string& path, uint64_t nonce) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
-  OrderJournal j(fd, 0);  // closes fd on every return below
-  if (!WriteAll(fd, Header(nonce), 0)) {
-    absl::Status s = Errno("cannot write", tmp);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::fsync(fd) != 0) {
-    absl::Status s = Errno("cannot sync", tmp);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = Errno("cannot rename to", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  j.bytes_ = kHeaderBytes;
-  return j;
+  auto fd = ReplaceFile(path, Header(nonce));
+  if (!fd.ok()) return fd.status();
+  return OrderJournal(*fd, kHeaderBytes);
 }
 
 absl::StatusOr<OrderJournal> OrderJournal::Replay(const std::string& path, uint64_t nonce,
                                                   const JournalHandlers& handlers) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no file ", path));
-    return Errno("cannot open", path);
-  }
-  OrderJournal j(fd, 0);
   std::string buf;
-  if (struct stat st; ::fstat(fd, &st) == 0 && st.st_size > 0) buf.reserve(size_t(st.st_size));
-  char chunk[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("cannot read", path);
-    if (n == 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
+  auto fd = OpenAndRead(path, &buf);
+  if (!fd.ok()) return fd.status();
+  OrderJournal j(*fd, 0);  // closes it on every return below
   if (buf.size() < kHeaderBytes || buf.compare(0, kHeaderBytes, Header(nonce)) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": not the journal of the eviction order saved"));
@@ -213,8 +167,8 @@ absl::StatusOr<OrderJournal> OrderJournal::Replay(const std::string& path, uint6
     if (util::Crc32c(payload) != crc || !ParseRecords(payload, handlers)) break;
     at += kBlockHeaderBytes + length;
   }
-  if (at != buf.size() && ::ftruncate(fd, static_cast<off_t>(at)) != 0) {
-    return Errno("cannot cut the unfinished end of", path);
+  if (at != buf.size() && ::ftruncate(*fd, static_cast<off_t>(at)) != 0) {
+    return ErrnoError("cannot cut the unfinished end of", path);
   }
   j.bytes_ = at;
   return j;
@@ -243,7 +197,7 @@ absl::Status OrderJournal::Append(std::string_view payload) {
   PutLittle32(&block, static_cast<uint32_t>(payload.size()));
   PutLittle32(&block, util::Crc32c(payload));
   block.append(payload);
-  if (!WriteAll(fd_, block, bytes_)) {
+  if (!WriteAllAt(fd_, block, bytes_)) {
     return absl::InternalError(
         absl::StrCat("cannot append to the eviction order's journal: ", std::strerror(errno)));
   }

@@ -7,7 +7,7 @@
 // and a journal whose nonce is not the save's is ignored (a crash between writing a save and
 // starting its journal leaves the old journal beside the new save).
 //
-// File StoreOptions::kEvictionOrderFile + ".journal", little-endian: "PFXEVJ01", the save's
+// File StoreOptions::kEvictionOrderJournal, little-endian: "PFXEVJ01", the save's
 // nonce (u64), a CRC32C of those 16 bytes (u32); then blocks, each a u32 payload length, a u32
 // CRC32C of the payload, and the payload: records, each a u8 kind, a u32 namespace id, then
 //  - kinds 0 (read) and 1 (written), a use of pages: a u8 insertion (InsertionDuel::Insertion),

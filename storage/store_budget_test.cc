@@ -82,12 +82,14 @@ class BudgetTest : public ::testing::Test {
     o.adaptive_insertion = adaptive;
     return o;
   }
-  // A new, empty store with PageEvictionOptions(adaptive).
-  void OpenEmptyWithPageEviction(bool adaptive) {
+  // A new, empty store with `o`.
+  void OpenEmpty(StoreOptions o) {
     store_.reset();
     std::filesystem::remove_all(dir_);
-    OpenWith(PageEvictionOptions(adaptive));
+    OpenWith(std::move(o));
   }
+  // A new, empty store with PageEvictionOptions(adaptive).
+  void OpenEmptyWithPageEviction(bool adaptive) { OpenEmpty(PageEvictionOptions(adaptive)); }
   // Leading pages of `chain` present (Exists: not a use).
   int Prefix(int chain) {
     auto e = store_->Exists({"ns"}, Keys(chain));
@@ -410,15 +412,24 @@ class EvictionOrderTest : public BudgetTest {
   };
   std::string File() const { return (std::filesystem::path(dir_) / "EVICTION-ORDER").string(); }
   std::string Journal() const { return File() + ".journal"; }
+  // The order's files copied aside as they are now (what a crash now would leave), and put
+  // back over those a clean close wrote since.
+  void KeepOrderFiles() {
+    for (const std::string& f : {File(), Journal()}) {
+      ASSERT_TRUE(std::filesystem::exists(f)) << f;
+      std::filesystem::copy_file(f, f + ".kept",
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+  }
+  void PutBackOrderFiles() {
+    for (const std::string& f : {File(), Journal()}) std::filesystem::rename(f + ".kept", f);
+  }
   // What a crash leaves: the order's files as they are now, put back after a clean close
   // (which saves them again).
   void CloseAsIfCrashed() {
-    for (const std::string& f : {File(), Journal()}) {
-      ASSERT_TRUE(std::filesystem::exists(f)) << f;
-      std::filesystem::copy_file(f, f + ".crash");
-    }
+    KeepOrderFiles();
     store_.reset();
-    for (const std::string& f : {File(), Journal()}) std::filesystem::rename(f + ".crash", f);
+    PutBackOrderFiles();
   }
   // Pages of chains 0, 48 and 1 (both written after the save with kFileStale) left when chain
   // 16 starts to go.
@@ -430,9 +441,7 @@ class EvictionOrderTest : public BudgetTest {
     const bool crash = restart == Restart::kCrashAfterSave || restart == Restart::kCrashAfterSync;
     // The journal on, with syncs only when the test says (SyncEvictionOrder).
     if (crash) o.eviction_order_interval = absl::Hours(1);
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-    OpenWith(o);
+    OpenEmpty(o);
     const std::string file = File();
     for (int c = 0; c < 48; ++c) Put(c);
     if (crash) EXPECT_TRUE(store_->SaveEvictionOrder().ok());
@@ -507,9 +516,7 @@ TEST_F(EvictionOrderTest, AFileSavedBeforeTheLastWritesKeepsItsOrderAndTheNewPag
 TEST_F(EvictionOrderTest, PeriodicSyncsJournalTheUsesAndOnlyThem) {
   StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
   o.eviction_order_interval = absl::Milliseconds(20);
-  store_.reset();
-  std::filesystem::remove_all(dir_);
-  OpenWith(o);
+  OpenEmpty(o);
   for (int c = 0; c < 4; ++c) Put(c);
   EXPECT_EQ(Read(0), kChain);
   // The root of the chain read last is the most recent page (a chain is queued deepest first).
@@ -552,9 +559,7 @@ TEST_F(EvictionOrderTest, PeriodicSyncsJournalTheUsesAndOnlyThem) {
 TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
   StoreOptions o = PageEvictionOptions(/*adaptive=*/true);
   o.eviction_order_interval = absl::Hours(1);  // syncs only when the test says
-  store_.reset();
-  std::filesystem::remove_all(dir_);
-  OpenWith(o);
+  OpenEmpty(o);
   auto request = [&](int c) {
     EXPECT_TRUE(store_->Exists({"ns"}, Keys(c)).ok());
     if (Read(c) < kChain) Put(c);
@@ -570,10 +575,7 @@ TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
   ASSERT_TRUE(store_->Stats()->probation_insertion);
   const auto journal_bytes = std::filesystem::file_size(Journal());
   EXPECT_GT(journal_bytes, 1000u) << "40 steps were not journaled";
-  for (const std::string& f : {File(), Journal()}) {  // what a crash now would leave
-    std::filesystem::copy_file(f, f + ".synced",
-                               std::filesystem::copy_options::overwrite_existing);
-  }
+  KeepOrderFiles();  // what a crash now would leave
   ASSERT_TRUE(store_->SaveEvictionOrder().ok());  // the truth, as it is now
   auto truth = ReadEvictionOrder(File());
   ASSERT_TRUE(truth.ok()) << truth.status();
@@ -581,7 +583,7 @@ TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
   EXPECT_GT(unread, 0u);
   EXPECT_FALSE(truth->ghost.empty()) << "no page evicted unread: the test shows nothing";
   store_.reset();  // the close saves again; the files of the sync come back
-  for (const std::string& f : {File(), Journal()}) std::filesystem::rename(f + ".synced", f);
+  PutBackOrderFiles();
   OpenWith(o);
   EXPECT_EQ(store_->Stats()->unread_pages, unread);
   ASSERT_TRUE(store_->SaveEvictionOrder().ok());
@@ -609,9 +611,7 @@ TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
 TEST_F(EvictionOrderTest, SyncsRacingReadsWritesAndEvictionKeepEveryPageQueued) {
   StoreOptions o = PageEvictionOptions(/*adaptive=*/true);
   o.eviction_order_interval = absl::Milliseconds(1);
-  store_.reset();
-  std::filesystem::remove_all(dir_);
-  OpenWith(o);
+  OpenEmpty(o);
   std::atomic<bool> stop{false};
   auto work = [&](int first) {
     for (int c = first; !stop; c += 2) {
@@ -637,12 +637,7 @@ TEST_F(EvictionOrderTest, SyncsRacingReadsWritesAndEvictionKeepEveryPageQueued) 
   const auto st = store_->Stats();
   EXPECT_GT(st->namespaces[0].counters.evicted_pages, 0u) << "nothing evicted: no race shown";
   ASSERT_TRUE(store_->SyncEvictionOrder().ok());
-  for (const std::string& f : {File(), Journal()}) {
-    std::filesystem::copy_file(f, f + ".synced",
-                               std::filesystem::copy_options::overwrite_existing);
-  }
-  store_.reset();
-  for (const std::string& f : {File(), Journal()}) std::filesystem::rename(f + ".synced", f);
+  CloseAsIfCrashed();
   o.eviction_order_interval = absl::ZeroDuration();
   OpenWith(o);
   ASSERT_TRUE(store_->SaveEvictionOrder().ok());

@@ -202,6 +202,10 @@ class StoreImpl final : public Store, private BlobRefListener {
   // ---- single pages evicted (StoreOptions::Eviction::kPages; store_evict.cc) ----
 
   bool PageEviction() const { return options_.eviction == StoreOptions::Eviction::kPages; }
+  // Whether the eviction order's journal is kept (StoreOptions::eviction_order_interval).
+  bool Journaling() const {
+    return PageEviction() && options_.eviction_order_interval > absl::ZeroDuration();
+  }
   // Evicts the least recently used pages until their blob records add up to `bytes`: marks
   // their index records evicted (generation 0) and retires their records. Returns the bytes
   // retired; 0 when no page can be freed now (none in a blob file yet). Then drops

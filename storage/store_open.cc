@@ -278,22 +278,18 @@ absl::Status StoreImpl::Init() {
   if (PageEviction() && options_.adaptive_insertion) {
     duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
   }
-  for (const char* cut : {".tmp", ".journal.tmp"}) {  // saves cut short by a crash
+  // Saves cut short by a crash (ReplaceFile's temporaries).
+  for (const char* file : {StoreOptions::kEvictionOrderFile, StoreOptions::kEvictionOrderJournal}) {
     std::error_code ec;
-    std::filesystem::remove(
-        JoinFilePath(options_.path, std::string(StoreOptions::kEvictionOrderFile) + cut), ec);
+    std::filesystem::remove(JoinFilePath(options_.path, std::string(file) + ".tmp"), ec);
   }
   if (PageEviction()) {
     BuildLru();
-    if (options_.eviction_order_interval > absl::ZeroDuration()) {
-      saver_ = std::thread([this] { SyncOrderPeriodically(); });
-    }
+    if (Journaling()) saver_ = std::thread([this] { SyncOrderPeriodically(); });
   } else {  // an order saved under --eviction pages means nothing here, and takes disk
     std::error_code ec;
     std::filesystem::remove(JoinFilePath(options_.path, StoreOptions::kEvictionOrderFile), ec);
-    std::filesystem::remove(
-        JoinFilePath(options_.path, std::string(StoreOptions::kEvictionOrderFile) + ".journal"),
-        ec);
+    std::filesystem::remove(JoinFilePath(options_.path, StoreOptions::kEvictionOrderJournal), ec);
   }
   // The capacity may have shrunk since the last run. Failing to make room is no reason not to
   // serve what is there: writes will say RESOURCE_EXHAUSTED until there is room.

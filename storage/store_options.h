@@ -53,6 +53,8 @@ struct StoreOptions {
   // Not changeable online.
   enum class Eviction { kGenerations, kPages };
   static constexpr char kEvictionOrderFile[] = "EVICTION-ORDER";
+  // The uses since the last save of kEvictionOrderFile (eviction_order_interval).
+  static constexpr char kEvictionOrderJournal[] = "EVICTION-ORDER.journal";
   Eviction eviction = Eviction::kGenerations;
 
   // kPages: the uses of pages are appended to a journal of the last eviction order save this

@@ -27,7 +27,7 @@ constexpr size_t kMaxJournalBuffer = size_t{64} << 20;
 constexpr uint64_t kMinJournalBytes = uint64_t{64} << 10;
 
 std::string JournalPath(const std::string& dir) {
-  return JoinFilePath(dir, std::string(StoreOptions::kEvictionOrderFile) + ".journal");
+  return JoinFilePath(dir, StoreOptions::kEvictionOrderJournal);
 }
 
 }  // namespace
@@ -130,7 +130,7 @@ void StoreImpl::BuildLru() {
   }
   // Then the uses since the save, as they happened. The files stay: a crash before the next
   // save or sync finds the order as it was then.
-  const bool journaling = options_.eviction_order_interval > absl::ZeroDuration();
+  const bool journaling = Journaling();
   uint64_t uses = 0;
   std::optional<OrderJournal> journal;
   if (saved) {
@@ -246,14 +246,9 @@ absl::Status StoreImpl::SaveEvictionOrderLocked() {
   std::error_code ec;
   saved_bytes_ = std::filesystem::file_size(path, ec);
   if (ec) saved_bytes_ = 0;
-  bool journaling;
-  {
-    absl::MutexLock l(&lru_mu_);
-    journaling = journal_uses_;
-  }
   journal_.reset();
   const std::string journal_path = JournalPath(options_.path);
-  if (journaling) {
+  if (Journaling()) {
     // A crash before the rename leaves the old journal, whose nonce is not this save's.
     auto j = OrderJournal::Create(journal_path, order.nonce);
     if (j.ok()) {
