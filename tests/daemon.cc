@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -32,7 +33,12 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string BinaryPath(const std::string& name) { return std::string(PREFIXD_BIN_DIR) + "/" + name; }
+// The build's bin/ folder, or $PREFIXD_BIN_DIR where the binaries were moved (tests/gpu/pack.sh
+// carries a build to a machine with a GPU, where the build folder's path does not exist).
+std::string BinaryPath(const std::string& name) {
+  const char* dir = std::getenv("PREFIXD_BIN_DIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : PREFIXD_BIN_DIR) + "/" + name;
+}
 
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
