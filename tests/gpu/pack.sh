@@ -5,8 +5,9 @@
 # machine's newer glibc provides. The CUDA runtime is linked in statically; the driver library
 # comes from the GPU machine.
 #
-#   tests/gpu/pack.sh                 (BUILD=build-dev PACK=gpu-pack)
-#   then there: PREBUILT=gpu-pack tests/gpu/check.sh
+#   tests/gpu/pack.sh                 (BUILD=build-dev PACK=gpu-pack; writes PACK and PACK.tar.xz)
+#   then there, in the repo root: tar -xJf gpu-pack.tar.xz && bash tests/gpu/remote.sh
+#   (or only the GPU checks: PREBUILT=gpu-pack tests/gpu/check.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-dev}
@@ -24,4 +25,5 @@ for t in gpu_test e2e_shm_test e2e_device_test; do strip -o "$PACK/tests/$t" "$B
 ldd "$PACK"/bin/* "$PACK"/tests/* | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
   grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux-x86-64)\.so' |
   while read -r lib; do cp -L "$lib" "$PACK/lib/"; done
-du -sh "$PACK"
+tar -cJf "$PACK.tar.xz" "$PACK"
+du -sh "$PACK" "$PACK.tar.xz"
