@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # The GPU checks and the transport benchmark on a GPU machine without the build dependencies,
 # from what tests/gpu/pack.sh packed (gpu-pack.tar.xz carried there, unpacked in the repo root):
 #   tar -xJf gpu-pack.tar.xz && OUT=results bash tests/gpu/remote.sh
