@@ -65,14 +65,23 @@ class BudgetTest : public ::testing::Test {
     store_ = *std::move(s);
     ASSERT_TRUE(store_->OpenNamespace("ns", Fp()).ok());
   }
-  void Put(int chain) {
+  void Put(int chain) { PutIn("ns", chain); }
+  void PutIn(std::string_view ns, int chain) {
     std::vector<std::string> data;
     for (int i = 0; i < kChain; ++i) data.push_back(Bytes(chain, i));
     auto keys = Keys(chain);
     std::vector<PageWrite> w;
     for (int i = 0; i < kChain; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
-    auto r = store_->Put({"ns"}, "", w);
+    auto r = store_->Put({ns}, "", w);
     ASSERT_TRUE(r.ok()) << r.status();
+  }
+  // The page bytes namespace `name` holds now.
+  uint64_t BytesOf(std::string_view name) {
+    const auto st = store_->Stats();  // held: the loop must not outlive it
+    for (const auto& n : st->namespaces) {
+      if (n.info.name == name) return n.counters.bytes;
+    }
+    return 0;
   }
   // kCapacity with Eviction::kPages, adaptive insertion on or off.
   static StoreOptions PageEvictionOptions(bool adaptive) {
@@ -789,30 +798,14 @@ TEST_F(BudgetTest, NamespaceQuotaEvictsTheNamespacesOwnPagesFirst) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(opened->info.quota_bytes, kQuota);
   for (int c = 0; c < 16; ++c) Put(c);  // 8 MiB in "ns", written first, never read again
-  auto put_q = [&](int chain) {
-    std::vector<std::string> data;
-    std::vector<PageWrite> w;
-    auto keys = Keys(chain);
-    for (int i = 0; i < kChain; ++i) data.push_back(Bytes(chain, i));
-    for (int i = 0; i < kChain; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
-    auto r = store_->Put({"q"}, "", w);
-    ASSERT_TRUE(r.ok()) << r.status();
-  };
-  auto bytes_of = [&](std::string_view name) {
-    const auto st = store_->Stats();  // held: the loop must not outlive it
-    for (const auto& n : st->namespaces) {
-      if (n.info.name == name) return n.counters.bytes;
-    }
-    return uint64_t{0};
-  };
   uint64_t most = 0;
   for (int c = 100; c < 160; ++c) {  // 30 MiB into "q": within the budget, four times its quota
-    put_q(c);
-    most = std::max(most, bytes_of("q"));
+    PutIn("q", c);
+    most = std::max(most, BytesOf("q"));
   }
   // Up to a memtable's worth of unflushed pages may be over it for a while.
   EXPECT_LE(most, kQuota + (2u << 20)) << "the quota did not hold";
-  EXPECT_EQ(bytes_of("ns"), 16u * kChain * kPage) << "\"ns\" lost pages to \"q\"'s puts";
+  EXPECT_EQ(BytesOf("ns"), 16u * kChain * kPage) << "\"ns\" lost pages to \"q\"'s puts";
   for (int c = 0; c < 16; ++c) ASSERT_EQ(Read(c), kChain);
   // Persisted: a reopen keeps it; 0 removes it.
   OpenWith(o);
@@ -842,34 +835,18 @@ TEST_F(BudgetTest, AQuotaTakesThePagesAPassLeftOnceTheyAreFlushed) {
   constexpr uint64_t kQuota = kChain * kPage;
   ASSERT_TRUE(store_->OpenNamespace("q", Fp(), {.quota_bytes = kQuota}).ok());
   for (int c = 0; c < 16; ++c) Put(c);  // 8 MiB of "ns" ahead of "q" in the queue
-  auto put_q = [&](int chain) {
-    std::vector<std::string> data;
-    std::vector<PageWrite> w;
-    auto keys = Keys(chain);
-    for (int i = 0; i < kChain; ++i) data.push_back(Bytes(chain, i));
-    for (int i = 0; i < kChain; ++i) w.push_back({keys[i], data[i], util::Crc32c(data[i])});
-    auto r = store_->Put({"q"}, "", w);
-    ASSERT_TRUE(r.ok()) << r.status();
-  };
-  auto bytes_of = [&](std::string_view name) {
-    const auto st = store_->Stats();
-    for (const auto& n : st->namespaces) {
-      if (n.info.name == name) return n.counters.bytes;
-    }
-    return uint64_t{0};
-  };
   uint64_t most_flushed = 0;
   for (int c = 100; c < 140; ++c) {  // 20 MiB into "q", forty times its quota
-    put_q(c);
+    PutIn("q", c);
     if (c % 3 == 0) {  // a pass met unflushed pages of "q" and left them; now they can go
       ASSERT_TRUE(store_->Flush().ok());
-      put_q(1000 + c);
-      most_flushed = std::max(most_flushed, bytes_of("q"));
+      PutIn("q", 1000 + c);
+      most_flushed = std::max(most_flushed, BytesOf("q"));
     }
   }
   // Over the quota by at most the pages not flushed since: the last put's chain.
   EXPECT_LE(most_flushed, 2 * kQuota) << "pages a pass left were never taken";
-  EXPECT_EQ(bytes_of("ns"), 16u * kChain * kPage) << "\"ns\" lost pages to \"q\"'s puts";
+  EXPECT_EQ(BytesOf("ns"), 16u * kChain * kPage) << "\"ns\" lost pages to \"q\"'s puts";
   for (int c = 0; c < 16; ++c) ASSERT_EQ(Read(c), kChain);
 }
 
