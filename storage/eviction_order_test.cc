@@ -1,26 +1,16 @@
 #include "storage/eviction_order.h"
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "storage/test_files.h"
 
 namespace prefixd::storage {
 namespace {
 
 class EvictionOrderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("eviction_order_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "EVICTION-ORDER").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static EvictionOrder Sample() {
     EvictionOrder o;
@@ -42,16 +32,8 @@ class EvictionOrderTest : public ::testing::Test {
     return o;
   }
 
-  std::string Contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
-  void Overwrite(const std::string& bytes) const {
-    std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
-  }
-
-  std::filesystem::path dir_;
-  std::string path_;
+  testing::ScratchFile file_{"eviction_order", "EVICTION-ORDER"};
+  const std::string path_ = file_.path();
 };
 
 TEST_F(EvictionOrderTest, RoundTripsBothQueuesInOrder) {
@@ -113,11 +95,11 @@ TEST_F(EvictionOrderTest, NoFileIsNotFound) {
 
 TEST_F(EvictionOrderTest, AnyFlippedByteIsDataLoss) {
   ASSERT_TRUE(WriteEvictionOrder(path_, Sample()).ok());
-  const std::string good = Contents();
+  const std::string good = file_.Contents();
   for (size_t i = 0; i < good.size(); ++i) {
     std::string bad = good;
     bad[i] = static_cast<char>(bad[i] ^ 0x10);
-    Overwrite(bad);
+    file_.Overwrite(bad);
     EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kDataLoss)
         << "byte " << i;
   }
@@ -125,13 +107,13 @@ TEST_F(EvictionOrderTest, AnyFlippedByteIsDataLoss) {
 
 TEST_F(EvictionOrderTest, TruncatedOrExtendedIsDataLoss) {
   ASSERT_TRUE(WriteEvictionOrder(path_, Sample()).ok());
-  const std::string good = Contents();
+  const std::string good = file_.Contents();
   for (size_t n : {size_t{0}, size_t{7}, size_t{20}, good.size() - 20, good.size() - 1}) {
-    Overwrite(good.substr(0, n));
+    file_.Overwrite(good.substr(0, n));
     EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kDataLoss)
         << n << " bytes";
   }
-  Overwrite(good + std::string(20, '\0'));
+  file_.Overwrite(good + std::string(20, '\0'));
   EXPECT_EQ(ReadEvictionOrder(path_).status().code(), absl::StatusCode::kDataLoss);
 }
 

@@ -1,13 +1,11 @@
 #include "storage/order_journal.h"
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/test_files.h"
 
 namespace prefixd::storage {
 namespace {
@@ -27,14 +25,6 @@ struct Seen {
 
 class OrderJournalTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("order_journal_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "EVICTION-ORDER.journal").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static Pages Chain(const std::string& name, int n, uint32_t generation) {
     Pages p;
@@ -57,16 +47,8 @@ class OrderJournalTest : public ::testing::Test {
     };
     return OrderJournal::Replay(path_, nonce, h);
   }
-  std::string Contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
-  void Overwrite(const std::string& bytes) const {
-    std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
-  }
-
-  std::filesystem::path dir_;
-  std::string path_;
+  testing::ScratchFile file_{"order_journal", "EVICTION-ORDER.journal"};
+  const std::string path_ = file_.path();
 };
 
 TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
@@ -151,9 +133,9 @@ TEST_F(OrderJournalTest, ABlockCutShortOrCorruptEndsTheJournalThere) {
     after_first = j->bytes();
     ASSERT_TRUE(j->Append(second).ok());
   }
-  const std::string whole = Contents();
+  const std::string whole = file_.Contents();
   for (size_t cut = after_first; cut < whole.size(); ++cut) {
-    Overwrite(whole.substr(0, cut));
+    file_.Overwrite(whole.substr(0, cut));
     std::vector<Seen> seen;
     auto j = Replay(7, &seen);
     ASSERT_TRUE(j.ok()) << j.status();
@@ -164,7 +146,7 @@ TEST_F(OrderJournalTest, ABlockCutShortOrCorruptEndsTheJournalThere) {
   for (size_t i = after_first; i < whole.size(); ++i) {
     std::string bad = whole;
     bad[i] = static_cast<char>(bad[i] ^ 0x04);
-    Overwrite(bad);
+    file_.Overwrite(bad);
     std::vector<Seen> seen;
     ASSERT_TRUE(Replay(7, &seen).ok());
     EXPECT_EQ(seen.size(), 1u) << "byte " << i;
@@ -172,7 +154,7 @@ TEST_F(OrderJournalTest, ABlockCutShortOrCorruptEndsTheJournalThere) {
   // A damaged header is another journal.
   std::string bad = whole;
   bad[3] ^= 1;
-  Overwrite(bad);
+  file_.Overwrite(bad);
   std::vector<Seen> seen;
   EXPECT_EQ(Replay(7, &seen).status().code(), absl::StatusCode::kFailedPrecondition);
 }
