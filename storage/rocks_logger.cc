@@ -1,8 +1,13 @@
 #include "storage/rocks_logger.h"
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace prefixd::storage {
@@ -30,7 +35,9 @@ rocksdb::InfoLogLevel FromSpdlog(spdlog::level::level_enum level) {
 
 class SpdlogRocksLogger final : public rocksdb::Logger {
  public:
-  SpdlogRocksLogger() : rocksdb::Logger(FromSpdlog(spdlog::default_logger()->level())) {}
+  explicit SpdlogRocksLogger(std::chrono::milliseconds repeat_interval)
+      : rocksdb::Logger(FromSpdlog(spdlog::default_logger()->level())),
+        repeat_interval_(repeat_interval) {}
 
   // RocksDB calls this one for lines logged without a level (INFO).
   void Logv(const char* format, va_list ap) override {
@@ -46,9 +53,34 @@ class SpdlogRocksLogger final : public rocksdb::Logger {
   }
 
  private:
-  static void Write(rocksdb::InfoLogLevel level, const char* format, va_list ap) {
+  // A warning's place in RocksDB's code: its format string, a literal at every call site.
+  struct Site {
+    std::chrono::steady_clock::time_point printed;
+    uint64_t held = 0;  // lines from here not printed since `printed`
+  };
+
+  // How many lines from `format`'s place were held back before this one, or nullopt if this
+  // one is held back too.
+  std::optional<uint64_t> Admit(rocksdb::InfoLogLevel level, const char* format) {
+    if (level != rocksdb::InfoLogLevel::WARN_LEVEL || repeat_interval_.count() <= 0) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    absl::MutexLock l(&mu_);
+    auto [it, first] = sites_.try_emplace(format);
+    Site& site = it->second;
+    if (!first && now - site.printed < repeat_interval_) {
+      ++site.held;
+      return std::nullopt;
+    }
+    const uint64_t held = site.held;
+    site = {now, 0};
+    return held;
+  }
+
+  void Write(rocksdb::InfoLogLevel level, const char* format, va_list ap) {
     const spdlog::level::level_enum to = ToSpdlog(level);
     if (!spdlog::should_log(to)) return;
+    const std::optional<uint64_t> held = Admit(level, format);
+    if (!held) return;
     char small[512];
     va_list copy;
     va_copy(copy, ap);
@@ -64,14 +96,19 @@ class SpdlogRocksLogger final : public rocksdb::Logger {
       line.resize(n);
     }
     while (!line.empty() && line.back() == '\n') line.pop_back();
+    if (*held > 0) absl::StrAppend(&line, " (", *held, " more from the same place not printed)");
     spdlog::log(to, "rocksdb: {}", line);
   }
+
+  const std::chrono::milliseconds repeat_interval_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<const char*, Site> sites_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-std::shared_ptr<rocksdb::Logger> NewSpdlogRocksLogger() {
-  return std::make_shared<SpdlogRocksLogger>();
+std::shared_ptr<rocksdb::Logger> NewSpdlogRocksLogger(std::chrono::milliseconds repeat_interval) {
+  return std::make_shared<SpdlogRocksLogger>(repeat_interval);
 }
 
 }  // namespace prefixd::storage

@@ -8,6 +8,7 @@
 // budget the four kept files held 4.6 MB (14 % of the budget), rewritten continuously.
 #pragma once
 
+#include <chrono>
 #include <cstdarg>
 #include <memory>
 
@@ -19,6 +20,14 @@ namespace prefixd::storage {
 // critical, HEADER lines (option dumps) -> trace. Lines are prefixed "rocksdb: ". RocksDB
 // skips formatting lines below the level spdlog had when the logger was made; lines spdlog
 // would not print are dropped. Thread-safe, like spdlog's default logger.
-std::shared_ptr<rocksdb::Logger> NewSpdlogRocksLogger();
+//
+// A warning logged again from the same place (the same format string) within
+// `repeat_interval` of the last one printed from there is counted, not printed; the next one
+// printed ends with how many were held back. A store whose disk cannot keep up logs "Stopping
+// writes because we have N immutable memtables" for every column family at every memtable
+// switch: 90 lines in 8 s of a Mooncake replay. The time writes waited is in the stats
+// (stall_micros). Errors and fatal lines are always printed; a zero interval prints all.
+std::shared_ptr<rocksdb::Logger> NewSpdlogRocksLogger(
+    std::chrono::milliseconds repeat_interval = std::chrono::seconds(10));
 
 }  // namespace prefixd::storage
