@@ -74,6 +74,7 @@ struct MicroReport {
   std::string cold_note;           // why the page cache was not dropped
   double fill_seconds = 0;         // thread-seconds generating page bytes (inside put seconds)
   double verify_seconds = 0;       // thread-seconds comparing page bytes (inside get seconds)
+  double settle_seconds = 0;       // between a put and a get phase: the tier's Sync (in neither)
   // --transport shm: pages the daemon moved through shared memory (the rest went as bytes),
   // and the ceiling: a plain memcpy of page_bytes pages into a shared memfd arena.
   uint64_t shm_put_pages = 0, shm_get_pages = 0;

@@ -58,6 +58,8 @@ std::string MicroToJson(const BackendOptions& b, const MicroOptions& m, MicroRep
   j.Num("put_chain_p50_us", r.put_chain_us.Percentile(0.5), 1);
   j.Num("put_chain_p99_us", r.put_chain_us.Percentile(0.99), 1);
   j.Num("put_fill_thread_seconds", r.put.ran ? std::optional(r.fill_seconds) : std::nullopt, 6);
+  j.Num("settle_seconds", r.put.ran && r.get.ran ? std::optional(r.settle_seconds) : std::nullopt,
+        6);
   j.Num("get_seconds", secs(r.get), 6);
   j.Int("get_bytes", r.get.bytes);
   j.Num("get_MBps", r.get.mbps(), 1);

@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "bench/backend.h"
 #include "bench/page_content.h"
@@ -102,6 +105,71 @@ TEST_F(MicroTest, ColdGetSaysWhetherThePageCacheWasDropped) {
   }
   EXPECT_EQ(r->verified_pages, 100u);
   EXPECT_EQ(r->missing_pages, 0u);
+}
+
+// The file tier, with a log of which calls came in what order.
+class Recording final : public Backend {
+ public:
+  explicit Recording(Backend* inner) : inner_(inner) {}
+  const std::string& kind() const override { return inner_->kind(); }
+  absl::StatusOr<std::vector<bool>> Exists(std::span<const std::string> keys) override {
+    Log("exists");
+    return inner_->Exists(keys);
+  }
+  absl::Status Put(std::span<const std::string> keys, std::span<const std::string_view> pages,
+                   std::string_view parent) override {
+    Log("put");
+    return inner_->Put(keys, pages, parent);
+  }
+  absl::StatusOr<size_t> Get(std::span<const std::string> keys,
+                             std::vector<std::string>* pages) override {
+    Log("get");
+    return inner_->Get(keys, pages);
+  }
+  absl::Status Sync() override {
+    Log("sync");
+    return inner_->Sync();
+  }
+  absl::StatusOr<uint64_t> DiskBytes() override { return inner_->DiskBytes(); }
+  absl::StatusOr<IoCounters> Io() override { return inner_->Io(); }
+
+  // The log with runs of the same call collapsed: {"put", "sync", "exists", "get", ...}.
+  std::vector<std::string> Calls() {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+
+ private:
+  void Log(const char* what) {
+    absl::MutexLock l(&mu_);
+    if (calls_.empty() || calls_.back() != what) calls_.push_back(what);
+  }
+
+  Backend* const inner_;
+  absl::Mutex mu_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(MicroTest, GetsAreTimedOnceThePutsHaveSettled) {
+  Recording tier(backend_.get());
+  MicroOptions o = Options(Phase::kAll);
+  o.concurrency = 1;  // one worker: calls in a deterministic order
+  auto r = RunMicro(o, &tier);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->verified_pages, 100u);
+  const std::vector<std::string> calls = tier.Calls();
+  ASSERT_GE(calls.size(), 3u);
+  EXPECT_EQ(calls[0], "put");
+  EXPECT_EQ(calls[1], "sync");  // once, between the phases
+  for (size_t i = 2; i < calls.size(); ++i) EXPECT_NE(calls[i], "put") << i;
+  for (size_t i = 2; i < calls.size(); ++i) EXPECT_NE(calls[i], "sync") << i;
+  EXPECT_GE(r->settle_seconds, 0);
+
+  // A put phase alone, or a get phase alone, syncs nothing.
+  Recording alone(backend_.get());
+  ASSERT_TRUE(RunMicro(Options(Phase::kPut), &alone).ok());
+  ASSERT_TRUE(RunMicro(Options(Phase::kGet), &alone).ok());
+  for (const std::string& c : alone.Calls()) EXPECT_NE(c, "sync");
 }
 
 }  // namespace
