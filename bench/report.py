@@ -167,7 +167,9 @@ def micro_section(env, data):
         return out + ["Missing: no micro-*.json results.", ""]
     W, R = env.get("fio_write_MBps"), env.get("fio_read_MBps")
     out += ["From `prefixd-bench --workload micro ...` (commands below each table). In brackets: "
-            "% of the fio ceiling (write for put, read for get). *Cold* gets run after dropping "
+            "% of the fio ceiling (write for put, read for get). *Warm* gets start once the tier "
+            "has synced what the puts wrote (since 4a0b2a8; before, they shared the CPUs with "
+            "its flushes). *Cold* gets run after dropping "
             "the page cache. *vs file*: tier ÷ `file` in the same run. Exists latency is per "
             "chain, from the warm run. WA = device bytes written ÷ bytes put.", ""]
     notes = []
