@@ -50,6 +50,11 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
       static_cast<unsigned long long>(s.bimodal_puts()), s.probation_insertion() ? "yes" : "no",
       static_cast<unsigned long long>(s.probation_puts()),
       static_cast<unsigned long long>(s.unread_pages()));
+  // Writes that waited on RocksDB (memtables full, or too many level-0 files): the daemon's
+  // log says why once every 10 s; the total is here.
+  std::printf("background writes: %s flushed, %s compacted; puts waited %.3f s for them\n",
+              FormatByteSize(s.flush_write_bytes()).c_str(),
+              FormatByteSize(s.compaction_write_bytes()).c_str(), s.stall_micros() / 1e6);
   if (s.stranded_counted()) {
     std::printf("stranded (stored, behind a page that is gone): %llu pages, %s\n",
                 static_cast<unsigned long long>(s.stranded_pages()),

@@ -45,6 +45,12 @@ TEST(Prefixctl, HealthAndStatsJson) {
   EXPECT_NE(out.find("\"hits\": 0"), std::string::npos) << out;
   EXPECT_NE(out.find("\"controller\": {\"mode\": \"off\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"memory_cache_capacity\": 0"), std::string::npos) << out;
+  // The human form: what background writes cost, and how long puts waited for them.
+  ASSERT_EQ(RunCommand(ctl + " flush", &out), 0);
+  ASSERT_EQ(RunCommand(ctl + " stats", &out), 0);
+  EXPECT_NE(out.find("background writes: "), std::string::npos) << out;
+  EXPECT_EQ(out.find("background writes: 0 B flushed"), std::string::npos) << out;
+  EXPECT_NE(out.find("puts waited 0.000 s for them"), std::string::npos) << out;
   EXPECT_EQ(RunCommand(ctl + " no-such-command", &out), 2);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
   EXPECT_EQ(RunCommand(ctl + " health", &out), 1);
