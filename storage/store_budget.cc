@@ -159,9 +159,7 @@ void StoreImpl::AwaitDroppedFiles(uint64_t incoming, uint64_t budget) {
     const uint64_t estimate = DiskEstimate();  // rescans at most every 100 ms: going_bytes_
     return going_bytes_ == 0 || estimate + going_bytes_ + incoming <= budget;
   };
-  // Files that outlasted one wait are not waited for again (every put would pay the deadline
-  // while, say, a long compaction holds them); files dropped later are.
-  if (fits() || going_bytes_ == going_waited_out_) return;
+  if (fits()) return;
   dropped_files_waits_.fetch_add(1, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + kDroppedFilesWait;
@@ -177,7 +175,6 @@ void StoreImpl::AwaitDroppedFiles(uint64_t incoming, uint64_t budget) {
   if (fit) {
     spdlog::debug("a put waited {} ms for a dropped generation's files", waited);
   } else {
-    going_waited_out_ = going_bytes_;
     spdlog::warn("a put waited {} ms for dropped generations' files ({} still there) and "
                  "goes ahead: the disk may pass the budget until they go",
                  waited, util::FormatByteSize(going_bytes_));

@@ -1227,44 +1227,5 @@ TEST_F(BudgetTest, APutWaitsForTheFilesOfADroppedGenerationAReadStillHolds) {
   EXPECT_EQ(Read(kFull + 15), kChain);
 }
 
-// Files held past one wait are not waited for again: puts go ahead (the disk passes the budget
-// by those files until they go) rather than each paying the deadline.
-TEST_F(BudgetTest, FilesThatOutlastAWaitAreNotWaitedForAgain) {
-  std::function<void()> during_reads;
-  StoreOptions o;
-  o.capacity_bytes = kCapacity;
-  o.eviction = StoreOptions::Eviction::kGenerations;
-  o.generation_bytes = 4 << 20;
-  o.write_buffer_size = 1 << 20;
-  o.testing_during_get_reads = [&] {
-    if (auto f = std::exchange(during_reads, nullptr)) f();
-  };
-  OpenWith(o);
-  const int kFull = 56;
-  for (int c = 0; c < kFull; ++c) Put(c);
-  ASSERT_TRUE(store_->Flush().ok());
-  absl::Notification in_reads, release;
-  during_reads = [&] {
-    in_reads.Notify();
-    release.WaitForNotification();
-  };
-  std::thread reader([&] { EXPECT_EQ(Read(0), kChain); });
-  in_reads.WaitForNotification();
-  // The reader holds the oldest generation through every put below.
-  for (int c = kFull; c < kFull + 16; ++c) {
-    Put(c);
-    ASSERT_TRUE(store_->Flush().ok());
-  }
-  const auto held = store_->Stats();
-  release.Notify();
-  reader.join();
-  EXPECT_GE(held->evicted_generations, 1u);
-  // Once for the held files (twice if a second drop changed what was still there), not at
-  // every put after the drop.
-  EXPECT_GE(held->dropped_files_waits, 1u);
-  EXPECT_LE(held->dropped_files_waits, 2u);
-  EXPECT_EQ(Read(kFull + 15), kChain);
-}
-
 }  // namespace
 }  // namespace prefixd::storage

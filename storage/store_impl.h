@@ -348,7 +348,6 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Files of dropped generations that were still on the disk at the last scan.
   std::vector<DroppedFile> dropped_files_ ABSL_GUARDED_BY(write_mu_);
   uint64_t going_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;  // of dropped_files_, at the last scan
-  uint64_t going_waited_out_ ABSL_GUARDED_BY(write_mu_) = 0;  // going_bytes_ a wait gave up on
   std::atomic<uint64_t> dropped_files_waits_{0};          // puts that waited for them
 
   // Blob records freed in place (store_reclaim.cc).
