@@ -150,7 +150,6 @@ struct StoreStats {
   uint64_t generations = 0;            // live generation families
   uint64_t generation_bytes = 0;       // the size at which a new generation starts
   uint64_t evicted_generations = 0;    // dropped since the store opened
-  uint64_t dropped_files_waits = 0;    // puts that waited for a dropped generation's files
   uint64_t promoted_bytes = 0;         // copied forward since the store opened
   uint64_t promotions_declined = 0;    // pages not copied forward: the copy budget was spent
   double promote_budget = 0;           // StoreOptions::promote_budget

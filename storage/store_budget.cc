@@ -80,7 +80,6 @@ uint64_t StoreImpl::DiskEstimate() {
       return false;
     });
     scanned_bytes_ -= std::min(scanned_bytes_, going);
-    going_bytes_ = going;
     last_scan_ = now;
   }
   // Pages not in blob files yet, counted by prefixd: RocksDB's memtable size stops growing
@@ -151,33 +150,6 @@ void StoreImpl::AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& fi
     }
     spdlog::warn("generation {}: {} of its {} files still there {} ms after the drop (e.g. {})",
                  number, left.size(), files.size(), waited, left.empty() ? "" : left.front());
-  }
-}
-
-void StoreImpl::AwaitDroppedFiles(uint64_t incoming, uint64_t budget) {
-  auto fits = [&] {
-    const uint64_t estimate = DiskEstimate();  // rescans at most every 100 ms: going_bytes_
-    return going_bytes_ == 0 || estimate + going_bytes_ + incoming <= budget;
-  };
-  if (fits()) return;
-  dropped_files_waits_.fetch_add(1, std::memory_order_relaxed);
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + kDroppedFilesWait;
-  bool fit = false;
-  while (!(fit = fits()) && std::chrono::steady_clock::now() < deadline) {
-    db_->EnableFileDeletions(/*force=*/false).PermitUncheckedError();  // RocksDB's purge
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    last_scan_ = {};
-  }
-  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-  if (fit) {
-    spdlog::debug("a put waited {} ms for a dropped generation's files", waited);
-  } else {
-    spdlog::warn("a put waited {} ms for dropped generations' files ({} still there) and "
-                 "goes ahead: the disk may pass the budget until they go",
-                 waited, util::FormatByteSize(going_bytes_));
   }
 }
 
@@ -332,12 +304,6 @@ absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
       excess = freed >= excess ? 0 : excess - freed;
     }
   }
-  // A dropped generation's files that a read or a flush still holds are left out of the
-  // estimate (evicting more for them would drop pages for space already given back), but the
-  // write must not take the disk past the budget on top of them: it waits for them to go, as a
-  // RocksDB write stall would. Measured: once puts no longer stopped at two flushes in flight,
-  // such files (16-21 MB) took the disk to 1.00-1.04x a 376 MiB budget (LMCache shape at 50 %).
-  if (incoming > 0 && !by_file_system && budget != UINT64_MAX) AwaitDroppedFiles(incoming, budget);
   // Rotation after eviction: on a nearly full device, creating a family (a MANIFEST and an
   // OPTIONS write) is the step most likely to fail, and must not stop eviction.
   GenerationPtr newest = Newest();

@@ -4,19 +4,16 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "storage/eviction_order.h"
 #include "storage/page_key.h"
@@ -1171,60 +1168,6 @@ TEST_F(BudgetTest, EvictionDoesNotMultiplyDiskWrites) {
   std::printf("write amplification under continuous eviction: %.3f\n", written / accepted);
   // Dropping generations rewrites nothing; deleting keys with blob GC measured 1.63 here.
   EXPECT_LE(written / accepted, 1.2) << "write amplification " << written / accepted;
-}
-
-// A dropped generation's files stay on disk while a read still holds the generation. They are
-// left out of the estimate (evicting another generation for them would drop pages for space
-// already given back), but a put must not take the disk past the budget on top of them: it
-// waits for them to go. Here a get is held inside its reads of the oldest generation while
-// puts drop that generation and go on writing; it is let go only once a put waits for it.
-TEST_F(BudgetTest, APutWaitsForTheFilesOfADroppedGenerationAReadStillHolds) {
-  std::function<void()> during_reads;  // once: the next get's first group of reads
-  StoreOptions o;
-  o.capacity_bytes = kCapacity;
-  o.eviction = StoreOptions::Eviction::kGenerations;
-  o.generation_bytes = 4 << 20;  // 8 chains
-  o.write_buffer_size = 1 << 20;
-  o.testing_during_get_reads = [&] {
-    if (auto f = std::exchange(during_reads, nullptr)) f();
-  };
-  OpenWith(o);
-  const int kFull = 56;  // 28 MiB of the 32: nothing dropped yet
-  for (int c = 0; c < kFull; ++c) Put(c);
-  ASSERT_TRUE(store_->Flush().ok());
-  ASSERT_EQ(store_->Stats()->evicted_generations, 0u);
-
-  absl::Notification in_reads, release;
-  during_reads = [&] {
-    in_reads.Notify();
-    release.WaitForNotification();
-  };
-  std::thread reader([&] { EXPECT_EQ(Read(0), kChain); });  // chain 0: the oldest generation
-  in_reads.WaitForNotification();
-  // Lets the reader go once a put waits for it (or after 10 s, for the failure to show).
-  std::thread releaser([&] {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (store_->Stats()->dropped_files_waits == 0 &&
-           std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    release.Notify();
-  });
-  // Two generations' worth more: the oldest is dropped on the way, with the reader in it.
-  uint64_t peak = 0;
-  for (int c = kFull; c < kFull + 16; ++c) {
-    Put(c);
-    ASSERT_TRUE(store_->Flush().ok());
-    peak = std::max(peak, store_->Stats()->disk_bytes);
-  }
-  releaser.join();
-  reader.join();
-  const auto st = store_->Stats();
-  EXPECT_GE(st->evicted_generations, 1u);
-  EXPECT_GE(st->dropped_files_waits, 1u);
-  // 2 %: RocksDB's MANIFEST and OPTIONS writes, which the estimate learns of at its next scan.
-  EXPECT_LE(peak, kCapacity + kCapacity / 50) << "peak " << peak << " of " << kCapacity;
-  EXPECT_EQ(Read(kFull + 15), kChain);
 }
 
 }  // namespace

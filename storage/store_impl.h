@@ -287,10 +287,6 @@ class StoreImpl final : public Store, private BlobRefListener {
   void SweepKeyIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AwaitDeleted(uint64_t number, const std::vector<DroppedFile>& files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Waits (at most kDroppedFilesWait) while the files of dropped generations that a read or a
-  // background job still holds, with the estimate and `incoming`, would pass `budget`.
-  void AwaitDroppedFiles(uint64_t incoming, uint64_t budget)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The bytes the store's files may take now: the capacity (102 % of it at open), and no
   // more than the file system can give; `by_file_system` when the latter is the limit.
   struct Room {
@@ -347,8 +343,6 @@ class StoreImpl final : public Store, private BlobRefListener {
   util::LatencyHistogram put_latency_, get_latency_, exists_latency_;
   // Files of dropped generations that were still on the disk at the last scan.
   std::vector<DroppedFile> dropped_files_ ABSL_GUARDED_BY(write_mu_);
-  uint64_t going_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;  // of dropped_files_, at the last scan
-  std::atomic<uint64_t> dropped_files_waits_{0};          // puts that waited for them
 
   // Blob records freed in place (store_reclaim.cc).
   ReadRegistry reads_;  // Get's reads in flight

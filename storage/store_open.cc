@@ -623,7 +623,6 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.disk_bytes = DirectoryBytes(options_.path);
   out.generation_bytes = generation_bytes_;
   out.evicted_generations = evicted_generations_.load(std::memory_order_relaxed);
-  out.dropped_files_waits = dropped_files_waits_.load(std::memory_order_relaxed);
   out.key_index_entries = keys_.size();
   out.key_index_bytes = keys_.MemoryBytes();
   {

@@ -134,9 +134,6 @@ struct StoreOptions {
   // Fault injection for tests only: called by Get between taking its snapshot and looking its
   // records up in the key index, where a concurrent write makes the two disagree.
   std::function<void()> testing_after_get_snapshot;
-  // ... and by Get after reading a group of pages from blob files, while it still holds the
-  // generations read from (their files stay on disk if they are dropped meanwhile).
-  std::function<void()> testing_during_get_reads;
 
   absl::Status Validate() const;
 };

@@ -583,7 +583,6 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
       ro.verify_checksums = false;
       ro.snapshot = snap.get();
       db_->MultiGet(ro, reads, families.data(), slices.data(), values.data(), statuses.data());
-      if (options_.testing_during_get_reads) options_.testing_during_get_reads();
     }
     held.clear();  // the values own their bytes; a dropped family's files may go now
     for (size_t j = 0, r = 0; j < count; ++j) {
