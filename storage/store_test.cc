@@ -6,8 +6,9 @@
 #include <thread>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/test_files.h"
+#include "storage/test_pages.h"
 #include "util/crc32c.h"
 
 namespace prefixd::storage {
@@ -416,11 +417,9 @@ TEST_F(StoreTest, AGetRacingAPutOfItsChainFallsBackToTheIndexAtItsSnapshot) {
 // 1.3 s of a 1.6 s phase on it). Here flushes are held back by the rate limiter and two
 // memtables' worth of puts must not stop writes.
 TEST(StoreStallTest, TwoFlushesInFlightDoNotStopWrites) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) /
-                   ("store_stall_test_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const testing::ScratchFile dir("store_stall_test", "store");
   StoreOptions o;
-  o.path = dir.string();
+  o.path = dir.path();
   o.write_buffer_size = uint64_t{1} << 20;
   auto opened = Store::Open(o);
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -437,10 +436,9 @@ TEST(StoreStallTest, TwoFlushesInFlightDoNotStopWrites) {
   // Each chain fills a memtable past its size; the next put switches it (a flush starts).
   // The third put comes after two switches: two immutable memtables in every family.
   for (int chain = 0; chain < 3; ++chain) {
-    std::vector<std::string> keys;
+    const std::vector<std::string> keys = testing::ChainKeys(chain, 17);
     std::vector<PageWrite> pages;
-    for (int i = 0; i < 17; ++i) keys.push_back(absl::StrCat("c", chain, "p", i));
-    for (int i = 0; i < 17; ++i) pages.push_back({keys[i], data, Crc32c(data)});
+    for (const std::string& k : keys) pages.push_back({k, data, Crc32c(data)});
     auto r = store->Put({"ns"}, "", pages);
     ASSERT_TRUE(r.ok()) << r.status();
   }
@@ -450,8 +448,6 @@ TEST(StoreStallTest, TwoFlushesInFlightDoNotStopWrites) {
   Tuning fast = slow;
   fast.background_rate_bytes = 0;
   ASSERT_TRUE(store->ApplyTuning(fast).ok());
-  store.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
