@@ -1,5 +1,6 @@
 #include "storage/generations.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -38,6 +39,24 @@ uint64_t BlobRecordBytes(const rocksdb::ColumnFamilyMetaData& meta) {
   uint64_t bytes = 0;
   for (const auto& b : meta.blob_files) bytes += b.total_blob_bytes;
   return bytes;
+}
+
+absl::flat_hash_set<uint64_t> BlobFileNumbers(const rocksdb::ColumnFamilyMetaData& meta) {
+  absl::flat_hash_set<uint64_t> numbers;
+  for (const auto& b : meta.blob_files) numbers.insert(b.blob_file_number);
+  return numbers;
+}
+
+std::optional<uint64_t> ParseBlobFileName(std::string_view name) {
+  constexpr std::string_view kSuffix = ".blob";
+  if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) return std::nullopt;
+  const std::string_view digits = name.substr(0, name.size() - kSuffix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(std::string(digits), &number)) return std::nullopt;
+  return number;
 }
 
 std::string GenerationFamilyName(uint64_t number) {

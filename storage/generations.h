@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 
@@ -46,6 +47,9 @@ struct Generation {
   // split, so a 5 MiB chain read back as 1 MiB (DiskEstimate).
   uint64_t stored = 0, flushed = 0;
   uint64_t Unflushed() const { return stored > flushed ? stored - flushed : 0; }
+  // The numbers of its blob files in that scan. A blob file of the store not listed by any
+  // generation is being written by a flush: its records are still counted as unflushed.
+  absl::flat_hash_set<uint64_t> blob_files;
 
   void Add(uint32_t ns_id, uint64_t bytes);  // a page written here (counts `written` too)
   void Remove(uint32_t ns_id, uint64_t bytes);
@@ -54,6 +58,10 @@ struct Generation {
 // Bytes of the blob records in a family's blob files (RocksDB's total_blob_bytes: header, key
 // and value of each), comparable with Generation::stored.
 uint64_t BlobRecordBytes(const rocksdb::ColumnFamilyMetaData& meta);
+// The numbers of a family's blob files, from its metadata.
+absl::flat_hash_set<uint64_t> BlobFileNumbers(const rocksdb::ColumnFamilyMetaData& meta);
+// The number of a blob file from its name ("000123.blob"); nullopt for any other file.
+std::optional<uint64_t> ParseBlobFileName(std::string_view name);
 
 // "gen.00000000000000000042": zero-padded so that names sort like numbers.
 std::string GenerationFamilyName(uint64_t number);

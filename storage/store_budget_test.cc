@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -292,6 +293,69 @@ TEST_F(BudgetTest, PagesReadFromTheOldestGenerationSurviveItsDrop) {
 // Eviction::kPages: single pages go, least recently used first, and their blocks are freed in
 // place; a chain read all along stays where it was written, nothing is copied, and the disk
 // stays within the budget.
+// A flush writes its blob file while its pages still count as unflushed: counted in the
+// directory as well, they read twice, and a put evicted as many pages again for them (8 MiB
+// of a 512 MiB budget at every sixth flush of the fill replay). Here a flush is held after
+// writing its blob file, before installing it, while the cache is full: a one-page put must
+// evict about a page, not the flush's 17.
+TEST_F(BudgetTest, AFlushInProgressIsNotCountedTwice) {
+  absl::Mutex mu;
+  bool armed = false, held = false, release = false;
+  StoreOptions o = PageEvictionOptions(/*adaptive=*/false);
+  o.write_buffer_size = uint64_t{1} << 20;
+  o.testing_blob_file_written = [&] {
+    absl::MutexLock l(&mu);
+    if (!armed) return;
+    held = true;
+    mu.Await(absl::Condition(&release));
+  };
+  OpenEmpty(o);
+  for (int c = 0; c < 80; ++c) Put(c);  // 40 MiB through 32 MiB: full, evicting
+  ASSERT_TRUE(store_->Flush().ok());
+  auto evicted = [&] { return store_->Stats()->namespaces[0].counters.evicted_pages; };
+  {
+    absl::MutexLock l(&mu);
+    armed = true;
+  }
+  PutLong(1, 17);  // past a memtable: the next write switches it and its flush starts
+  PutLong(2, 1);
+  {
+    absl::MutexLock l(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&held), absl::Seconds(30)))
+        << "no flush wrote a blob file";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the disk is scanned again
+  const uint64_t before = evicted();
+  PutLong(3, 1);
+  const uint64_t after = evicted();
+  {
+    absl::MutexLock l(&mu);
+    armed = false;
+    release = true;
+  }
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_LE(after - before, 2u) << "a one-page put evicted " << after - before << " pages";
+  EXPECT_LE(store_->Stats()->disk_bytes, kCapacity + kCapacity / 10);
+}
+
+// A blob file no generation lists is left out of the budget only up to the bytes flushes can
+// be writing; one beyond (a failed flush's leftover) takes its room from the pages.
+TEST_F(BudgetTest, ABlobFileNoFlushCanBeWritingIsCounted) {
+  OpenEmptyWithPageEviction(/*adaptive=*/false);
+  for (int c = 0; c < 80; ++c) Put(c);  // 40 MiB through 32 MiB: full, evicting
+  ASSERT_TRUE(store_->Flush().ok());
+  {
+    std::ofstream leftover(dir_ + "/999999.blob");
+    leftover << std::string(4 << 20, 'x');
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the disk is scanned again
+  const uint64_t before = store_->Stats()->namespaces[0].counters.evicted_pages;
+  Put(80);
+  const uint64_t after = store_->Stats()->namespaces[0].counters.evicted_pages;
+  EXPECT_GE(after - before, (4u << 20) / kPage) << "the leftover was not counted";
+  std::filesystem::remove(dir_ + "/999999.blob");
+}
+
 TEST_F(BudgetTest, PageEvictionKeepsWhatIsReadWithoutCopiesAndStaysWithinTheBudget) {
   StoreOptions o;
   o.capacity_bytes = kCapacity;

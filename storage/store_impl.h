@@ -55,6 +55,12 @@ struct DroppedFile {
   uint64_t bytes;
 };
 
+// What an index record takes in an SST, at most: its key (21 bytes), its value (at most 123:
+// fixed fields, the parent's hash and a client key of kMaxClientKeyBytes) and RocksDB's
+// per-entry overhead (sequence number, lengths, filter and index shares). DiskEstimate counts
+// the index family's records not flushed yet at this size.
+inline constexpr uint64_t kIndexEntryDiskBytes = 192;
+
 // How long eviction waits for a dropped generation's files to leave the disk.
 inline constexpr std::chrono::milliseconds kDroppedFilesWait{1000};
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/sst_file_manager.h"
 #include "rocksdb/table.h"
@@ -24,6 +25,16 @@ namespace {
 
 constexpr char kIndexFamily[] = "index";
 constexpr char kLegacyPagesFamily[] = "pages";  // format 1, before generations
+
+// Calls StoreOptions::testing_blob_file_written from RocksDB's flush thread.
+class BlobFileWrittenHook : public rocksdb::EventListener {
+ public:
+  explicit BlobFileWrittenHook(std::function<void()> hook) : hook_(std::move(hook)) {}
+  void OnBlobFileCreated(const rocksdb::BlobFileCreationInfo&) override { hook_(); }
+
+ private:
+  std::function<void()> hook_;
+};
 
 // Deletes the info log files ("LOG", "LOG.old.<micros>") that RocksDB wrote into the data
 // directory before its log went to spdlog: nothing reads them, and they count against the budget.
@@ -144,6 +155,10 @@ absl::Status StoreImpl::Init() {
   // 1.15 MiB of blocks a WAL file for 9 KiB of records, 3-7 % of the budget, one or two files
   // at a time; a page lost to it was a hit lost (token hit rate 0.104 -> 0.106).
   db_opts.allow_fallocate = false;
+  if (options_.testing_blob_file_written) {
+    db_opts.listeners.push_back(
+        std::make_shared<BlobFileWrittenHook>(options_.testing_blob_file_written));
+  }
   // Lets RocksDB recover by itself from a full device once space returns. No hard stop
   // (SetMaxAllowedSpaceUsage): measured here, its count kept growing past 1.2x the budget
   // while dropped generations' files were gone from disk, and once reached it refuses every
@@ -271,6 +286,7 @@ absl::Status StoreImpl::Init() {
       db_->GetColumnFamilyMetaData(g->handle, &meta);
       g->written = std::max<uint64_t>(g->total.bytes, meta.size + meta.blob_file_size);
       g->stored = g->flushed = BlobRecordBytes(meta);  // memtables start empty
+      g->blob_files = BlobFileNumbers(meta);
     }
   }
   absl::MutexLock wl(&write_mu_);

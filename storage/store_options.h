@@ -134,6 +134,10 @@ struct StoreOptions {
   // Fault injection for tests only: called by Get between taking its snapshot and looking its
   // records up in the key index, where a concurrent write makes the two disagree.
   std::function<void()> testing_after_get_snapshot;
+  // Fault injection for tests only: called on RocksDB's flush thread each time a flush has
+  // written a blob file, before the flush installs it in its family's metadata (RocksDB's
+  // EventListener::OnBlobFileCreated): the file is on disk and its pages count as unflushed.
+  std::function<void()> testing_blob_file_written;
 
   absl::Status Validate() const;
 };

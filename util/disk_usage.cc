@@ -9,15 +9,20 @@ namespace prefixd::util {
 
 uint64_t DirectoryBytes(const std::string& path) {
   uint64_t total = 0;
+  ForEachFileBytes(path, [&](std::string_view, uint64_t bytes) { total += bytes; });
+  return total;
+}
+
+void ForEachFileBytes(const std::string& path,
+                      const std::function<void(std::string_view name, uint64_t bytes)>& visit) {
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     struct stat st;
     if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      total += uint64_t(st.st_blocks) * 512;
+      visit(it->path().filename().native(), uint64_t(st.st_blocks) * 512);
     }
   }
-  return total;
 }
 
 uint64_t FileSystemBytes(const std::string& path) {

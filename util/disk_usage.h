@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace prefixd::util {
 
@@ -13,6 +15,11 @@ namespace prefixd::util {
 // as some FUSE ones do, would read as empty.) A file removed between listing and stat counts 0;
 // an unreadable tree counts what could be read.
 uint64_t DirectoryBytes(const std::string& path);
+
+// Calls `visit(name, bytes)` for each regular file under `path`, recursively, with its name
+// (without its directory) and the bytes allocated to it, as DirectoryBytes counts them.
+void ForEachFileBytes(const std::string& path,
+                      const std::function<void(std::string_view name, uint64_t bytes)>& visit);
 
 // The size of the file system that holds `path`, or would hold it (the nearest existing
 // ancestor's); 0 when none can be read.

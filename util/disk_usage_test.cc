@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -52,6 +53,21 @@ TEST(DirectoryBytes, CountsFilesRecursively) {
   EXPECT_GE(bytes, 15000u);
   EXPECT_LT(bytes, 15000u + 64 * 1024u);  // at most a few blocks of rounding
   EXPECT_EQ(DirectoryBytes(dir + "/missing"), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ForEachFileBytes, VisitsEveryFileWithTheBytesDirectoryBytesCounts) {
+  const std::string dir = ScratchDir();
+  std::ofstream(dir + "/000007.blob") << std::string(40000, 'x');
+  std::ofstream(dir + "/sub/000009.sst") << std::string(5000, 'y');
+  std::map<std::string, uint64_t> seen;
+  ForEachFileBytes(dir, [&](std::string_view name, uint64_t bytes) {
+    seen[std::string(name)] += bytes;
+  });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_GE(seen["000007.blob"], 40000u);
+  EXPECT_GE(seen["000009.sst"], 5000u);
+  EXPECT_EQ(seen["000007.blob"] + seen["000009.sst"], DirectoryBytes(dir));
   std::filesystem::remove_all(dir);
 }
 
