@@ -52,7 +52,6 @@ inline std::string JoinFilePath(const std::string& dir, const std::string& name)
 // A file of a dropped generation, until it leaves the disk.
 struct DroppedFile {
   std::string path;
-  uint64_t bytes;
 };
 
 // What an index record takes in an SST, at most: its key (21 bytes), its value (at most 123:
