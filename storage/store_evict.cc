@@ -207,6 +207,12 @@ absl::Status StoreImpl::MakeNamespaceRoom(NamespaceState& ns, uint64_t incoming)
   return freed.ok() ? absl::OkStatus() : freed.status();
 }
 
+// Not while a generation's pages are still being flushed (Unflushed, until a scan finds them
+// in its blob files): RocksDB finishes that flush's blob file for the dropped family and
+// deletes it only later, and meanwhile the file is on the disk, listed by no generation, and
+// no longer covered by the generation's unflushed pages; counted so, the next put evicted as
+// much again. Seen with the index family allowed four memtables, where flushes lag: the
+// LMCache shape at 10 % peaked 1.07x the budget, 0.997-0.999x with this.
 void StoreImpl::DropEmptyGenerations() {
   std::vector<uint64_t> empty;
   {
@@ -214,7 +220,7 @@ void StoreImpl::DropEmptyGenerations() {
     if (gens_.size() < 2) return;
     const uint64_t newest = gens_.rbegin()->first;
     for (const auto& [n, g] : gens_) {
-      if (n != newest && g->total.pages == 0) empty.push_back(n);
+      if (n != newest && g->total.pages == 0 && g->Unflushed() == 0) empty.push_back(n);
     }
   }
   for (uint64_t n : empty) {
