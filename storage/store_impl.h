@@ -305,8 +305,10 @@ class StoreImpl final : public Store, private BlobRefListener {
   absl::Status WriteWithRoom(rocksdb::WriteBatch* batch, uint64_t target)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Bytes under the store path, from a scan at most 100 ms old (less the files of dropped
-  // generations not deleted yet), plus the page bytes not in blob files at that scan
-  // (Generation::Unflushed) and the index family's memtables.
+  // generations not deleted yet, at the blocks they hold, and less the blob files flushes are
+  // still writing, up to the unflushed bytes), plus the page bytes not in blob files at that
+  // scan (Generation::Unflushed) and the index family's unflushed records
+  // (kIndexEntryDiskBytes each), less the blob records retired and not freed yet.
   uint64_t DiskEstimate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Copies pages served from old generations into the newest one; `bytes[i]` is the page
   // of `recs[i]`, valid during the call.
