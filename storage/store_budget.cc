@@ -51,6 +51,13 @@ absl::StatusOr<StoreImpl::GenerationPtr> StoreImpl::CreateGeneration(uint64_t nu
   return gen;
 }
 
+uint64_t StoreImpl::UnflushedBytes() {
+  absl::MutexLock l(&gen_mu_);
+  uint64_t bytes = 0;
+  for (const auto& [n, g] : gens_) bytes += g->Unflushed();
+  return bytes;
+}
+
 uint64_t StoreImpl::DiskEstimate() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_scan_ > std::chrono::milliseconds(100)) {
@@ -76,43 +83,37 @@ uint64_t StoreImpl::DiskEstimate() {
     // Counted in the directory too, a flush in progress read as up to twice its size, and
     // eviction took a memtable's worth of pages for it (8 MiB of a 512 MiB budget, at every
     // sixth flush of the fill replay). Such files are left out up to the unflushed bytes, all
-    // a flush can be writing: any beyond (a failed flush's leftovers) are counted. A dropped
-    // generation's files are listed apart (below).
+    // a flush can be writing: any beyond (a failed flush's leftovers) are counted.
     absl::flat_hash_set<uint64_t> listed;
-    uint64_t in_memtables = 0;
     {
       absl::MutexLock l(&gen_mu_);
-      for (const auto& [n, g] : gens_) {
-        listed.insert(g->blob_files.begin(), g->blob_files.end());
-        in_memtables += g->Unflushed();
-      }
+      for (const auto& [n, g] : gens_) listed.insert(g->blob_files.begin(), g->blob_files.end());
     }
+    // A dropped generation's files still there are as good as gone: they go when the last
+    // read or background job using them ends. Counting them would evict a second generation.
+    // They are left out at what the scan finds them holding. At their sizes, a generation
+    // dropped empty (its pages evicted one by one, its blob files holes) took its files'
+    // whole sizes off the count while it lingered, for the few blocks they held, and puts
+    // filled that room past the budget (LMCache shape at 50 %: files of 10-15 MiB holding
+    // 0.01-5 MiB, peak 1.032x the budget).
+    absl::flat_hash_set<std::string> dropped, still_there;
     for (const DroppedFile& f : dropped_files_) {
-      if (auto n = ParseBlobFileName(std::filesystem::path(f.path).filename().native())) {
-        listed.insert(*n);
-      }
+      dropped.insert(std::filesystem::path(f.path).filename().native());
     }
     uint64_t counted = 0, unlisted = 0;
     util::ForEachFileBytes(options_.path, [&](std::string_view name, uint64_t bytes) {
+      if (dropped.contains(absl::string_view(name.data(), name.size()))) {
+        still_there.emplace(name);
+        return;
+      }
       auto n = ParseBlobFileName(name);
       (n && !listed.contains(*n) ? unlisted : counted) += bytes;
     });
-    scanned_bytes_ = counted + (unlisted > in_memtables ? unlisted - in_memtables : 0);
-    // A dropped generation's files still there are as good as gone: they go when the last
-    // read or background job using them ends. Counting them would evict a second generation.
-    // They are left out at what they hold on the disk, as the scan counted them. At their
-    // sizes, a generation dropped empty (its pages evicted one by one, its blob files holes)
-    // took its files' whole sizes off the count while it lingered, for the few blocks they
-    // held, and puts filled that room past the budget (LMCache shape at 50 %: files of
-    // 10-15 MiB holding 0.01-5 MiB, peak 1.032x the budget).
-    uint64_t going = 0;
     std::erase_if(dropped_files_, [&](const DroppedFile& f) {
-      struct stat st;
-      if (::stat(f.path.c_str(), &st) != 0) return true;
-      going += uint64_t(st.st_blocks) * 512;
-      return false;
+      return !still_there.contains(std::filesystem::path(f.path).filename().native());
     });
-    scanned_bytes_ -= std::min(scanned_bytes_, going);
+    const uint64_t in_memtables = UnflushedBytes();
+    scanned_bytes_ = counted + (unlisted > in_memtables ? unlisted - in_memtables : 0);
     last_scan_ = now;
   }
   // Pages not in blob files yet, counted by prefixd: RocksDB's memtable size stops growing
@@ -120,11 +121,7 @@ uint64_t StoreImpl::DiskEstimate() {
   // 1 MiB until the next write switched it, and the flush took the disk 7 % past a 33 MiB
   // budget (SGLang-shape replay at 10 %). Dropped generations are left out: their memtables
   // are never flushed.
-  uint64_t unflushed = 0;
-  {
-    absl::MutexLock l(&gen_mu_);
-    for (const auto& [n, g] : gens_) unflushed += g->Unflushed();
-  }
+  const uint64_t unflushed = UnflushedBytes();
   // The index family's records not flushed yet, as the SST bytes they will take. RocksDB's
   // memtable size is its arena's, a whole block (an eighth of the write buffer: 1 MiB at a
   // 512 MiB budget) from the first record on, where a flush writes a few kilobytes.

@@ -310,6 +310,8 @@ class StoreImpl final : public Store, private BlobRefListener {
   // scan (Generation::Unflushed) and the index family's unflushed records
   // (kIndexEntryDiskBytes each), less the blob records retired and not freed yet.
   uint64_t DiskEstimate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The live generations' page bytes not in blob files at the last scan (Generation::Unflushed).
+  uint64_t UnflushedBytes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Copies pages served from old generations into the newest one; `bytes[i]` is the page
   // of `recs[i]`, valid during the call.
   void Promote(NamespaceState& ns, const std::vector<const IndexRecord*>& recs,
