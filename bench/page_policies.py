@@ -29,10 +29,15 @@ Candidates (a request's served prefix is read, then its missing blocks written, 
              1.5 times the leading pages of lru-rr's, scores halve once their sum passes 1,024,
              and a put makes room for all its new pages before queueing them (at the front,
              deepest first, when not admitted), as the store's put does.
-  duel-2q    what the store runs since stop 23: duel-m plus a third shadow running probation
+  duel-2q    what the store ran in stops 23-28: duel-m plus a third shadow running probation
              (2Q with the pages not read since written as its first queue, a quarter of the
              capacity, and a ghost of pages evicted unread); while it serves more leading pages
              than the LRU shadow (and bimodal is not chosen), the hand takes unread pages first.
+  duel-arc   what the store runs since stop 29 (storage/probation_target.h): duel-m, and while
+             bimodal is not chosen, probation always, with the unread pages' target adapted as
+             ARC's (a put of a page evicted unread grows it by 2 x max(|B2|/|B1|, 1), one of a
+             page evicted read shrinks it by 2 x max(|B1|/|B2|, 1); it starts at half the
+             capacity).
 Reported: token hit rate and its ratio to the best of the references.
 
 Usage: bench/page_policies.py FILE... [--fractions 0.1,0.25,0.5] [--effective 1.0]
@@ -415,6 +420,60 @@ class DuelProbation:
         self.real.put(blocks, k, front=bimodal and not admit, probation=probation)
 
 
+class StoreArc(StoreProbation):
+    """StoreProbation whose unread target adapts as ARC's p: ghosts of the pages evicted
+    unread (B1, StoreProbation's ghost) and of those evicted read (B2), as many as the
+    capacity each."""
+
+    def __init__(self, cap, share=0.5, step=2.0):
+        super().__init__(cap, share)
+        self.p, self.step, self.b2 = cap * share, step, OD()
+
+    def evict(self):
+        if self.probation and self.unread and len(self.unread) >= max(self.p, 1):
+            b, _ = self.unread.popitem(last=False)
+            del self.d[b]
+            unread = True
+        else:
+            b, _ = self.d.popitem(last=False)
+            unread = self.unread.pop(b, None) is not None
+        ghost = self.ghost if unread else self.b2
+        ghost[b] = 1
+        while len(ghost) > self.cap:
+            ghost.popitem(last=False)
+
+    def put(self, blocks, k, front, probation=False):
+        for b in blocks[k:]:
+            if b in self.d:
+                continue
+            b1, b2 = len(self.ghost), len(self.b2)
+            if b in self.ghost:
+                self.p = min(self.cap, self.p + self.step * max(b2 / b1, 1))
+            elif b in self.b2:
+                self.p = max(0, self.p - self.step * max(b1 / b2, 1))
+                del self.b2[b]
+        super().put(blocks, k, front, probation)
+
+
+class DuelArc(DuelMargin):
+    """duel-m with StoreArc as the real cache, probation on while bimodal is not chosen."""
+
+    def __init__(self, cap, **kw):
+        super().__init__(cap, **kw)
+        self.real = StoreArc(cap)
+
+    def request(self, blocks, k):
+        admit = self.rng.random() < self.eps
+        mine = [b for b in blocks if sampled(b, self.sample)]
+        for i, s in enumerate(self.shadows):
+            self.scores[i] += shadow_request(s, mine, front=i == 1 and not admit)
+        if sum(self.scores) > self.halve_at:
+            self.scores = [x / 2 for x in self.scores]
+        bimodal = self.scores[1] > self.margin * self.scores[0]
+        self.real.get(blocks, k)
+        self.real.put(blocks, k, front=bimodal and not admit, probation=not bimodal)
+
+
 CANDIDATES = {
     "lru-rr": lambda c: StoreLru(c),
     "lru-ff": lambda c: StoreLru(c, deepest_first=False),
@@ -426,6 +485,7 @@ CANDIDATES = {
     "duel": lambda c: Bip(c, duel=True),
     "duel-m": DuelMargin,
     "duel-2q": DuelProbation,
+    "duel-arc": DuelArc,
 }
 
 

@@ -14,7 +14,7 @@
 namespace prefixd::storage {
 namespace {
 
-constexpr char kMagic[] = "PFXEVO02";
+constexpr char kMagic[] = "PFXEVO03";
 constexpr size_t kMaxIdentityBytes = 256;
 constexpr size_t kMagicBytes = 8;
 constexpr size_t kEntryBytes = 4 + sizeof(KeyHash);
@@ -22,17 +22,19 @@ constexpr size_t kEntryBytes = 4 + sizeof(KeyHash);
 // The lists of an order, in file order.
 template <typename Order>
 auto Lists(Order& o) {
-  return std::array{&o.lru, &o.unread, &o.duel.lru, &o.duel.bimodal, &o.duel.probation,
-                    &o.duel.probation_unread, &o.duel.probation_ghost};
+  return std::array{&o.lru, &o.unread, &o.duel.lru, &o.duel.bimodal};
 }
 template <typename Order>
 auto Generations(Order& o) {
   return std::array{&o.lru_generations, &o.unread_generations};
 }
 template <typename Order>
+auto Ghosts(Order& o) {
+  return std::array{&o.probation.unread_ghost, &o.probation.read_ghost};
+}
+template <typename Order>
 auto Scores(Order& o) {
-  return std::array{&o.duel.lru_score, &o.duel.bimodal_score, &o.duel.probation_lru_score,
-                    &o.duel.probation_score};
+  return std::array{&o.duel.lru_score, &o.duel.bimodal_score, &o.probation.target};
 }
 
 }  // namespace
@@ -49,8 +51,10 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
     return absl::InvalidArgumentError(absl::StrCat("a DB identity of ", order.db_identity.size(),
                                                    " bytes (at most ", kMaxIdentityBytes, ")"));
   }
-  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 8 + 5 * 8 + 7 * 8 +
-              pages * kEntryBytes + 8 + order.ghost.size() * 8 +
+  size_t ghosts = 0;
+  for (const auto* ghost : Ghosts(order)) ghosts += ghost->size();
+  buf.reserve(kMagicBytes + 4 + order.db_identity.size() + 8 + 8 + 4 * 8 + 4 * 8 +
+              pages * kEntryBytes + 2 * 8 + ghosts * 8 +
               4 * (order.lru.size() + order.unread.size()) + 4);
   buf.append(kMagic, kMagicBytes);
   PutLittle32(&buf, uint32_t(order.db_identity.size()));
@@ -66,8 +70,10 @@ absl::Status WriteEvictionOrder(const std::string& path, const EvictionOrder& or
       buf.append(reinterpret_cast<const char*>(k.hash.data()), k.hash.size());
     }
   }
-  PutLittle64(&buf, order.ghost.size());
-  for (uint64_t g : order.ghost) PutLittle64(&buf, g);
+  for (const auto* ghost : Ghosts(order)) {
+    PutLittle64(&buf, ghost->size());
+    for (uint64_t g : *ghost) PutLittle64(&buf, g);
+  }
   for (const auto* gens : Generations(order)) {
     for (uint32_t g : *gens) PutLittle32(&buf, g);
   }
@@ -128,11 +134,13 @@ absl::StatusOr<EvictionOrder> ReadEvictionOrder(const std::string& path) {
       std::memcpy(k.hash.data(), at + 4, k.hash.size());
     }
   }
-  if ((at = take(8)) == nullptr) return loss("too short");
-  const uint64_t ghosts = GetLittle64(at);
-  if (ghosts > size_t(end - p) / 8) return loss("a count past its end");
-  order.ghost.resize(ghosts);
-  for (uint64_t& g : order.ghost) g = GetLittle64(take(8));
+  for (auto* ghost : Ghosts(order)) {
+    if ((at = take(8)) == nullptr) return loss("too short");
+    const uint64_t count = GetLittle64(at);
+    if (count > size_t(end - p) / 8) return loss("a count past its end");
+    ghost->resize(count);
+    for (uint64_t& g : *ghost) g = GetLittle64(take(8));
+  }
   order.lru_generations.resize(order.lru.size());
   order.unread_generations.resize(order.unread.size());
   for (auto* gens : Generations(order)) {

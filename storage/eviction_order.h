@@ -14,16 +14,20 @@
 // duel (docs/benchmarks.md measures what each case costs a replay restarted halfway). The
 // file is a hint: no page is kept or lost for what it says.
 //
-// Format, little-endian: "PFXEVO02", the RocksDB DB identity (a u32 length, at most 256, and
+// Format, little-endian: "PFXEVO03", the RocksDB DB identity (a u32 length, at most 256, and
 // its bytes), the save's nonce (u64), the DB's sequence number when saved (u64), the duel's
-// four scores (IEEE doubles as u64) and its shadows' capacity (u64), then seven lists of pages
-// (a u64 count, then per page a u32 namespace id and a 16-byte key hash): the LRU queue least recent first, the unread queue oldest first, and the
-// duel's LRU, bimodal and probation shadows, probation's unread keys and its ghost (empty
-// without adaptive insertion); then the fingerprints of the pages evicted unread (a u64 count,
-// a u64 each, oldest first); then the generation of each page of the LRU queue, and of the
-// unread queue (a u32 each, in their order); last a CRC32C of everything before it (u32). 24
-// bytes a page, plus 24 per unread page, ~1/4 of 20 for the shadows and up to 8 a page for
-// the ghost.
+// two scores and probation's target (IEEE doubles as u64; the target negative when not set
+// yet) and the shadows' capacity (u64), then four lists of pages (a u64 count, then per page a
+// u32 namespace id and a 16-byte key hash): the LRU queue least recent first, the unread queue
+// oldest first, and the duel's LRU and bimodal shadows (empty without adaptive insertion);
+// then the fingerprints of the pages evicted unread, and of those evicted read (probation's
+// ghosts, probation_target.h: a u64 count, a u64 each, oldest first); then the generation of
+// each page of the LRU queue, and of the unread queue (a u32 each, in their order); last a
+// CRC32C of everything before it (u32). 24 bytes a page, plus 24 per unread page, ~1/8 of 20
+// for the shadows and up to 16 a page for the ghosts. A file of an earlier version (stop 28's
+// PFXEVO02) reads as DATA_LOSS: the open falls back as without a file, once. The journal
+// (order_journal.h) records the pages evicted unread, not those evicted read: after a crash
+// the read ghost is the last save's.
 // Thread-compatible.
 #pragma once
 
@@ -34,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "storage/insertion_duel.h"
 #include "storage/page_key.h"
+#include "storage/probation_target.h"
 
 namespace prefixd::storage {
 
@@ -46,7 +51,7 @@ struct EvictionOrder {
   // The generation each page of lru / unread was in when saved: a page in another one at the
   // next open was written again since.
   std::vector<uint32_t> lru_generations, unread_generations;
-  std::vector<uint64_t> ghost;        // fingerprints of pages evicted unread, oldest first
+  ProbationTarget::State probation;   // unset and empty without adaptive insertion
   InsertionDuel::State duel;          // all empty without adaptive insertion
 };
 

@@ -7,9 +7,7 @@
 
 namespace prefixd::storage {
 
-InsertionDuel::InsertionDuel(const Options& options) : options_(options), rng_(options.seed) {
-  probation_.probation = true;
-}
+InsertionDuel::InsertionDuel(const Options& options) : options_(options), rng_(options.seed) {}
 
 std::vector<NamespacedKey> InsertionDuel::SampledOf(uint32_t ns_id,
                                                     std::span<const KeyHash> pages) const {
@@ -20,11 +18,6 @@ std::vector<NamespacedKey> InsertionDuel::SampledOf(uint32_t ns_id,
   return out;
 }
 
-std::vector<InsertionDuel::Shadow*> InsertionDuel::Shadows() {
-  if (options_.probation) return {&lru_, &bimodal_, &probation_};
-  return {&lru_, &bimodal_};
-}
-
 size_t InsertionDuel::Lead(const Shadow& s, const std::vector<NamespacedKey>& pages) {
   size_t lead = 0;
   while (lead < pages.size() && s.where.contains(pages[lead])) ++lead;
@@ -32,31 +25,12 @@ size_t InsertionDuel::Lead(const Shadow& s, const std::vector<NamespacedKey>& pa
 }
 
 void InsertionDuel::Use(Shadow& s, const NamespacedKey& k) {
-  Slot& slot = s.where.at(k);
-  s.order.splice(s.order.end(), s.order, slot.at);
-  if (slot.unread) {
-    s.unread.erase(slot.unread_at);
-    slot.unread = false;
-  }
+  s.order.splice(s.order.end(), s.order, s.where.at(k));
 }
 
 void InsertionDuel::EvictOne(Shadow& s) {
-  const bool unread_first =
-      s.probation && !s.unread.empty() &&
-      double(s.unread.size()) >= options_.probation_share * double(capacity_);
-  const NamespacedKey k = unread_first ? s.unread.front() : s.order.front();
-  Slot& slot = s.where.at(k);
-  if (slot.unread) s.unread.erase(slot.unread_at);
-  s.order.erase(slot.at);
-  s.where.erase(k);
-  if (unread_first) {
-    s.ghost_order.push_back(k);
-    s.ghost.insert(k);
-    while (s.ghost_order.size() > capacity_) {
-      s.ghost.erase(s.ghost_order.front());
-      s.ghost_order.pop_front();
-    }
-  }
+  s.where.erase(s.order.front());
+  s.order.pop_front();
 }
 
 void InsertionDuel::Hold(Shadow& s, const std::vector<NamespacedKey>& pages, size_t lead,
@@ -79,25 +53,15 @@ void InsertionDuel::Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, b
   while (capacity_ != 0 && !s.order.empty() && s.order.size() + fresh.size() > capacity_) {
     EvictOne(s);
   }
-  auto add = [&](const NamespacedKey& k, std::list<NamespacedKey>::iterator at) {
-    Slot& slot = s.where[k];
-    slot.at = at;
-    if (!s.probation) return;
-    if (s.ghost.erase(k) > 0) return;  // evicted unread lately, and wanted again: not unread
-    // (its place in ghost_order goes when that entry reaches the front)
-    s.unread.push_back(k);
-    slot.unread_at = std::prev(s.unread.end());
-    slot.unread = true;
-  };
   if (front) {
     for (const NamespacedKey& k : fresh) {  // root first: the deepest ends at the very front
       s.order.push_front(k);
-      add(k, s.order.begin());
+      s.where[k] = s.order.begin();
     }
   } else {
     for (auto k = fresh.rbegin(); k != fresh.rend(); ++k) {
       s.order.push_back(*k);
-      add(*k, std::prev(s.order.end()));
+      s.where[*k] = std::prev(s.order.end());
     }
   }
 }
@@ -121,11 +85,6 @@ void InsertionDuel::Read(uint32_t ns_id, std::span<const KeyHash> pages) {
   AddScores(lru_score_, lru_lead, bimodal_score_, bimodal_lead, options_.halve_at);
   Hold(lru_, mine, lru_lead, /*front=*/false);
   Hold(bimodal_, mine, bimodal_lead, /*front=*/!Admit());
-  if (!options_.probation) return;
-  const size_t probation_lead = Lead(probation_, mine);
-  AddScores(probation_lru_score_, lru_lead, probation_score_, probation_lead,
-            options_.probation_halve_at);
-  Hold(probation_, mine, probation_lead, /*front=*/false);
 }
 
 void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
@@ -133,7 +92,7 @@ void InsertionDuel::Wrote(uint32_t ns_id, std::span<const KeyHash> pages) {
   if (mine.empty()) return;
   absl::MutexLock l(&mu_);
   Journal(/*wrote=*/true, mine);
-  for (Shadow* s : Shadows()) {
+  for (Shadow* s : {&lru_, &bimodal_}) {
     std::vector<NamespacedKey> fresh;
     for (const NamespacedKey& k : mine) {
       if (!s->where.contains(k)) fresh.push_back(k);
@@ -149,7 +108,7 @@ InsertionDuel::Insertion InsertionDuel::Choose() {
     ++front_puts_;
     return Insertion::kFront;
   }
-  if (ProbationWins()) {
+  if (ProbationNow()) {
     ++probation_puts_;
     return Insertion::kProbation;
   }
@@ -158,7 +117,7 @@ InsertionDuel::Insertion InsertionDuel::Choose() {
 
 bool InsertionDuel::Probation() const {
   absl::MutexLock l(&mu_);
-  return ProbationWins();
+  return ProbationNow();
 }
 
 void InsertionDuel::SetCapacity(uint64_t pages) {
@@ -167,7 +126,7 @@ void InsertionDuel::SetCapacity(uint64_t pages) {
   if (capacity == capacity_) return;
   if (journal_on_ && !journal_overflow_) AppendDuelCapacity(&journal_, pages);
   capacity_ = capacity;
-  for (Shadow* s : Shadows()) {
+  for (Shadow* s : {&lru_, &bimodal_}) {
     while (s->order.size() > capacity_) EvictOne(*s);
   }
 }
@@ -178,10 +137,8 @@ InsertionDuel::Stats InsertionDuel::GetStats() const {
           .probation_puts = probation_puts_,
           .lru_score = lru_score_,
           .bimodal_score = bimodal_score_,
-          .probation_lru_score = probation_lru_score_,
-          .probation_score = probation_score_,
           .bimodal = Bimodal(),
-          .probation = ProbationWins()};
+          .probation = ProbationNow()};
 }
 
 void InsertionDuel::set_journal(bool on) {
@@ -213,16 +170,9 @@ InsertionDuel::State InsertionDuel::Save() const {
   State st;
   st.lru_score = lru_score_;
   st.bimodal_score = bimodal_score_;
-  st.probation_lru_score = probation_lru_score_;
-  st.probation_score = probation_score_;
   st.capacity = capacity_;
   st.lru.assign(lru_.order.begin(), lru_.order.end());
   st.bimodal.assign(bimodal_.order.begin(), bimodal_.order.end());
-  st.probation.assign(probation_.order.begin(), probation_.order.end());
-  st.probation_unread.assign(probation_.unread.begin(), probation_.unread.end());
-  for (const NamespacedKey& k : probation_.ghost_order) {
-    if (probation_.ghost.contains(k)) st.probation_ghost.push_back(k);  // not erased since
-  }
   return st;
 }
 
@@ -230,30 +180,16 @@ void InsertionDuel::Restore(const State& st) {
   absl::MutexLock l(&mu_);
   lru_score_ = st.lru_score;
   bimodal_score_ = st.bimodal_score;
-  probation_lru_score_ = st.probation_lru_score;
-  probation_score_ = st.probation_score;
   capacity_ = st.capacity;
   auto fill = [](Shadow& s, const std::vector<NamespacedKey>& keys) {
     for (const NamespacedKey& k : keys) {
       if (s.where.contains(k)) continue;
       s.order.push_back(k);
-      s.where[k].at = std::prev(s.order.end());
+      s.where[k] = std::prev(s.order.end());
     }
   };
   fill(lru_, st.lru);
   fill(bimodal_, st.bimodal);
-  fill(probation_, st.probation);
-  for (const NamespacedKey& k : st.probation_unread) {
-    auto it = probation_.where.find(k);
-    if (it == probation_.where.end() || it->second.unread) continue;
-    probation_.unread.push_back(k);
-    it->second.unread_at = std::prev(probation_.unread.end());
-    it->second.unread = true;
-  }
-  for (const NamespacedKey& k : st.probation_ghost) {
-    if (probation_.where.contains(k) || !probation_.ghost.insert(k).second) continue;
-    probation_.ghost_order.push_back(k);
-  }
 }
 
 }  // namespace prefixd::storage

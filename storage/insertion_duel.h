@@ -11,25 +11,25 @@
 //
 // LRU also lets pages written once and never read (the unique tails of prompts, the Mooncake
 // trace) push out pages read again and again. Probation treats the pages not read since they
-// were written as 2Q's first queue: while a `probation_share` of the cache or more is unread,
-// the hand takes the oldest unread page, else the least recently used one; an unread page
-// evicted so is remembered (a ghost, as many keys as the cache holds), and written again soon
-// it is not counted unread. It costs workloads whose pages are read once, a while after they
-// are written (multi-turn conversations), which is why it is chosen, not always on.
+// were written as 2Q's first queue (Johnson and Shasha, VLDB'94): the hand takes the oldest
+// unread page while more are unread than a target, else the least recently used one; the
+// target adapts as ARC's does (probation_target.h), so a workload whose pages are read once, a
+// while after they are written (multi-turn conversations), keeps most of the cache unread.
 //
-// Three shadow caches (keys only, no bytes) see the same requests for a sample of the pages (by
-// key hash, one in `sample`) with a sample of the capacity: LRU, bimodal, probation. Puts insert
+// Two shadow caches (keys only, no bytes) see the same requests for a sample of the pages (by
+// key hash, one in `sample`) with a sample of the capacity: LRU and bimodal. Puts insert
 // bimodally while the bimodal shadow has served `margin` times the leading pages of the LRU
-// one; otherwise the store runs probation while the probation shadow has served more than
-// `probation_margin` times the LRU one's. Scores halve as they grow, so that the choice
-// follows a workload that changes. Replays: docs/benchmarks-why.md, bench/page_policies.py
-// (`duel-2q` is this class and the store's queue together).
+// one; otherwise the store runs probation (with `probation`). Scores halve as they grow, so
+// that the choice follows a workload that changes. Replays: docs/benchmarks-why.md,
+// bench/page_policies.py (`duel-arc` is this class and the store's queues together). Until
+// stop 28 a third shadow ran probation with a fixed share and the store followed it only
+// while it served more than the LRU one; replayed over nine seeds of the SGLang and fill
+// shapes, always-on probation with the adaptive target lost fewer hits.
 //
 // A store whose clients never call Exists (a get of the whole chain, or presence answered from
-// shared memory) feeds no shadow: the store stays LRU.
+// shared memory) feeds no shadow: puts never insert bimodally, and the store runs probation alone.
 //
-// Thread-safe. Memory: three shadows of at most capacity/sample keys each (~100 bytes a key,
-// ~150 with the probation shadow's unread queue and ghost).
+// Thread-safe. Memory: two shadows of at most capacity/sample keys each (~100 bytes a key).
 #ifndef PREFIXD_STORAGE_INSERTION_DUEL_H_
 #define PREFIXD_STORAGE_INSERTION_DUEL_H_
 
@@ -42,7 +42,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/page_key.h"
 
@@ -55,10 +54,7 @@ class InsertionDuel {
     uint32_t admit_one_in = 8;  // bimodal: one put in this many still queues at the back
     double margin = 1.5;        // bimodal shadow hits / LRU shadow hits needed to insert so
     uint64_t halve_at = 1024;   // both scores halve once their sum passes this
-    double probation_share = 0.25;  // probation evicts unread pages while this share is unread
-    double probation_margin = 1.0;  // probation shadow hits / LRU shadow hits needed to use it
-    uint64_t probation_halve_at = 16384;
-    bool probation = true;          // false: LRU and bimodal only
+    bool probation = true;      // false: LRU and bimodal only
     uint64_t seed = 1;
   };
   enum class Insertion {
@@ -78,12 +74,11 @@ class InsertionDuel {
   // (a put with no lookup before it); those it holds stay where the lookup left them.
   void Wrote(uint32_t ns_id, std::span<const KeyHash> pages) ABSL_LOCKS_EXCLUDED(mu_);
   // How this put queues its new pages: kFront while bimodal insertion is winning and this put
-  // is not one of the one in admit_one_in; else kProbation while probation is winning; else
-  // kLru. Draws a number: ask once per put.
+  // is not one of the one in admit_one_in; else kProbation with `probation`; else kLru. Draws
+  // a number: ask once per put.
   Insertion Choose() ABSL_LOCKS_EXCLUDED(mu_);
-  // Whether the hand should take unread pages first now (probation is winning).
+  // Whether the hand should take unread pages first now (probation on, bimodal not chosen).
   bool Probation() const ABSL_LOCKS_EXCLUDED(mu_);
-  double probation_share() const { return options_.probation_share; }
   // The real cache holds `pages` pages when it is full (it tells so when it evicts): each
   // shadow holds pages / sample. Until the first call the shadows are unbounded (each holds
   // every sampled key looked up or written: nothing was evicted yet, so no choice mattered,
@@ -96,20 +91,18 @@ class InsertionDuel {
     uint64_t probation_puts = 0;  // puts made while probation was chosen
     double lru_score = 0;         // leading sampled pages each shadow served (decayed)
     double bimodal_score = 0;
-    double probation_lru_score = 0;  // the same, decayed at probation_halve_at
-    double probation_score = 0;
     bool bimodal = false;         // the choice now
     bool probation = false;
   };
   Stats GetStats() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Everything the choice depends on, for a clean restart (eviction_order.h): the scores, each
-  // shadow's keys least recent first, the probation shadow's unread keys and ghost, oldest
-  // first, and the shadows' capacity. Restore is for a duel no request has reached yet.
+  // shadow's keys least recent first, and the shadows' capacity. Restore is for a duel no
+  // request has reached yet.
   struct State {
-    double lru_score = 0, bimodal_score = 0, probation_lru_score = 0, probation_score = 0;
+    double lru_score = 0, bimodal_score = 0;
     uint64_t capacity = 0;  // keys per shadow; 0 = unbounded (SetCapacity not called yet)
-    std::vector<NamespacedKey> lru, bimodal, probation, probation_unread, probation_ghost;
+    std::vector<NamespacedKey> lru, bimodal;
   };
   State Save() const ABSL_LOCKS_EXCLUDED(mu_);
   void Restore(const State& state) ABSL_LOCKS_EXCLUDED(mu_);
@@ -125,21 +118,10 @@ class InsertionDuel {
   bool Sampled(const KeyHash& hash) const { return (hash[15] & (options_.sample - 1)) == 0; }
 
  private:
-  // An LRU cache of keys. Bimodal inserts at the LRU end but for one in admit_one_in. The
-  // probation shadow also queues the keys not read since they were written (`unread`) and
-  // remembers those it evicted unread (`ghost`).
-  struct Slot {
-    std::list<NamespacedKey>::iterator at;
-    std::list<NamespacedKey>::iterator unread_at;  // valid while `unread`
-    bool unread = false;
-  };
+  // An LRU cache of keys. Bimodal inserts at the LRU end but for one in admit_one_in.
   struct Shadow {
     std::list<NamespacedKey> order;  // least recent first
-    absl::flat_hash_map<NamespacedKey, Slot> where;
-    bool probation = false;
-    std::list<NamespacedKey> unread;  // oldest first
-    std::list<NamespacedKey> ghost_order;
-    absl::flat_hash_set<NamespacedKey> ghost;
+    absl::flat_hash_map<NamespacedKey, std::list<NamespacedKey>::iterator> where;
   };
   // As the store does for a request whose first `lead` pages were served: those become the
   // most recent (deepest least recent of them), then the pages held after the first missing
@@ -151,11 +133,10 @@ class InsertionDuel {
   // Inserts `fresh` (chain order, none held), room made first.
   void Insert(Shadow& s, const std::vector<NamespacedKey>& fresh, bool front)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // `k` (held) becomes the most recent, and is no longer unread.
+  // `k` (held) becomes the most recent.
   static void Use(Shadow& s, const NamespacedKey& k);
-  // Evicts one key: the oldest unread one if `s` runs probation and holds a probation_share of
-  // its capacity unread or more, else the least recent.
-  void EvictOne(Shadow& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Evicts the least recent key.
+  static void EvictOne(Shadow& s);
   // Adds two shadows' leading pages to their scores; both halve once their sum passes
   // `halve_at`.
   static void AddScores(double& a, size_t a_lead, double& b, size_t b_lead, uint64_t halve_at);
@@ -167,21 +148,16 @@ class InsertionDuel {
   bool Bimodal() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return bimodal_score_ > options_.margin * lru_score_;
   }
-  bool ProbationWins() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return options_.probation && !Bimodal() &&
-           probation_score_ > options_.probation_margin * probation_lru_score_;
+  bool ProbationNow() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return options_.probation && !Bimodal();
   }
-  std::vector<Shadow*> Shadows() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
   Shadow lru_ ABSL_GUARDED_BY(mu_);
   Shadow bimodal_ ABSL_GUARDED_BY(mu_);
-  Shadow probation_ ABSL_GUARDED_BY(mu_);
   double lru_score_ ABSL_GUARDED_BY(mu_) = 0;
   double bimodal_score_ ABSL_GUARDED_BY(mu_) = 0;
-  double probation_lru_score_ ABSL_GUARDED_BY(mu_) = 0;
-  double probation_score_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t capacity_ ABSL_GUARDED_BY(mu_) = 0;  // keys per shadow; 0 = unbounded
   std::minstd_rand rng_ ABSL_GUARDED_BY(mu_);
   bool journal_on_ ABSL_GUARDED_BY(mu_) = false;

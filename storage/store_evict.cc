@@ -7,8 +7,8 @@
 // generation goes whole once none of its pages is live. Exact LRU rather than CLOCK: on the
 // replays of docs/benchmarks-why.md, CLOCK kept 2-5 % fewer hits at the same budget. With
 // adaptive insertion (insertion_duel.h) a second queue holds the pages written and not used
-// since; while probation is chosen the hand takes those first, as long as a share of the
-// pages is unread.
+// since; while probation runs the hand takes those first, as long as more are unread than a
+// target that adapts to what is wanted back after eviction (probation_target.h).
 #include <algorithm>
 #include <cstring>
 
@@ -53,10 +53,10 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     absl::MutexLock l(&lru_mu_);
     steps = lru_.size() + unread_.size();
   }
-  // Probation (insertion_duel.h): the hand takes the oldest unread page while `unread_share`
-  // pages or more are unread.
+  // Probation (insertion_duel.h): the hand takes the oldest unread page while
+  // `unread_target` pages or more are unread.
   bool probation = false;
-  uint64_t unread_share = 0;
+  uint64_t unread_target = 0;
   if (duel_ && !only_ns) {  // the cache is full: its shadows hold a share of what it holds
     uint64_t live = 0;
     {
@@ -65,9 +65,9 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     }
     duel_->SetCapacity(live);
     probation = duel_->Probation();
-    unread_share = std::max<uint64_t>(1, uint64_t(duel_->probation_share() * double(live)));
     absl::MutexLock l(&lru_mu_);
-    ghost_capacity_ = live;
+    probation_.SetCapacity(live);
+    unread_target = probation_.target();
   }
   bool unread_blocked = false;  // the oldest unread page is not in a blob file yet
   // With only_ns nothing is popped: the hand reads its way along the queue (no one else pops:
@@ -85,7 +85,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
       } else {
         if (probation && !unread_blocked) {
           while (!unread_.empty() && !Current(unread_.front())) unread_.pop_front();
-          if (!unread_.empty() && unread_live_ >= unread_share) {
+          if (!unread_.empty() && unread_live_ >= unread_target) {
             at = unread_.front();
             unread_.pop_front();
             from_unread = true;
@@ -149,11 +149,14 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     return FromRocks(s, "evicting pages");
   }
   uint64_t unread_evicted = 0;
-  for (const Victim& v : victims) {
+  std::vector<bool> was_unread(victims.size());
+  for (size_t i = 0; i < victims.size(); ++i) {
+    const Victim& v = victims[i];
     // Whoever replaces an unread tick counts the page out: this Set, or a get's touch before it.
     const auto old = keys_.Set(v.at.page.ns_id, v.at.page.hash, v.evicted);
     if (old && old->generation == v.at.generation && (old->touched & kUnreadTick)) {
       ++unread_evicted;
+      was_unread[i] = true;
     }
     Retire(v.at.generation, v.entry);
     if (GenerationPtr g = Find(v.at.generation)) g->Remove(v.at.page.ns_id, v.entry.size);
@@ -167,19 +170,14 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
   {
     absl::MutexLock l(&lru_mu_);
     unread_live_ -= std::min(unread_live_, unread_evicted);
-    std::vector<uint64_t> added;
-    for (const Victim& v : victims) {
-      if (!v.from_unread) continue;
-      const uint64_t g = GhostKey(v.at.page);
-      if (ghost_.insert(g).second) {
-        ghost_order_.push_back(g);
-        added.push_back(g);
+    if (duel_) {
+      std::vector<uint64_t> unread;
+      for (size_t i = 0; i < victims.size(); ++i) {
+        const uint64_t g = GhostKey(victims[i].at.page);
+        probation_.Evicted(g, was_unread[i]);
+        if (was_unread[i]) unread.push_back(g);
       }
-    }
-    RecordGhost(added);
-    while (ghost_order_.size() > ghost_capacity_) {
-      ghost_.erase(ghost_order_.front());
-      ghost_order_.pop_front();
+      RecordGhost(unread);
     }
   }
   evicted_pages_.fetch_add(victims.size(), std::memory_order_relaxed);
@@ -250,12 +248,13 @@ bool StoreImpl::TouchPages(uint32_t ns_id,
   lru_tick_ = (lru_tick_ + 1) & (kUnreadTick - 1);
   const uint32_t tick = lru_tick_;
   // With adaptive insertion a put's new pages are unread (whichever way they are queued, so
-  // that probation, once chosen, finds them), but for those evicted unread lately.
+  // that probation, once chosen, finds them), but for those evicted unread lately; each one
+  // in a ghost moves probation's target.
   const bool mark_unread = use == Use::kWritten && duel_ != nullptr;
   std::vector<LruEntry> unread;  // deepest first, as they are to be evicted
   auto touch = [&](const KeyHash& hash, uint32_t generation) -> std::optional<LruEntry> {
     uint32_t t = tick;
-    if (mark_unread && ghost_.erase(GhostKey({ns_id, hash})) == 0) t |= kUnreadTick;
+    if (mark_unread && !probation_.Written(GhostKey({ns_id, hash}))) t |= kUnreadTick;
     const auto old = keys_.Touch(ns_id, hash, generation, t);
     if (!old) return std::nullopt;
     if ((*old & kUnreadTick) && unread_live_ > 0) --unread_live_;  // used again

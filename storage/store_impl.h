@@ -30,6 +30,7 @@
 #include "storage/key_index.h"
 #include "storage/order_journal.h"
 #include "storage/page_cache.h"
+#include "storage/probation_target.h"
 #include "storage/read_registry.h"
 #include "storage/records.h"
 #include "storage/store.h"
@@ -245,8 +246,8 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Returns whether a queue has grown past the point where CompactLru looks at it.
   // Use::kWritten: pages a put just wrote, queued as `how` (insertion_duel.h): kFront puts
   // them at the front instead, the deepest at the very front; with adaptive insertion they are
-  // also queued as unread (but for those in the ghost: evicted unread lately). A page used
-  // again is no longer unread.
+  // also queued as unread (but for those evicted unread lately: ProbationTarget::Written). A
+  // page used again is no longer unread.
   enum class Use { kUsed, kWritten };
   bool TouchPages(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages,
                   Use use = Use::kUsed,
@@ -399,15 +400,13 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Adaptive insertion's probation (insertion_duel.h): the pages written and not used since,
   // in write order, with the same staleness rule. Their ticks carry kUnreadTick, so a touch
   // that replaces such a tick knows the page was unread (unread_live_ counts them; pages
-  // deleted or replaced unread are counted until the next CompactLru). The ghost remembers,
-  // by a 64-bit fingerprint, the pages evicted unread lately (at most ghost_capacity_).
+  // deleted or replaced unread are counted until the next CompactLru). `probation_` keeps
+  // the hand's target for them, and the ghosts it adapts from (probation_target.h).
   static constexpr uint32_t kUnreadTick = uint32_t{1} << 31;
   std::deque<LruEntry> unread_ ABSL_GUARDED_BY(lru_mu_);
   uint64_t unread_live_ ABSL_GUARDED_BY(lru_mu_) = 0;
   size_t unread_compact_at_ ABSL_GUARDED_BY(lru_mu_) = 1024;
-  std::deque<uint64_t> ghost_order_ ABSL_GUARDED_BY(lru_mu_);
-  absl::flat_hash_set<uint64_t> ghost_ ABSL_GUARDED_BY(lru_mu_);
-  uint64_t ghost_capacity_ ABSL_GUARDED_BY(lru_mu_) = 0;
+  ProbationTarget probation_ ABSL_GUARDED_BY(lru_mu_);
   // CompactLru holds a queue outside lru_mu_ while it filters it: a save waits.
   bool compacting_ ABSL_GUARDED_BY(lru_mu_) = false;
   // What changed the order since the last sync or save (RecordUse, RecordGhost), encoded for

@@ -114,13 +114,8 @@ void StoreImpl::BuildLru() {
   const size_t restored_unread = unread.size();
   {
     absl::MutexLock l(&lru_mu_);
-    ghost_.clear();
-    ghost_order_.clear();
-    if (saved) {
-      for (uint64_t g : saved->ghost) {
-        if (ghost_.insert(g).second) ghost_order_.push_back(g);
-      }
-    }
+    probation_ = ProbationTarget();
+    if (saved) probation_.Restore(saved->probation);
     lru_tick_ = kPending;  // the next use gets a newer tick than every page restored
     lru_ = std::move(lru);
     lru_compact_at_ = 2 * lru_.size() + 1024;
@@ -154,10 +149,8 @@ void StoreImpl::BuildLru() {
       }
     };
     replay.ghost = [&](std::span<const uint64_t> evicted_unread) {
-      absl::MutexLock l(&lru_mu_);  // trimmed to its capacity at the next eviction
-      for (uint64_t g : evicted_unread) {
-        if (ghost_.insert(g).second) ghost_order_.push_back(g);
-      }
+      absl::MutexLock l(&lru_mu_);
+      for (uint64_t g : evicted_unread) probation_.Remember(g, /*unread=*/true);
     };
     auto j = OrderJournal::Replay(JournalPath(options_.path), saved->nonce, replay);
     if (j.ok()) {
@@ -209,9 +202,7 @@ absl::Status StoreImpl::SaveEvictionOrderLocked() {
     lru_mu_.Await(absl::Condition(&whole));  // CompactLru holds a queue outside it meanwhile
     lru.assign(lru_.begin(), lru_.end());
     unread.assign(unread_.begin(), unread_.end());
-    for (uint64_t g : ghost_order_) {
-      if (ghost_.contains(g)) order.ghost.push_back(g);  // not erased since
-    }
+    if (duel_) order.probation = probation_.Save();
     journal_buf_.clear();  // uses the save holds
     journal_overflow_ = false;
     held = absl::Now() - start;

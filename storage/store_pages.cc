@@ -220,12 +220,20 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     // does not come from them (evicted, they were written again below as missing: a wasted
     // device write each, and room made for them from other pages).
     std::vector<std::pair<KeyHash, uint32_t>> stored;
-    for (const KeyHash& h : hashes) {
+    std::vector<uint64_t> to_write;  // ghost fingerprints of the pages not stored
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      const KeyHash& h = hashes[i];
       if (auto e = keys_.Find(ns.info.id, h); e && Live(e->generation)) {
         stored.emplace_back(h, static_cast<uint32_t>(e->generation));
+      } else if (duel_ && (i > 0 || parent_key.empty())) {
+        to_write.push_back(GhostKey({ns.info.id, h}));
       }
     }
     if (TouchPages(ns.info.id, stored)) CompactLru();
+    if (!to_write.empty()) {  // those evicted lately move probation's target before the room
+      absl::MutexLock l(&lru_mu_);
+      for (uint64_t g : to_write) probation_.Wanted(g);
+    }
   }
   if (auto s = MakeNamespaceRoom(ns, incoming); !s.ok()) return s;
   if (auto s = MakeRoom(incoming); !s.ok()) return s;
