@@ -558,10 +558,9 @@ WHY = {
                   "is scheduling (p50 624 µs, p99 4.4 ms at one stream in the run after the "
                   "key index); with 4 streams calls also queue.",
     "policy": "prefixd evicts single pages, least recently used first and a chain's deepest "
-              "first (--eviction pages, the default); shadow caches choose bimodal insertion "
-              "(a cycle longer than the cache: the LMCache shape) or probation (pages never "
-              "read go first: the Mooncake trace), and follow the better policy only once "
-              "their scores show it. Pages get the whole budget less the store's own files "
+              "first (--eviction pages, the default); pages never read go first while more "
+              "are held than a target adapted as ARC's (probation), and shadow caches choose "
+              "bimodal insertion for a cycle longer than the cache (the LMCache shape). Pages get the whole budget less the store's own files "
               "(SSTs, logs, unflushed pages: 1-2 % of these small budgets), which the "
               "simulated references do not pay (benchmarks-why.md); issue #3.",
     "wa": "Each page is written once with --eviction pages (no copies); the rest is the index "

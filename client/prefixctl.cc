@@ -40,7 +40,8 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
   std::printf(
       "%llu generations of %s, %llu evicted; key index %llu entries, %s of memory; LRU queue "
       "%llu entries, puts queued at its front: %s now, %llu so far; unread pages first: %s "
-      "now, %llu puts so far, %llu unread\n",
+      "now, %llu puts so far, %llu unread (target %llu; evicted and remembered: %llu unread, "
+      "%llu read)\n",
       static_cast<unsigned long long>(s.generations()),
       FormatByteSize(s.generation_bytes()).c_str(),
       static_cast<unsigned long long>(s.evicted_generations()),
@@ -49,7 +50,10 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
       static_cast<unsigned long long>(s.lru_entries()), s.bimodal_insertion() ? "yes" : "no",
       static_cast<unsigned long long>(s.bimodal_puts()), s.probation_insertion() ? "yes" : "no",
       static_cast<unsigned long long>(s.probation_puts()),
-      static_cast<unsigned long long>(s.unread_pages()));
+      static_cast<unsigned long long>(s.unread_pages()),
+      static_cast<unsigned long long>(s.probation_target_pages()),
+      static_cast<unsigned long long>(s.ghost_unread_pages()),
+      static_cast<unsigned long long>(s.ghost_read_pages()));
   // Writes that waited on RocksDB (memtables full, or too many level-0 files): the daemon's
   // log says why once every 10 s; the total is here.
   std::printf("background writes: %s flushed, %s compacted; puts waited %.3f s for them\n",

@@ -60,6 +60,9 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                   ",\n  \"probation_insertion\": ", s.probation_insertion() ? "true" : "false",
                   ",\n  \"probation_puts\": ", s.probation_puts(),
                   ",\n  \"unread_pages\": ", s.unread_pages(),
+                  ",\n  \"probation_target_pages\": ", s.probation_target_pages(),
+                  ",\n  \"ghost_unread_pages\": ", s.ghost_unread_pages(),
+                  ",\n  \"ghost_read_pages\": ", s.ghost_read_pages(),
                   ",\n  \"stall_micros\": ", s.stall_micros(), ",\n  \"flush_write_bytes\": ",
                   s.flush_write_bytes(), ",\n  \"compaction_write_bytes\": ",
                   s.compaction_write_bytes());

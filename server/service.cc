@@ -198,6 +198,9 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_probation_insertion(s->probation_insertion);
   resp->set_probation_puts(s->probation_puts);
   resp->set_unread_pages(s->unread_pages);
+  resp->set_probation_target_pages(s->probation_target_pages);
+  resp->set_ghost_unread_pages(s->ghost_unread_pages);
+  resp->set_ghost_read_pages(s->ghost_read_pages);
   resp->set_promoted_bytes(s->promoted_bytes);
   resp->set_promotions_declined(s->promotions_declined);
   resp->set_reclaimed_records(s->reclaimed_records);

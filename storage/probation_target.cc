@@ -10,7 +10,7 @@ constexpr uint64_t kUnbounded = UINT64_MAX / 4;  // until SetCapacity
 ProbationTarget::ProbationTarget(const Options& options) : options_(options) {}
 
 void ProbationTarget::Ghost::Add(uint64_t fingerprint, uint64_t capacity) {
-  keys[fingerprint] = {.number = next};
+  keys[fingerprint] = next;
   order.emplace_back(fingerprint, next++);
   Trim(capacity);
 }
@@ -20,7 +20,7 @@ void ProbationTarget::Ghost::Trim(uint64_t capacity) {
     const auto [fingerprint, number] = order.front();
     order.pop_front();
     auto it = keys.find(fingerprint);
-    if (it != keys.end() && it->second.number == number) keys.erase(it);
+    if (it != keys.end() && (it->second & ~kCounted) == number) keys.erase(it);
   }
 }
 
@@ -29,7 +29,7 @@ std::vector<uint64_t> ProbationTarget::Ghost::List() const {
   out.reserve(keys.size());
   for (const auto& [fingerprint, number] : order) {
     auto it = keys.find(fingerprint);
-    if (it != keys.end() && it->second.number == number) out.push_back(fingerprint);
+    if (it != keys.end() && (it->second & ~kCounted) == number) out.push_back(fingerprint);
   }
   return out;
 }
@@ -65,9 +65,9 @@ void ProbationTarget::Wanted(uint64_t fingerprint) {
   for (Ghost* g : {&unread_, &read_}) {
     auto it = g->keys.find(fingerprint);
     if (it == g->keys.end()) continue;
-    if (!it->second.counted) {
+    if (!(it->second & kCounted)) {
       Move(*g);
-      it->second.counted = true;
+      it->second |= kCounted;
     }
     return;
   }
@@ -77,7 +77,7 @@ bool ProbationTarget::Written(uint64_t fingerprint) {
   for (Ghost* g : {&unread_, &read_}) {
     auto it = g->keys.find(fingerprint);
     if (it == g->keys.end()) continue;
-    if (!it->second.counted) Move(*g);
+    if (!(it->second & kCounted)) Move(*g);
     g->keys.erase(it);
     return g == &unread_;
   }

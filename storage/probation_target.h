@@ -12,8 +12,9 @@
 // conversations come back once each (the SGLang shape) and too many where tails are never
 // read (the Mooncake trace); replays in docs/benchmarks-why.md.
 //
-// Thread-compatible (the store calls it under its LRU mutex). Memory: ~40 bytes a fingerprint,
-// at most twice the pages the cache holds.
+// Thread-compatible (the store calls it under its LRU mutex). Memory: ~35 bytes a fingerprint
+// (up to ~50 with the order's entries of fingerprints forgotten), at most twice as many
+// fingerprints as the cache holds pages.
 #ifndef PREFIXD_STORAGE_PROBATION_TARGET_H_
 #define PREFIXD_STORAGE_PROBATION_TARGET_H_
 
@@ -72,13 +73,11 @@ class ProbationTarget {
  private:
   // Fingerprints in the order they came, each with the number of its latest entry in `order`
   // (a fingerprint forgotten and added again leaves its old entry behind, which must not
-  // forget it a second time when it reaches the front), and whether Wanted counted it.
-  struct Entry {
-    uint64_t number;
-    bool counted = false;
-  };
+  // forget it a second time when it reaches the front), and whether Wanted counted it (the
+  // top bit of the number).
+  static constexpr uint64_t kCounted = uint64_t{1} << 63;
   struct Ghost {
-    absl::flat_hash_map<uint64_t, Entry> keys;
+    absl::flat_hash_map<uint64_t, uint64_t> keys;
     std::deque<std::pair<uint64_t, uint64_t>> order;
     uint64_t next = 0;
     void Add(uint64_t fingerprint, uint64_t capacity);

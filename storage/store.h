@@ -167,6 +167,9 @@ struct StoreStats {
   bool probation_insertion = false;    // eviction takes unread pages first now (insertion_duel.h)
   uint64_t probation_puts = 0;         // puts made while it did, since the store opened
   uint64_t unread_pages = 0;           // pages written and not used since (approximately)
+  uint64_t probation_target_pages = 0;  // unread pages probation leaves alone (probation_target.h)
+  uint64_t ghost_unread_pages = 0;      // evicted pages it remembers: evicted unread,
+  uint64_t ghost_read_pages = 0;        // and evicted after a read
   std::vector<NamespaceStatsEntry> namespaces;
 };
 

@@ -804,9 +804,17 @@ TEST_F(BudgetTest, AdaptiveInsertionEvictsPagesNeverReadFirst) {
     EXPECT_EQ(st->probation_insertion, adaptive);
     EXPECT_EQ(st->probation_puts > 0, adaptive);
     EXPECT_EQ(st->unread_pages > 0, adaptive);
+    // What probation adapts from: pages evicted unread (the tails), remembered; the target
+    // stays within the cache.
+    EXPECT_EQ(st->ghost_unread_pages > 0, adaptive);
+    EXPECT_LE(st->probation_target_pages, st->pages);
     EXPECT_LE(st->disk_bytes, kCapacity * 11 / 10);
-    std::printf("%s: %d of %d pages of chains 24 steps old served\n",
-                adaptive ? "adaptive" : "LRU", served, asked);
+    std::printf("%s: %d of %d pages of chains 24 steps old served (probation target %llu of "
+                "%llu pages; ghosts %llu unread, %llu read)\n",
+                adaptive ? "adaptive" : "LRU", served, asked,
+                (unsigned long long)st->probation_target_pages, (unsigned long long)st->pages,
+                (unsigned long long)st->ghost_unread_pages,
+                (unsigned long long)st->ghost_read_pages);
     return double(served) / asked;
   };
   const double lru = replay(false);

@@ -645,6 +645,9 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
     absl::MutexLock l(&lru_mu_);
     out.lru_entries = lru_.size();
     out.unread_pages = unread_live_;
+    out.probation_target_pages = uint64_t(std::max(probation_.exact_target(), 0.0));
+    out.ghost_unread_pages = probation_.unread_ghosts();
+    out.ghost_read_pages = probation_.read_ghosts();
   }
   if (duel_) {
     const InsertionDuel::Stats d = duel_->GetStats();
