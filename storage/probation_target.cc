@@ -36,7 +36,10 @@ std::vector<uint64_t> ProbationTarget::Ghost::List() const {
 
 void ProbationTarget::SetCapacity(uint64_t pages) {
   capacity_ = pages;
-  if (target_ < 0) target_ = options_.initial_share * double(pages);
+  if (target_ < 0) {
+    target_ = std::max(0.0, options_.initial_share * double(pages) + pending_);
+    pending_ = 0;
+  }
   target_ = std::min(target_, double(pages));
   unread_.Trim(pages);
   read_.Trim(pages);
@@ -53,12 +56,14 @@ void ProbationTarget::Remember(uint64_t fingerprint, bool unread) {
 
 void ProbationTarget::Move(const Ghost& from) {
   const double b1 = double(unread_.keys.size()), b2 = double(read_.keys.size());
-  if (&from == &unread_) {
-    target_ = std::min(double(capacity_),
-                       std::max(target_, 0.0) + options_.step * std::max(b2 / b1, 1.0));
-  } else {
-    target_ = std::max(0.0, target_ - options_.step * std::max(b1 / b2, 1.0));
+  const double delta = &from == &unread_ ? options_.step * std::max(b2 / b1, 1.0)
+                                         : -options_.step * std::max(b1 / b2, 1.0);
+  if (target_ < 0) {  // ghosts restored (a journal replayed) before any target
+    pending_ += delta;
+    return;
   }
+  target_ = std::max(0.0, target_ + delta);
+  if (capacity_ > 0) target_ = std::min(target_, double(capacity_));
 }
 
 void ProbationTarget::Wanted(uint64_t fingerprint) {

@@ -90,6 +90,9 @@ class ProbationTarget {
 
   Options options_;
   double target_ = -1;  // unset until SetCapacity or Restore
+  double pending_ = 0;  // moves made while unset, applied when it is set
+  // The pages held at the last SetCapacity; 0 before the first (after a restart, too: the
+  // target is not bounded by it until then).
   uint64_t capacity_ = 0;
   Ghost unread_, read_;
 };

@@ -65,6 +65,31 @@ TEST(ProbationTarget, AWantedPageMovesTheTargetOnce) {
   EXPECT_DOUBLE_EQ(t.exact_target(), 500);
 }
 
+// After a restart the capacity is not known until the first eviction, and ghost hits before
+// it still move the restored target (they once pinned it to 0: the Mooncake replay restarted
+// cleanly at 10 % kept 0.975x of the hits after the restart). A journal replayed onto a save
+// made before any target keeps its moves for when the target is set.
+TEST(ProbationTarget, GhostHitsBeforeTheFirstCapacityAreKept) {
+  ProbationTarget a;
+  a.SetCapacity(100);
+  for (uint64_t g = 1; g <= 4; ++g) a.Evicted(g, /*unread=*/true);
+  ProbationTarget b;
+  b.Restore(a.Save());
+  EXPECT_TRUE(b.Written(1));
+  EXPECT_DOUBLE_EQ(b.exact_target(), 52);
+  b.SetCapacity(100);
+  EXPECT_DOUBLE_EQ(b.exact_target(), 52);
+
+  ProbationTarget c;
+  c.Restore(ProbationTarget().Save());  // saved before the first eviction
+  c.Remember(7, /*unread=*/true);       // then the journal
+  c.Remember(8, /*unread=*/true);
+  EXPECT_TRUE(c.Written(7));
+  EXPECT_TRUE(c.Written(8));
+  c.SetCapacity(100);
+  EXPECT_DOUBLE_EQ(c.exact_target(), 54);
+}
+
 TEST(ProbationTarget, StaysWithinTheCapacity) {
   ProbationTarget t({.initial_share = 0.5, .step = 2});
   t.SetCapacity(10);
