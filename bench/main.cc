@@ -9,8 +9,10 @@
 #include <thread>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -73,7 +75,10 @@ constexpr char kUsage[] =
     "fraction of the requests and reports the hit rate from there on; --restart clean (default),\n"
     "forget-order (the saved eviction order removed, as after a crash with no save), crash (the\n"
     "order's journal synced every --order-sync-every F of the requests, default 0.01, and the\n"
-    "files of the last sync put back, as after a crash) or none (no restart).\n";
+    "files of the last sync put back, as after a crash) or none (no restart).\n"
+    "Environment: PREFIXD_BENCH_DEFAULT_MALLOC=1 leaves glibc's malloc thresholds as they are\n"
+    "(the bench otherwise raises them as the daemon does), to measure what a client\n"
+    "application that does not tune them gets.\n";
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "prefixd-bench: %s\n", std::string(s.message()).c_str());
@@ -574,6 +579,9 @@ int main(int argc, char** argv) {
   // The daemon's thresholds, for every tier this process drives; arenas as glibc sets them
   // (one arena cost the in-process tier 15-30 % of its gets at two workers: tiers here
   // allocate concurrently in the caller's threads).
-  prefixd::util::TuneMallocForPageBuffers(/*single_arena=*/false);
+  const char* keep = std::getenv("PREFIXD_BENCH_DEFAULT_MALLOC");
+  if (keep == nullptr || std::string_view(keep) != "1") {
+    prefixd::util::TuneMallocForPageBuffers(/*single_arena=*/false);
+  }
   return prefixd::bench::Main(argc, argv);
 }

@@ -13,12 +13,12 @@
 // of the arena); engines that lay pages out in the arena themselves use the slot calls
 // (ArenaOf, AllocateSlots, PutSlots, GetSlots) and copy nothing.
 //
-// Allocator: over gRPC every page passes through buffers of its size (the frame, gRPC's
-// serialized message). With glibc's default thresholds each is a fresh mmap, faulted in and
-// unmapped again: one thread putting 1 MiB pages got 126 MB/s, and 469 MB/s after calling
-// util::TuneMallocForPageBuffers (util/malloc_tuning.h) early in main(), as the daemon,
-// prefixd-bench and the tests do. Applications linking this library should do the same, or
-// set MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ in the environment.
+// Allocator: over gRPC every page passes through page-sized buffers. A put reuses one frame
+// buffer for the whole call: freed and allocated again per frame, with glibc's default
+// thresholds each was a fresh mmap faulted in page by page, and one thread putting 1 MiB pages
+// from an application that had not tuned malloc got 111 MB/s (now 499; 412 with the daemon's
+// thresholds, util/malloc_tuning.h; `PREFIXD_BENCH_DEFAULT_MALLOC=1 prefixd-bench --backend
+// grpc --workload micro --page-bytes 1MiB`, medians of three). Gets read the same either way.
 #pragma once
 
 #include <cstdint>

@@ -16,20 +16,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "util/malloc_tuning.h"
 
 namespace prefixd::testing {
-namespace {
-
-// Test processes move 1 MiB pages through the client as the bench does, and tune malloc as it
-// does (before main, so before any thread allocates). With glibc's defaults each page buffer
-// the client and gRPC allocate is a fresh mmap, page-faulted in and unmapped again: puts of
-// 1 MiB pages from one thread ran at 126 MB/s against 469 MB/s tuned (a throwaway test against
-// the real daemon, 3 s each, this 2-CPU machine), too slow for the controller test's puts to
-// outrun the daemon's flushes. Client applications should do the same; see client/client.h.
-const bool kMallocTuned = (util::TuneMallocForPageBuffers(/*single_arena=*/false), true);
-
-}  // namespace
 
 TempDir::TempDir(const std::string& tag) {
   static int counter = 0;
