@@ -163,7 +163,7 @@ TEST(InsertionDuel, AJournalReplayedOnItsSaveGoesOnAsTheFirst) {
   int feeds = 0;
   JournalHandlers h;
   h.use = [](const JournalUse&) { ADD_FAILURE() << "a duel journals no page use"; };
-  h.ghost = [](std::span<const uint64_t>) { ADD_FAILURE() << "a duel journals no ghost"; };
+  h.ghost = [](std::span<const uint64_t>, bool) { ADD_FAILURE() << "a duel journals no ghost"; };
   h.duel = [&](const JournalDuelInput& d) {
     ++feeds;
     switch (d.kind) {

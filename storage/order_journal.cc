@@ -32,7 +32,8 @@ enum Kind : uint8_t {
   kDuelRead = 2,
   kDuelWrote = 3,
   kGhost = 4,
-  kDuelCapacity = 5
+  kDuelCapacity = 5,
+  kGhostRead = 6
 };
 
 // Calls `h` for each record in `payload`; false (having called none) if the payload does not
@@ -79,7 +80,7 @@ bool ParseRecords(std::string_view payload, const JournalHandlers& h) {
           h.duel({kind == kDuelWrote ? D::kWrote : D::kRead, ns_id, keys, 0});
         }
         in.remove_prefix(size_t(count) * sizeof(KeyHash));
-      } else if (kind == kGhost) {
+      } else if (kind == kGhost || kind == kGhostRead) {
         if (in.size() < 4) return false;
         const uint32_t count = GetLittle32(in.data());
         in.remove_prefix(4);
@@ -87,7 +88,7 @@ bool ParseRecords(std::string_view payload, const JournalHandlers& h) {
         if (pass == 1) {
           fingerprints.resize(count);
           for (uint32_t i = 0; i < count; ++i) fingerprints[i] = GetLittle64(in.data() + 8 * i);
-          h.ghost(fingerprints);
+          h.ghost(fingerprints, /*unread=*/kind == kGhost);
         }
         in.remove_prefix(size_t(count) * 8);
       } else if (kind == kDuelCapacity) {
@@ -134,9 +135,9 @@ void AppendDuelCapacity(std::string* buf, uint64_t pages) {
   PutLittle64(buf, pages);
 }
 
-void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints) {
+void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints, bool unread) {
   if (fingerprints.empty()) return;
-  buf->push_back(char(kGhost));
+  buf->push_back(char(unread ? kGhost : kGhostRead));
   PutLittle32(buf, 0);
   PutLittle32(buf, static_cast<uint32_t>(fingerprints.size()));
   for (uint64_t f : fingerprints) PutLittle64(buf, f);

@@ -16,8 +16,10 @@
 //  - kinds 2 (looked up) and 3 (written), what adaptive insertion's shadows were fed
 //    (InsertionDuel::Read and Wrote; its sampled pages only): a u32 count and the 16-byte key
 //    hashes, in chain order;
-//  - kind 4, pages evicted unread (the store's ghost, StoreImpl::ghost_): a u32 count and a
-//    u64 fingerprint each (the namespace id is 0);
+//  - kinds 4 and 6, pages evicted unread and pages evicted after a read (probation's two
+//    ghosts, probation_target.h): a u32 count and a u64 fingerprint each (the namespace id is
+//    0). Kind 6 is newer than the format's name: a binary from before it ends the journal at
+//    the first block that holds one, as at a torn block;
 //  - kind 5, the shadows' capacity changed (InsertionDuel::SetCapacity): a u64 page count (the
 //    namespace id is 0).
 // A block cut short or failing its CRC ends the journal there (a crash mid-append): what
@@ -49,8 +51,8 @@ void AppendUse(std::string* buf, uint32_t ns_id, bool written, InsertionDuel::In
 void AppendDuelInput(std::string* buf, bool wrote, std::span<const NamespacedKey> keys);
 // Appends InsertionDuel::SetCapacity(pages).
 void AppendDuelCapacity(std::string* buf, uint64_t pages);
-// Appends fingerprints of pages evicted unread.
-void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints);
+// Appends fingerprints of pages evicted, unread or after a read.
+void AppendGhost(std::string* buf, std::span<const uint64_t> fingerprints, bool unread);
 
 // A use read back from a journal.
 struct JournalUse {
@@ -73,7 +75,8 @@ struct JournalDuelInput {
 struct JournalHandlers {
   std::function<void(const JournalUse&)> use;
   std::function<void(const JournalDuelInput&)> duel;
-  std::function<void(std::span<const uint64_t>)> ghost;  // valid during the call only
+  // Pages evicted (`unread`: not read since written); the span is valid during the call only.
+  std::function<void(std::span<const uint64_t>, bool unread)> ghost;
 };
 
 class OrderJournal {

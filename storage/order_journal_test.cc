@@ -20,7 +20,8 @@ struct Seen {
   bool duel = false;  // a feed of the shadows: `keys`, `written` for Wrote, or `capacity`
   std::vector<KeyHash> keys;
   uint64_t capacity = 0;
-  std::vector<uint64_t> ghost;  // pages evicted unread (nothing else set)
+  std::vector<uint64_t> ghost;  // pages evicted (nothing else set but `unread`)
+  bool unread = false;          // the ghost's pages were evicted unread
 };
 
 class OrderJournalTest : public ::testing::Test {
@@ -41,9 +42,9 @@ class OrderJournalTest : public ::testing::Test {
                        InsertionDuel::Insertion::kLru, {}, true,
                        std::vector<KeyHash>(d.keys.begin(), d.keys.end()), d.capacity_pages});
     };
-    h.ghost = [&](std::span<const uint64_t> g) {
+    h.ghost = [&](std::span<const uint64_t> g, bool unread) {
       seen->push_back({0, false, InsertionDuel::Insertion::kLru, {}, false, {}, 0,
-                       std::vector<uint64_t>(g.begin(), g.end())});
+                       std::vector<uint64_t>(g.begin(), g.end()), unread});
     };
     return OrderJournal::Replay(path_, nonce, h);
   }
@@ -65,7 +66,9 @@ TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
     AppendDuelInput(&block, /*wrote=*/false, std::span(fed).first(1));
     AppendDuelCapacity(&block, 4096);
     const std::vector<uint64_t> evicted = {1, 0xFFFFFFFFFFFFFFFFull};
-    AppendGhost(&block, evicted);
+    AppendGhost(&block, evicted, /*unread=*/true);
+    AppendGhost(&block, std::vector<uint64_t>{7}, /*unread=*/false);
+    AppendGhost(&block, {}, /*unread=*/false);  // nothing to say: no record
     ASSERT_TRUE(j->Append(block).ok());
     EXPECT_EQ(j->bytes(), std::filesystem::file_size(path_));
   }
@@ -73,7 +76,7 @@ TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
   std::vector<Seen> seen;
   auto j = Replay(42, &seen);
   ASSERT_TRUE(j.ok()) << j.status();
-  ASSERT_EQ(seen.size(), 6u);
+  ASSERT_EQ(seen.size(), 7u);
   EXPECT_EQ(seen[0].ns_id, 1u);
   EXPECT_TRUE(seen[0].written);
   EXPECT_EQ(seen[0].how, InsertionDuel::Insertion::kFront);
@@ -95,14 +98,17 @@ TEST_F(OrderJournalTest, ReplaysEveryUseInOrderAndAppendsAfterThem) {
   EXPECT_EQ(seen[4].capacity, 4096u);
   EXPECT_FALSE(seen[5].duel);
   EXPECT_EQ(seen[5].ghost, (std::vector<uint64_t>{1, 0xFFFFFFFFFFFFFFFFull}));
+  EXPECT_TRUE(seen[5].unread);
+  EXPECT_EQ(seen[6].ghost, std::vector<uint64_t>{7});
+  EXPECT_FALSE(seen[6].unread);
   // The journal goes on where it ended.
   std::string block;
   AppendUse(&block, 3, false, InsertionDuel::Insertion::kLru, c);
   ASSERT_TRUE(j->Append(block).ok());
   seen.clear();
   ASSERT_TRUE(Replay(42, &seen).ok());
-  ASSERT_EQ(seen.size(), 7u);
-  EXPECT_EQ(seen[6].pages, c);
+  ASSERT_EQ(seen.size(), 8u);
+  EXPECT_EQ(seen[7].pages, c);
 }
 
 TEST_F(OrderJournalTest, AnotherSavesJournalOrNoneIsNotReplayed) {

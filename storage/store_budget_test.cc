@@ -641,9 +641,11 @@ TEST_F(EvictionOrderTest, PeriodicSyncsJournalTheUsesAndOnlyThem) {
 // The journal brings back everything the order was at the last sync: with adaptive insertion
 // and probation chosen (the workload of AdaptiveInsertionEvictsPagesNeverReadFirst below), a
 // full save at step 120, 40 steps synced to its journal, then a crash: the store opened again
-// holds the same queues, the same unread pages, the pages evicted unread, and the same LRU
-// shadow (the bimodal shadow draws random numbers, not replayed alike; the pages evicted read
-// are not journaled, so probation's target may differ by the hits on them since the save).
+// holds the same queues, the same unread pages, the pages evicted (unread and read: both of
+// probation's ghosts), and the same LRU shadow (the bimodal shadow draws random numbers, not
+// replayed alike; probation's target moves as a put's pages reach the ghosts, which the
+// replay does once their uses come, after the evictions the put made room with, so it may
+// differ by a little).
 TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
   StoreOptions o = PageEvictionOptions(/*adaptive=*/true);
   o.eviction_order_interval = absl::Hours(1);  // syncs only when the test says
@@ -683,6 +685,12 @@ TEST_F(EvictionOrderTest, AJournalReplayedAfterACrashRestoresTheOrderAsSynced) {
   const auto& ghost = restored->probation.unread_ghost;
   for (uint64_t g : truth->probation.unread_ghost) {  // trimmed at the next eviction
     EXPECT_NE(std::find(ghost.begin(), ghost.end(), g), ghost.end());
+  }
+  EXPECT_FALSE(truth->probation.read_ghost.empty())
+      << "no page evicted after a read: the test shows nothing of that ghost";
+  const auto& read_ghost = restored->probation.read_ghost;
+  for (uint64_t g : truth->probation.read_ghost) {
+    EXPECT_NE(std::find(read_ghost.begin(), read_ghost.end(), g), read_ghost.end());
   }
   EXPECT_GE(restored->probation.target, 0) << "the target was not restored";
   EXPECT_EQ(restored->duel.lru, truth->duel.lru);

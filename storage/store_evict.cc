@@ -171,13 +171,14 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
     absl::MutexLock l(&lru_mu_);
     unread_live_ -= std::min(unread_live_, unread_evicted);
     if (duel_) {
-      std::vector<uint64_t> unread;
+      std::vector<uint64_t> unread, read;
       for (size_t i = 0; i < victims.size(); ++i) {
         const uint64_t g = GhostKey(victims[i].at.page);
         probation_.Evicted(g, was_unread[i]);
-        if (was_unread[i]) unread.push_back(g);
+        (was_unread[i] ? unread : read).push_back(g);
       }
-      RecordGhost(unread);
+      RecordGhost(unread, /*unread=*/true);
+      RecordGhost(read, /*unread=*/false);
     }
   }
   evicted_pages_.fetch_add(victims.size(), std::memory_order_relaxed);

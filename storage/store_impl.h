@@ -258,10 +258,10 @@ class StoreImpl final : public Store, private BlobRefListener {
   // than it evicts does not grow them without bound. Counts the unread pages afresh.
   void CompactLru() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(lru_mu_);
   // With the journal on (store_order.cc), adds to journal_buf_ a use of pages as TouchPages
-  // takes it, or pages evicted unread (their ghost fingerprints).
+  // takes it, or pages evicted (their ghost fingerprints; `unread`: not read since written).
   void RecordUse(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages, Use use,
                  InsertionDuel::Insertion how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
-  void RecordGhost(std::span<const uint64_t> evicted_unread)
+  void RecordGhost(std::span<const uint64_t> evicted, bool unread)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(lru_mu_);
 
   // ---- generations and the budget (store_budget.cc) ----

@@ -148,9 +148,9 @@ void StoreImpl::BuildLru() {
           break;
       }
     };
-    replay.ghost = [&](std::span<const uint64_t> evicted_unread) {
+    replay.ghost = [&](std::span<const uint64_t> evicted, bool unread) {
       absl::MutexLock l(&lru_mu_);
-      for (uint64_t g : evicted_unread) probation_.Remember(g, /*unread=*/true);
+      for (uint64_t g : evicted) probation_.Remember(g, unread);
     };
     auto j = OrderJournal::Replay(JournalPath(options_.path), saved->nonce, replay);
     if (j.ok()) {
@@ -300,9 +300,9 @@ void StoreImpl::SyncOrderPeriodically() {
   }
 }
 
-void StoreImpl::RecordGhost(std::span<const uint64_t> evicted_unread) {
+void StoreImpl::RecordGhost(std::span<const uint64_t> evicted, bool unread) {
   if (!journal_uses_ || journal_overflow_) return;
-  AppendGhost(&journal_buf_, evicted_unread);
+  AppendGhost(&journal_buf_, evicted, unread);
 }
 
 void StoreImpl::RecordUse(uint32_t ns_id, std::span<const std::pair<KeyHash, uint32_t>> pages,
