@@ -324,6 +324,9 @@ class DuelMargin:
             self.scores = [x / 2 for x in self.scores]
         bimodal = self.scores[1] > self.margin * self.scores[0]
         self.real.get(blocks, k)
+        self.put(blocks, k, bimodal, admit)
+
+    def put(self, blocks, k, bimodal, admit):
         self.real.put(blocks, k, front=bimodal and not admit)
 
 
@@ -462,15 +465,7 @@ class DuelArc(DuelMargin):
         super().__init__(cap, **kw)
         self.real = StoreArc(cap)
 
-    def request(self, blocks, k):
-        admit = self.rng.random() < self.eps
-        mine = [b for b in blocks if sampled(b, self.sample)]
-        for i, s in enumerate(self.shadows):
-            self.scores[i] += shadow_request(s, mine, front=i == 1 and not admit)
-        if sum(self.scores) > self.halve_at:
-            self.scores = [x / 2 for x in self.scores]
-        bimodal = self.scores[1] > self.margin * self.scores[0]
-        self.real.get(blocks, k)
+    def put(self, blocks, k, bimodal, admit):
         self.real.put(blocks, k, front=bimodal and not admit, probation=not bimodal)
 
 
