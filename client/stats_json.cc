@@ -43,6 +43,8 @@ std::string StatsToJson(const v1::StatsResponse& s) {
       ",\n  \"promotions_declined\": ", s.promotions_declined(),
       ",\n  \"reclaimed_records\": ", s.reclaimed_records(),
       ",\n  \"reclaimed_bytes\": ", s.reclaimed_bytes(),
+      ",\n  \"dead_records_dropped\": ", s.dead_records_dropped(),
+      ",\n  \"record_compactions\": ", s.record_compactions(),
       ",\n  \"promote_budget\": ", s.promote_budget(),
       ",\n  \"shm_arenas\": ", s.shm_arenas(), ",\n  \"shm_mapped_bytes\": ",
       s.shm_mapped_bytes(), ",\n  \"shm_put_pages\": ", s.shm_put_pages(),

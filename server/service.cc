@@ -205,6 +205,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_promotions_declined(s->promotions_declined);
   resp->set_reclaimed_records(s->reclaimed_records);
   resp->set_reclaimed_bytes(s->reclaimed_bytes);
+  resp->set_dead_records_dropped(s->dead_records_dropped);
+  resp->set_record_compactions(s->record_compactions);
   resp->set_promote_budget(s->promote_budget);
   if (arenas_ != nullptr) {
     resp->set_shm_arenas(arenas_->arenas());

@@ -30,17 +30,10 @@ bool GetVarint64(std::string_view* in, uint64_t* v) {
   return false;
 }
 
-// The namespace and key hash of a page key (page_key.h: [version][ns BE][root][depth][hash]).
-bool DecodePageKey(std::string_view key, NamespacedKey* out) {
-  if (key.size() != kPageKeyBytes || uint8_t(key[0]) != kKeyFormatVersion) return false;
-  out->ns_id = GetBig32(key.data() + 1);
-  std::memcpy(out->hash.data(), key.data() + kPageKeyBytes - out->hash.size(), out->hash.size());
-  return true;
-}
-
 class Collector final : public rocksdb::TablePropertiesCollector {
  public:
-  Collector(BlobRefListener* listener, uint32_t cf_id) : listener_(listener), cf_id_(cf_id) {}
+  Collector(BlobRefListener* listener, uint32_t cf_id, bool flushed)
+      : listener_(listener), cf_id_(cf_id), flushed_(flushed) {}
 
   rocksdb::Status AddUserKey(const rocksdb::Slice& key, const rocksdb::Slice& value,
                              rocksdb::EntryType type, rocksdb::SequenceNumber,
@@ -57,7 +50,7 @@ class Collector final : public rocksdb::TablePropertiesCollector {
     PutLittle64(&encoded_, ref->file_number);
     PutLittle64(&encoded_, ref->offset);
     PutLittle32(&encoded_, static_cast<uint32_t>(ref->bytes));
-    if (listener_ != nullptr) listener_->Located(cf_id_, page, *ref);
+    if (listener_ != nullptr) listener_->Located(cf_id_, page, *ref, flushed_);
     return rocksdb::Status::OK();
   }
 
@@ -76,6 +69,7 @@ class Collector final : public rocksdb::TablePropertiesCollector {
  private:
   BlobRefListener* const listener_;
   const uint32_t cf_id_;
+  const bool flushed_;
   std::string encoded_;
 };
 
@@ -84,7 +78,7 @@ class Factory final : public rocksdb::TablePropertiesCollectorFactory {
   explicit Factory(BlobRefListener* listener) : listener_(listener) {}
   rocksdb::TablePropertiesCollector* CreateTablePropertiesCollector(
       rocksdb::TablePropertiesCollectorFactory::Context context) override {
-    return new Collector(listener_, context.column_family_id);
+    return new Collector(listener_, context.column_family_id, context.level_at_creation == 0);
   }
   const char* Name() const override { return "prefixd.BlobRefCollectorFactory"; }
 

@@ -61,13 +61,15 @@ absl::StatusOr<uint64_t> PunchBlob(const std::string& path, const BlobRef& ref);
 
 // Told of every page record RocksDB writes into an SST of a generation family, with its blob
 // record: on flush, on compaction (again, with the same blob) and, at open, from the SSTs'
-// properties (Store's LoadBlobRefs). Called on RocksDB's background threads: must be
-// thread-safe and must not call into the DB.
+// properties (Store's LoadBlobRefs). `flushed`: written into a level-0 file, as flushes do
+// (an intra-L0 compaction does too); false for a record a compaction reports again, which may
+// be an older copy of a page written into the same generation since. Called on RocksDB's
+// background threads: must be thread-safe and must not call into the DB.
 class BlobRefListener {
  public:
   virtual ~BlobRefListener() = default;
-  virtual void Located(uint32_t column_family_id, const NamespacedKey& page,
-                       const BlobRef& ref) = 0;
+  virtual void Located(uint32_t column_family_id, const NamespacedKey& page, const BlobRef& ref,
+                       bool flushed) = 0;
 };
 
 // A collector factory for generation families. `listener` is not owned and must outlive the DB.

@@ -20,7 +20,7 @@ namespace {
 
 class Recorder final : public BlobRefListener {
  public:
-  void Located(uint32_t cf_id, const NamespacedKey& page, const BlobRef& ref) override {
+  void Located(uint32_t cf_id, const NamespacedKey& page, const BlobRef& ref, bool) override {
     absl::MutexLock l(&mu_);
     refs_[Name(page)] = ref;
     cf_ids_.push_back(cf_id);

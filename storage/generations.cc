@@ -41,10 +41,38 @@ uint64_t BlobRecordBytes(const rocksdb::ColumnFamilyMetaData& meta) {
   return bytes;
 }
 
-absl::flat_hash_set<uint64_t> BlobFileNumbers(const rocksdb::ColumnFamilyMetaData& meta) {
-  absl::flat_hash_set<uint64_t> numbers;
-  for (const auto& b : meta.blob_files) numbers.insert(b.blob_file_number);
-  return numbers;
+uint64_t SstRecords(const rocksdb::ColumnFamilyMetaData& meta) {
+  uint64_t records = 0;
+  for (const auto& level : meta.levels) {
+    for (const auto& f : level.files) {
+      records += f.num_entries > f.num_deletions ? f.num_entries - f.num_deletions : 0;
+    }
+  }
+  return records;
+}
+
+std::vector<uint64_t> Generation::SeeBlobFiles(const rocksdb::ColumnFamilyMetaData& meta,
+                                               bool scan) {
+  absl::flat_hash_map<uint64_t, uint64_t> now;
+  for (const auto& b : meta.blob_files) now[b.blob_file_number] = b.total_blob_bytes;
+  std::vector<uint64_t> gone;
+  for (const auto& [number, bytes] : file_bytes) {
+    if (now.contains(number)) continue;
+    gone.push_back(number);
+    gone_files.insert(number);
+    stored -= std::min(stored, bytes);
+    if (blob_files.erase(number) > 0) flushed -= std::min(flushed, bytes);
+  }
+  file_bytes = std::move(now);
+  if (scan) {
+    flushed = 0;
+    blob_files.clear();
+    for (const auto& [number, bytes] : file_bytes) {
+      flushed += bytes;
+      blob_files.insert(number);
+    }
+  }
+  return gone;
 }
 
 std::optional<uint64_t> ParseBlobFileName(std::string_view name) {

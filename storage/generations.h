@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -50,6 +51,22 @@ struct Generation {
   // The numbers of its blob files in that scan. A blob file of the store not listed by any
   // generation is being written by a flush: its records are still counted as unflushed.
   absl::flat_hash_set<uint64_t> blob_files;
+  // The bytes of each blob file of the family when last seen in its metadata (any look, not
+  // only scans), so that a file RocksDB deletes leaves `stored` too (SeeBlobFiles).
+  absl::flat_hash_map<uint64_t, uint64_t> file_bytes;
+  // Blob files seen and then deleted by RocksDB: a retired record in one of them has its
+  // space back already (ReclaimDead), where one in a file not seen yet awaits its flush.
+  absl::flat_hash_set<uint64_t> gone_files;
+  // Page records in its SSTs and memtables, dead ones included (dead_records.h): counted as
+  // written, and read from the SSTs at open and after each compaction of dead records.
+  uint64_t records = 0;
+
+  // Learns the family's blob files from its metadata. A file seen before and gone now was
+  // deleted by RocksDB once compactions had dropped every record in it (dead_records.h): its
+  // bytes leave `stored`, and `flushed` if the last scan counted them. With `scan`, `flushed`
+  // and `blob_files` become the metadata's. Returns the numbers of the files gone (added to
+  // `gone_files`).
+  std::vector<uint64_t> SeeBlobFiles(const rocksdb::ColumnFamilyMetaData& meta, bool scan);
 
   void Add(uint32_t ns_id, uint64_t bytes);  // a page written here (counts `written` too)
   void Remove(uint32_t ns_id, uint64_t bytes);
@@ -58,8 +75,8 @@ struct Generation {
 // Bytes of the blob records in a family's blob files (RocksDB's total_blob_bytes: header, key
 // and value of each), comparable with Generation::stored.
 uint64_t BlobRecordBytes(const rocksdb::ColumnFamilyMetaData& meta);
-// The numbers of a family's blob files, from its metadata.
-absl::flat_hash_set<uint64_t> BlobFileNumbers(const rocksdb::ColumnFamilyMetaData& meta);
+// Page records in a family's SST files (entries less deletions), from its metadata.
+uint64_t SstRecords(const rocksdb::ColumnFamilyMetaData& meta);
 // The number of a blob file from its name ("000123.blob"); nullopt for any other file.
 std::optional<uint64_t> ParseBlobFileName(std::string_view name);
 

@@ -69,6 +69,11 @@ bool KeyIndex::Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation,
   absl::MutexLock l(&s.mu);
   auto it = s.map.find(NamespacedKey{ns_id, hash});
   if (it == s.map.end() || it->second.generation != generation) return false;
+  Entry& e = it->second;
+  if (e.blob_bytes != 0 && (e.blob_file > ref.file_number ||
+                            (e.blob_file == ref.file_number && e.blob_offset != ref.offset))) {
+    return false;
+  }
   it->second.blob_file = static_cast<uint32_t>(ref.file_number);
   it->second.blob_offset = static_cast<uint32_t>(ref.offset);
   it->second.blob_bytes = static_cast<uint32_t>(ref.bytes);
@@ -92,13 +97,13 @@ std::optional<KeyIndex::Entry> KeyIndex::Find(uint32_t ns_id, const KeyHash& has
   return it->second;
 }
 
-std::vector<std::pair<uint64_t, KeyIndex::Entry>> KeyIndex::EraseNamespace(uint32_t ns_id) {
-  std::vector<std::pair<uint64_t, Entry>> located;
+std::vector<std::pair<NamespacedKey, KeyIndex::Entry>> KeyIndex::EraseNamespace(uint32_t ns_id) {
+  std::vector<std::pair<NamespacedKey, Entry>> located;
   for (Shard& s : shards_) {
     absl::MutexLock l(&s.mu);
     absl::erase_if(s.map, [&](const auto& kv) {
       if (kv.first.ns_id != ns_id) return false;
-      if (kv.second.blob()) located.emplace_back(kv.second.generation, kv.second);
+      if (kv.second.blob()) located.emplace_back(kv.first, kv.second);
       return true;
     });
   }

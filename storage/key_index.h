@@ -78,7 +78,11 @@ class KeyIndex {
   std::optional<Entry> Erase(uint32_t ns_id, const KeyHash& hash);
   // Records where the page's bytes lie if its entry is in `generation`; false (nothing
   // changed) if there is no entry, it is in another generation (the record is a copy no
-  // longer pointed at) or `ref` does not fit an entry.
+  // longer pointed at), `ref` does not fit an entry, or the entry is located already in a
+  // later blob file or elsewhere in the same one. A page written twice into one generation
+  // (evicted, then written again) has two records there, and a compaction reports the older
+  // one again, maybe after the newer one: flushes number blob files in order, and a flush
+  // that keeps two copies reports the newer first.
   bool Locate(uint32_t ns_id, const KeyHash& hash, uint64_t generation, const BlobRef& ref);
   // Sets the page's Entry::touched to `tick` if its entry is in `generation`, and returns the
   // tick it had; nullopt (nothing changed) otherwise.
@@ -86,8 +90,8 @@ class KeyIndex {
                                 uint32_t tick);
   std::optional<Entry> Find(uint32_t ns_id, const KeyHash& hash) const;
   // Removes every entry of namespace `ns_id`; returns those whose blob record is known, with
-  // their generation.
-  std::vector<std::pair<uint64_t, Entry>> EraseNamespace(uint32_t ns_id);
+  // their keys.
+  std::vector<std::pair<NamespacedKey, Entry>> EraseNamespace(uint32_t ns_id);
   // Calls `fn` with every entry, shard by shard, under the shard's lock (`fn` must not call
   // back into the index).
   void ForEach(const std::function<void(const NamespacedKey&, const Entry&)>& fn) const;

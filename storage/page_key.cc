@@ -79,6 +79,13 @@ bool DecodeNamespaceId(std::string_view key, uint32_t* ns_id) {
   return true;
 }
 
+bool DecodePageKey(std::string_view key, NamespacedKey* out) {
+  if (key.size() != kPageKeyBytes || uint8_t(key[0]) != kKeyFormatVersion) return false;
+  out->ns_id = GetBig32(key.data() + 1);
+  std::memcpy(out->hash.data(), key.data() + kPageKeyBytes - out->hash.size(), out->hash.size());
+  return true;
+}
+
 bool DecodeIndexKey(std::string_view key, NamespacedKey* out) {
   if (key.size() != kIndexKeyBytes || uint8_t(key[0]) != kKeyFormatVersion) return false;
   out->ns_id = GetBig32(key.data() + 1);

@@ -61,6 +61,8 @@ struct NamespacedKey {
   }
 };
 
+// The namespace and key hash of a page key (EncodePageKey). False if it is not one.
+bool DecodePageKey(std::string_view key, NamespacedKey* out);
 // Decodes an index key (EncodeIndexKey). False if it is not one.
 bool DecodeIndexKey(std::string_view key, NamespacedKey* out);
 

@@ -155,6 +155,8 @@ struct StoreStats {
   double promote_budget = 0;           // StoreOptions::promote_budget
   uint64_t reclaimed_records = 0;      // dead pages' blob records freed in place (blob_refs.h)
   uint64_t reclaimed_bytes = 0;        // disk bytes that gave back
+  uint64_t dead_records_dropped = 0;   // their SST records dropped since (dead_records.h)
+  uint64_t record_compactions = 0;     // generations compacted to drop them
   uint64_t memory_cache_capacity = 0;  // the memory cache (StoreOptions::memory_cache_bytes)
   uint64_t memory_cache_bytes = 0;     // page bytes it holds now
   uint64_t memory_cache_hits = 0;      // pages served from it

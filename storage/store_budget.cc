@@ -75,8 +75,7 @@ uint64_t StoreImpl::DiskEstimate() {
     for (const GenerationPtr& g : gens) {
       rocksdb::ColumnFamilyMetaData meta;
       db_->GetColumnFamilyMetaData(g->handle, &meta);
-      g->flushed = BlobRecordBytes(meta);
-      g->blob_files = BlobFileNumbers(meta);
+      SeeBlobFiles(*g, meta, /*scan=*/true);
     }
     // A blob file that no generation listed is being written by a flush (or was installed
     // after the look above), and its records are counted as unflushed until the flush ends.
@@ -217,6 +216,7 @@ absl::Status StoreImpl::DropGeneration(uint64_t number, bool await_files) {
   rocksdb::ColumnFamilyMetaData meta;
   db_->GetColumnFamilyMetaData(g->handle, &meta);
   for (const auto& b : meta.blob_files) freed_extents_.erase(b.blob_file_number);
+  dead_.Forget(number);
   std::vector<DroppedFile> files = FamilyFiles(meta);
   // From here on the generation is dead to every lookup; readers holding `g` still finish.
   // The accounting follows whatever RocksDB says: a failed OPTIONS-file write after the drop
@@ -413,11 +413,14 @@ void StoreImpl::Promote(NamespaceState& ns, const std::vector<const IndexRecord*
   wo.disableWAL = true;
   if (!db_->Write(wo, &batch).ok()) return;
   to->stored += blob_bytes;
+  to->records += moved.size();
   for (const Moved& m : moved) {
     m.from->Remove(ns.info.id, m.size);
     to->Add(ns.info.id, m.size);
     const auto old = keys_.Set(ns.info.id, m.hash, m.entry);
-    if (old && old->generation == m.from->number) Retire(old->generation, *old);
+    if (old && old->generation == m.from->number) {
+      Retire(old->generation, {ns.info.id, m.hash}, *old);
+    }
     promoted_bytes_.fetch_add(m.size, std::memory_order_relaxed);
   }
   ns.promoted_pages.fetch_add(moved.size(), std::memory_order_relaxed);

@@ -158,7 +158,7 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
       ++unread_evicted;
       was_unread[i] = true;
     }
-    Retire(v.at.generation, v.entry);
+    Retire(v.at.generation, v.at.page, v.entry);
     if (GenerationPtr g = Find(v.at.generation)) g->Remove(v.at.page.ns_id, v.entry.size);
     if (auto ns = ById(v.at.page.ns_id)) {
       ns->pages.fetch_sub(1, std::memory_order_relaxed);

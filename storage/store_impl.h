@@ -25,6 +25,7 @@
 #include "rocksdb/statistics.h"
 #include "storage/blob_refs.h"
 #include "storage/corrupt_log.h"
+#include "storage/dead_records.h"
 #include "storage/generations.h"
 #include "storage/insertion_duel.h"
 #include "storage/key_index.h"
@@ -189,16 +190,39 @@ class StoreImpl final : public Store, private BlobRefListener {
   // BlobRefListener, on RocksDB's flush and compaction threads: records where a page of a
   // generation family lies, or queues the record for ReclaimDead when the key index does not
   // point at it (yet: the writer mirrors the key index just after its write).
-  void Located(uint32_t column_family_id, const NamespacedKey& page, const BlobRef& ref) override
-      ABSL_LOCKS_EXCLUDED(locate_mu_);
-  // A copy of a page in `generation` that nothing will point at any more (deleted, copied
-  // forward, replaced, dropped as corrupt): its blob record is freed once no read in flight
-  // can reach it. Call after the change is written and mirrored. Nothing if not located.
-  void Retire(uint64_t generation, const KeyIndex::Entry& entry)
+  // A record a compaction reports again (not `flushed`) never locates a page: it may be an
+  // older copy of one written again into the same generation and not flushed yet.
+  void Located(uint32_t column_family_id, const NamespacedKey& page, const BlobRef& ref,
+               bool flushed) override ABSL_LOCKS_EXCLUDED(locate_mu_);
+  // A copy of page `page` in `generation` that nothing will point at any more (deleted,
+  // copied forward, replaced, dropped as corrupt): its blob record is freed once no read in
+  // flight can reach it, and its SST record may go after that (dead_records.h). Call after the
+  // change is written and mirrored. Nothing if not located.
+  void Retire(uint64_t generation, const NamespacedKey& page, const KeyIndex::Entry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Retire, for a record known by its blob record; nothing if it is retired already.
+  void RetireRecord(uint64_t generation, const NamespacedKey& page, const BlobRef& ref)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Whether `ref`'s record lies within blocks freed already.
+  bool FreedAlready(const BlobRef& ref) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Queues for compaction those of the generations `named` (dead records were named there)
+  // that are written into no more and a quarter dead or more.
+  void QueueCompactions(const absl::flat_hash_set<uint64_t>& named)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(compact_mu_);
   // Matches the records Located could not, and frees retired records whose readers are gone
   // and whose blob file RocksDB has installed; what is not ready waits for the next call.
+  // Names the records freed to dead_, and queues for compaction the generations no longer
+  // written into where they are a quarter of the records or more.
   void ReclaimDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Generation::SeeBlobFiles, and forgets the freed extents of the files gone.
+  void SeeBlobFiles(Generation& g, const rocksdb::ColumnFamilyMetaData& meta, bool scan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The thread that compacts the generations queued by ReclaimDead, one at a time, with
+  // CompactFiles (all of a generation's SSTs), so that the filter drops their dead records.
+  // Runs until compactor_stop_.
+  void CompactDeadRecords() ABSL_LOCKS_EXCLUDED(compact_mu_, write_mu_);
+  // Compacts generation `number`'s SSTs now; OK if there is nothing to do.
+  absl::Status CompactGeneration(uint64_t number) ABSL_LOCKS_EXCLUDED(write_mu_);
   // At open: where every page of every generation lies, from its SSTs' properties; records no
   // index entry points at are copies left by the last run, and are retired.
   absl::Status LoadBlobRefs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -334,8 +358,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   uint64_t write_buffer_bytes_ = 0;  // resolved from options_
   uint64_t generation_bytes_ = 0;    // resolved from options_
   rocksdb::ColumnFamilyOptions page_family_options_ ABSL_GUARDED_BY(tuning_mu_);
-  // Declared before db_ so that it outlives the DB that calls it.
+  // Declared before db_ so that they outlive the DB that calls them.
   std::atomic<uint64_t> oldest_live_{0};
+  DeadRecords dead_;  // dead records to drop from the generations' SSTs (dead_records.h)
   std::unique_ptr<StaleIndexFilter> index_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;   // owned by db_ (the default family)
@@ -358,10 +383,13 @@ class StoreImpl final : public Store, private BlobRefListener {
   ReadRegistry reads_;  // Get's reads in flight
   struct Retired {
     uint64_t generation;
+    NamespacedKey page;
     BlobRef ref;
     uint64_t ticket;  // reads_.Now() when it was retired
   };
   std::vector<Retired> retired_ ABSL_GUARDED_BY(write_mu_);
+  // (file number, offset) of each record in retired_.
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> retired_refs_ ABSL_GUARDED_BY(write_mu_);
   uint64_t retired_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;  // of retired_, not freed yet
   // Freed extents of each blob file, by file number (start -> end), merged where records
   // touch: records are packed end to end, so a block shared by two records is freed once
@@ -426,10 +454,20 @@ class StoreImpl final : public Store, private BlobRefListener {
     uint64_t generation;
     NamespacedKey page;
     BlobRef ref;
+    bool flushed;  // as Located was told
   };
   absl::Mutex locate_mu_;  // taken on RocksDB's threads: never held while calling the DB
   absl::flat_hash_map<uint32_t, uint64_t> generation_of_family_ ABSL_GUARDED_BY(locate_mu_);
   std::vector<Unmatched> unmatched_ ABSL_GUARDED_BY(locate_mu_);
+
+  // Generations queued for a compaction of their dead records, in order, and the same as a
+  // set; the thread runs until compactor_stop_.
+  absl::Mutex compact_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::deque<uint64_t> compact_queue_ ABSL_GUARDED_BY(compact_mu_);
+  absl::flat_hash_set<uint64_t> compact_queued_ ABSL_GUARDED_BY(compact_mu_);
+  bool compactor_stop_ ABSL_GUARDED_BY(compact_mu_) = false;
+  std::atomic<uint64_t> record_compactions_{0};
+  std::thread compactor_;
 
   absl::Mutex gen_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::map<uint64_t, GenerationPtr> gens_ ABSL_GUARDED_BY(gen_mu_);

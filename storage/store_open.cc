@@ -111,6 +111,14 @@ StoreImpl::StoreImpl(const StoreOptions& options) : options_(options) {
 }
 
 StoreImpl::~StoreImpl() {
+  if (compactor_.joinable()) {
+    {
+      absl::MutexLock l(&compact_mu_);
+      compactor_stop_ = true;
+    }
+    db_->DisableManualCompaction();  // a compaction in progress ends early
+    compactor_.join();
+  }
   if (saver_.joinable()) {
     {
       absl::MutexLock l(&saver_mu_);
@@ -222,6 +230,19 @@ absl::Status StoreImpl::Init() {
   pages_cf.enable_blob_garbage_collection = false;
   // Where each page's blob record lies, so that a dead page's space can be freed in place.
   pages_cf.table_properties_collector_factories.push_back(NewBlobRefCollectorFactory(this));
+  // Dead records named in dead_ leave the SSTs at their next compaction (dead_records.h).
+  pages_cf.compaction_filter_factory = NewDeadRecordFilterFactory(
+      &dead_,
+      [this](uint32_t column_family_id) -> std::optional<uint64_t> {
+        absl::MutexLock l(&locate_mu_);
+        auto it = generation_of_family_.find(column_family_id);
+        if (it == generation_of_family_.end()) return std::nullopt;
+        return it->second;
+      },
+      [this](uint64_t generation, const NamespacedKey& page) {
+        const auto e = keys_.Find(page.ns_id, page.hash);
+        return e && e->generation == generation;
+      });
   pages_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   {
     absl::MutexLock l(&tuning_mu_);
@@ -285,6 +306,8 @@ absl::Status StoreImpl::Init() {
     if (auto g = CreateGeneration(1); !g.ok()) return g.status();
   }
   if (auto st = LoadState(); !st.ok()) return st;
+  compactor_ = std::thread([this] { CompactDeadRecords(); });
+  absl::MutexLock wl(&write_mu_);
   {
     // What each generation's files hold on disk (live pages plus copies moved away since).
     absl::MutexLock l(&gen_mu_);
@@ -292,11 +315,11 @@ absl::Status StoreImpl::Init() {
       rocksdb::ColumnFamilyMetaData meta;
       db_->GetColumnFamilyMetaData(g->handle, &meta);
       g->written = std::max<uint64_t>(g->total.bytes, meta.size + meta.blob_file_size);
-      g->stored = g->flushed = BlobRecordBytes(meta);  // memtables start empty
-      g->blob_files = BlobFileNumbers(meta);
+      g->stored = BlobRecordBytes(meta);  // memtables start empty
+      SeeBlobFiles(*g, meta, /*scan=*/true);
+      g->records = SstRecords(meta);
     }
   }
-  absl::MutexLock wl(&write_mu_);
   if (auto st = LoadBlobRefs(); !st.ok()) return st;
   if (PageEviction() && options_.adaptive_insertion) {
     duel_ = std::make_unique<InsertionDuel>(InsertionDuel::Options{});
@@ -604,7 +627,9 @@ absl::StatusOr<uint64_t> StoreImpl::DeleteNamespace(NamespaceRef ref) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (auto s = db_->Write(wo, &batch); !s.ok()) return FromRocks(s, "deleting namespace");
-  for (const auto& [generation, entry] : keys_.EraseNamespace(id)) Retire(generation, entry);
+  for (const auto& [page, entry] : keys_.EraseNamespace(id)) {
+    Retire(entry.generation, page, entry);
+  }
   for (const auto& [n, g] : gens) {
     auto c = g->per_namespace.find(id);
     if (c == g->per_namespace.end()) continue;
@@ -661,6 +686,8 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   out.promote_budget = options_.promote_budget;
   out.reclaimed_records = reclaimed_records_.load(std::memory_order_relaxed);
   out.reclaimed_bytes = reclaimed_bytes_.load(std::memory_order_relaxed);
+  out.dead_records_dropped = dead_.removed();
+  out.record_compactions = record_compactions_.load(std::memory_order_relaxed);
   const PageCacheStats cache = cache_.Stats();
   out.memory_cache_capacity = cache.capacity_bytes;
   out.memory_cache_bytes = cache.bytes;

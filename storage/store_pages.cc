@@ -61,6 +61,9 @@ uint64_t StoreImpl::AddPage(rocksdb::WriteBatch* batch, const Generation& gen, u
   // A blob record: a 32-byte header, the key and the value, as RocksDB 7.8 counts it in a blob
   // file's total_blob_bytes (checked against its metadata: 37 records, equal to the byte).
   constexpr uint64_t kBlobRecordHeader = 32;
+  // A freed copy of this page in `gen` is no longer dead to the compaction filter: this
+  // record has its key.
+  dead_.Erase(gen.number, {ns_id, h});
   const uint64_t value = header.size() + bytes.size();
   return value >= options_.min_blob_size ? kBlobRecordHeader + page_key.size() + value : 0;
 }
@@ -350,10 +353,13 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
     }
     if (auto s = WriteWithRoom(&batch, gen->number); !s.ok()) return s;
     gen->stored += blob_bytes;
+    gen->records += result.written;
     std::vector<std::pair<KeyHash, uint32_t>> used;  // for the LRU queue, in chain order
     for (const auto& [h, entry] : indexed) {
       // The copy it replaces, if any (an expired one), is dead.
-      if (auto old = keys_.Set(ns.info.id, h, entry)) Retire(old->generation, *old);
+      if (auto old = keys_.Set(ns.info.id, h, entry)) {
+        Retire(old->generation, {ns.info.id, h}, *old);
+      }
       if (PageEviction()) used.emplace_back(h, entry.generation);
     }
     if (duel_) {
@@ -417,7 +423,7 @@ void StoreImpl::DropCorrupt(NamespaceState& ns, const std::string& key, const In
   }
   gen->Remove(ns.info.id, rec.size);
   if (auto entry = keys_.Erase(ns.info.id, hash); entry && entry->generation == rec.generation) {
-    Retire(entry->generation, *entry);
+    Retire(entry->generation, {ns.info.id, hash}, *entry);
   }
   ReclaimDead();
   if (auto forgotten = corrupt_keys_.Add(ns.info.id, hash); !forgotten.empty()) {
@@ -692,7 +698,9 @@ absl::StatusOr<uint32_t> StoreImpl::Delete(NamespaceRef ref, std::span<const std
   }
   for (const KeyHash& h : uncorrupt) corrupt_keys_.Erase(ns.info.id, h);
   for (const KeyHash& h : unindexed) {
-    if (auto entry = keys_.Erase(ns.info.id, h)) Retire(entry->generation, *entry);
+    if (auto entry = keys_.Erase(ns.info.id, h)) {
+      Retire(entry->generation, {ns.info.id, h}, *entry);
+    }
   }
   for (const auto& [gen, size] : removed) gen->Remove(ns.info.id, size);
   ReclaimDead();
