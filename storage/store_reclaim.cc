@@ -112,7 +112,7 @@ void StoreImpl::ReclaimDead() {
   auto reclaim = [&](const Retired& r) {
     GenerationPtr g = Find(r.generation);
     if (!g) return true;  // dropped whole: its files are gone
-    if (FreedAlready(r.ref)) {  // its blocks went with a neighbour's, or it was retired twice
+    if (FreedAlready(r.ref)) {  // freed already: retired again after its punch
       name_dead(r.generation, r.page);
       return true;
     }
