@@ -64,14 +64,16 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
                 static_cast<unsigned long long>(s.stranded_pages()),
                 FormatByteSize(s.stranded_bytes()).c_str());
   }
-  std::printf("%-24s %10s %12s %10s %10s %10s %8s%s\n", "namespace", "pages", "bytes", "hits",
-              "misses", "evicted", "corrupt", s.stranded_counted() ? "   stranded" : "");
+  std::printf("%-24s %10s %12s %10s %10s %10s %10s %8s%s\n", "namespace", "pages", "bytes",
+              "hits", "misses", "evicted", "expired", "corrupt",
+              s.stranded_counted() ? "   stranded" : "");
   for (const auto& n : s.namespaces()) {
-    std::printf("%-24s %10llu %12s %10llu %10llu %10llu %8llu", n.name().c_str(),
+    std::printf("%-24s %10llu %12s %10llu %10llu %10llu %10llu %8llu", n.name().c_str(),
                 static_cast<unsigned long long>(n.pages()), FormatByteSize(n.bytes()).c_str(),
                 static_cast<unsigned long long>(n.hits()),
                 static_cast<unsigned long long>(n.misses()),
                 static_cast<unsigned long long>(n.evicted_pages()),
+                static_cast<unsigned long long>(n.expired_pages()),
                 static_cast<unsigned long long>(n.corrupt_dropped()));
     if (s.stranded_counted()) {
       std::printf(" %10llu", static_cast<unsigned long long>(n.stranded_pages()));

@@ -254,6 +254,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_miss_corrupt(c.miss_corrupt);
     out->set_refused_opens(c.refused_opens);
     out->set_miss_expired(c.miss_expired);
+    out->set_expired_pages(c.expired_pages);
+    out->set_expired_bytes(c.expired_bytes);
     out->set_ttl_seconds(n.info.ttl_seconds);
     out->set_quota_bytes(n.info.quota_bytes);
     if (auto it = stranded.find(n.info.name); it != stranded.end()) {

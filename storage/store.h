@@ -49,9 +49,12 @@ struct NamespaceInfo {
 // Settings of a namespace given when it is opened.
 struct NamespaceOptions {
   // Pages written longer ago than this are expired: never served, reported EXPIRED by
-  // Explain, counted as expired misses, and written again by a put of the same key. Their
-  // space returns when their generation is evicted. nullopt keeps the namespace's current
-  // setting (none for a new one); 0 removes it.
+  // Explain, counted as expired misses, and written again by a put of the same key. With
+  // Eviction::kPages their space is the first to go when a put needs room (within the budget
+  // or a quota), before any live page, at most a second after they expire
+  // (NamespaceCounters::expired_pages); until then a longer TTL, or none, serves them again.
+  // With generations their space returns when their generation is evicted. nullopt keeps the
+  // namespace's current setting (none for a new one); 0 removes it.
   std::optional<uint64_t> ttl_seconds;
   // Bytes of pages the namespace may hold, within the store's capacity: a put that would pass
   // it evicts the namespace's own least recently used pages first, so one namespace cannot
@@ -124,6 +127,9 @@ struct NamespaceCounters {
   uint64_t miss_corrupt = 0;
   uint64_t refused_opens = 0;   // OpenNamespace calls refused for a different fingerprint
   uint64_t miss_expired = 0;    // pages asked (exists or get) older than the namespace's TTL
+  // Expired pages whose space was reclaimed (when a put needed room), not counted as evicted.
+  uint64_t expired_pages = 0;
+  uint64_t expired_bytes = 0;
 };
 
 struct NamespaceStatsEntry {

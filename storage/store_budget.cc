@@ -307,6 +307,11 @@ absl::Status StoreImpl::MakeRoom(uint64_t incoming, bool opening) {
           options_.capacity_bytes ? "" : " (the file system's free space)",
           ", and evicting every page would free only ", util::FormatByteSize(droppable)));
     }
+    if (PageEviction()) {  // expired pages first: no one can be served them
+      auto reaped = ReapExpired();
+      if (!reaped.ok()) return reaped.status();
+      excess = *reaped >= excess ? 0 : excess - *reaped;
+    }
     while (excess > 0) {
       if (PageEviction()) {
         auto freed = EvictPages(excess);

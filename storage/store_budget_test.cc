@@ -1020,6 +1020,64 @@ TEST_F(BudgetTest, NamespaceQuotaNeedsPageEviction) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
 }
 
+
+// Expired pages go before live ones when a put needs room. "t"'s pages, read after "ns"'s were
+// written, are the most recently used when they expire: in LRU order the hand would take the
+// live pages of "ns" first. Their space reclaimed counts as expired, not evicted, and misses on
+// them (and Explain) say expired.
+TEST_F(BudgetTest, ExpiredPagesGoFirstWhenAPutNeedsRoom) {
+  OpenWith(PageEvictionOptions(/*adaptive=*/false));  // "ns": no TTL
+  ASSERT_TRUE(store_->OpenNamespace("t", Fp(), {.ttl_seconds = 2, .quota_bytes = {}}).ok());
+  // Few pages of "t" against the whole index, so that the key index keeps their entries (it
+  // sweeps those of pages freed alone once they are an eighth of it) for the misses below.
+  for (int c = 0; c < 48; ++c) Put(c);  // 24 MiB of "ns", never read
+  for (int c = 100; c < 106; ++c) PutIn("t", c);  // 3 MiB of "t", then read
+  for (int c = 100; c < 106; ++c) {
+    int n = 0;
+    auto r = store_->Get({"t"}, Keys(c), 0, [&](size_t, auto, std::string_view, auto) {
+      ++n;
+      return true;
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(n, kChain) << "chain " << c << " of \"t\" before its TTL";
+  }
+  ASSERT_TRUE(store_->Flush().ok());  // in blob files: freed in place once expired
+  // created_unix has a second's resolution: a page is past 2 s between 1 and 2 s after its put
+  // (the reads above came well within the first), and surely after 3.
+  absl::SleepFor(absl::Milliseconds(3100));
+  for (int c = 48; c < 58; ++c) Put(c);  // 5 MiB more: 32 MiB of pages in a 32 MiB budget
+  for (int c = 0; c < 58; ++c) EXPECT_EQ(Read(c), kChain) << "chain " << c << " of \"ns\"";
+  auto counters = [&](std::string_view name) {
+    auto st = store_->Stats();
+    EXPECT_TRUE(st.ok());
+    for (const auto& n : st->namespaces) {
+      if (n.info.name == name) return n.counters;
+    }
+    ADD_FAILURE() << "no namespace " << name;
+    return NamespaceCounters{};
+  };
+  NamespaceCounters t = counters("t");
+  EXPECT_GT(t.expired_pages, 0u);
+  EXPECT_EQ(t.expired_bytes, t.expired_pages * kPage);
+  EXPECT_EQ(t.evicted_pages, 0u);
+  EXPECT_EQ(t.pages + t.expired_pages, 6u * kChain);
+  EXPECT_EQ(counters("ns").evicted_pages, 0u);
+  // A miss on a page reclaimed so is expired, not evicted.
+  const uint64_t expired_before = t.miss_expired;
+  int served = 0;
+  auto r = store_->Get({"t"}, Keys(100), 0, [&](size_t, auto, std::string_view, auto) {
+    ++served;
+    return true;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(served, 0);
+  t = counters("t");
+  EXPECT_EQ(t.miss_expired, expired_before + kChain);
+  EXPECT_EQ(t.miss_evicted, 0u);
+  auto why = store_->Explain({"t"}, Keys(100));
+  ASSERT_TRUE(why.ok()) << why.status();
+  for (const PageState& p : *why) EXPECT_EQ(p.state, PageState::State::kExpired);
+}
 // Every read queues its pages again in the LRU queue; a store read far more than it evicts
 // must not grow the queue without bound: stale entries go once they are half of it.
 TEST_F(BudgetTest, PageEvictionQueueStaysBoundedWhenReadsFarOutnumberEvictions) {

@@ -20,14 +20,69 @@
 
 namespace prefixd::storage {
 
+absl::StatusOr<bool> StoreImpl::TakeVictim(const LruEntry& at, const KeyIndex::Entry& e,
+                                           bool from_unread, rocksdb::WriteBatch* batch,
+                                           std::vector<Victim>* victims) {
+  const std::string key = EncodeIndexKey(at.page.ns_id, at.page.hash);
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), index_cf_, key, &value);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading an index record to evict");
+  std::optional<IndexRecord> rec;
+  if (s.ok()) rec = DecodeIndexRecord(value);
+  if (!rec || rec->generation != at.generation) return false;
+  rec->generation = 0;
+  batch->Put(index_cf_, key, EncodeIndexRecord(*rec));
+  victims->push_back({at, e, *std::move(rec), from_unread});
+  return true;
+}
+
+absl::Status StoreImpl::RetireVictims(rocksdb::WriteBatch* batch,
+                                      std::span<const Victim> victims, bool expired) {
+  if (victims.empty()) return absl::OkStatus();
+  if (auto s = db_->Write(rocksdb::WriteOptions(), batch); !s.ok()) {
+    return FromRocks(s, expired ? "reclaiming expired pages" : "evicting pages");
+  }
+  uint64_t unread_evicted = 0;
+  std::vector<bool> was_unread(victims.size());
+  for (size_t i = 0; i < victims.size(); ++i) {
+    const Victim& v = victims[i];
+    // Whoever replaces an unread tick counts the page out: this Set, or a get's touch before it.
+    const auto old = keys_.Set(v.at.page.ns_id, v.at.page.hash, v.evicted);
+    if (old && old->generation == v.at.generation && (old->touched & kUnreadTick)) {
+      ++unread_evicted;
+      was_unread[i] = true;
+    }
+    Retire(v.at.generation, v.at.page, v.entry);
+    if (GenerationPtr g = Find(v.at.generation)) g->Remove(v.at.page.ns_id, v.entry.size);
+    if (auto ns = ById(v.at.page.ns_id)) {
+      ns->pages.fetch_sub(1, std::memory_order_relaxed);
+      ns->bytes.fetch_sub(v.entry.size, std::memory_order_relaxed);
+      (expired ? ns->expired_pages : ns->evicted_pages).fetch_add(1, std::memory_order_relaxed);
+      (expired ? ns->expired_bytes : ns->evicted_bytes)
+          .fetch_add(v.entry.size, std::memory_order_relaxed);
+    }
+  }
+  {
+    absl::MutexLock l(&lru_mu_);
+    unread_live_ -= std::min(unread_live_, unread_evicted);
+    if (duel_ && !expired) {
+      std::vector<uint64_t> unread, read;
+      for (size_t i = 0; i < victims.size(); ++i) {
+        const uint64_t g = GhostKey(victims[i].at.page);
+        probation_.Evicted(g, was_unread[i]);
+        (was_unread[i] ? unread : read).push_back(g);
+      }
+      RecordGhost(unread, /*unread=*/true);
+      RecordGhost(read, /*unread=*/false);
+    }
+  }
+  if (!expired) evicted_pages_.fetch_add(victims.size(), std::memory_order_relaxed);
+  unswept_pages_ += victims.size();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
                                                 std::optional<uint32_t> only_ns) {
-  struct Victim {
-    LruEntry at;
-    KeyIndex::Entry entry;
-    IndexRecord evicted;
-    bool from_unread;
-  };
   std::vector<Victim> victims;
   // Pages met that are not in a blob file yet keep their place at the front (pages a put
   // queued there, insertion_duel.h, are mostly unflushed when the next put's hand meets them),
@@ -112,77 +167,30 @@ absl::StatusOr<uint64_t> StoreImpl::EvictPages(uint64_t bytes,
       }
       continue;
     }
-    const std::string key = EncodeIndexKey(at.page.ns_id, at.page.hash);
-    std::string value;
-    auto s = db_->Get(rocksdb::ReadOptions(), index_cf_, key, &value);
-    std::optional<IndexRecord> rec;
-    if (s.ok()) rec = DecodeIndexRecord(value);
-    if (!rec || rec->generation != at.generation) {
-      if (!s.ok() && !s.IsNotFound()) {
-        if (!only_ns) {
-          absl::MutexLock l(&lru_mu_);
-          (from_unread ? unread_ : lru_).push_front(at);
-          requeue_unflushed();
-          put_back();
-        }
-        return FromRocks(s, "reading an index record to evict");
+    auto taken = TakeVictim(at, *e, from_unread, &batch, &victims);
+    if (!taken.ok()) {
+      if (!only_ns) {
+        absl::MutexLock l(&lru_mu_);
+        (from_unread ? unread_ : lru_).push_front(at);
+        requeue_unflushed();
+        put_back();
       }
-      continue;  // the family disagrees with the key index: leave the page alone
+      return taken.status();
     }
-    rec->generation = 0;
-    batch.Put(index_cf_, key, EncodeIndexRecord(*rec));
-    retired += e->blob()->bytes;
-    victims.push_back({at, *e, *std::move(rec), from_unread});
+    if (*taken) retired += e->blob()->bytes;  // else the family disagrees: leave it alone
   }
   if (!unflushed.empty()) {
     absl::MutexLock l(&lru_mu_);
     requeue_unflushed();
   }
   if (victims.empty()) return 0;
-  // With the WAL, unlike page writes: a restart must not bring back an index record whose
-  // page's blocks have been freed (it would read as corrupt).
-  if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
+  if (auto st = RetireVictims(&batch, victims, /*expired=*/false); !st.ok()) {
     if (!only_ns) {
       absl::MutexLock l(&lru_mu_);
       put_back();
     }
-    return FromRocks(s, "evicting pages");
+    return st;
   }
-  uint64_t unread_evicted = 0;
-  std::vector<bool> was_unread(victims.size());
-  for (size_t i = 0; i < victims.size(); ++i) {
-    const Victim& v = victims[i];
-    // Whoever replaces an unread tick counts the page out: this Set, or a get's touch before it.
-    const auto old = keys_.Set(v.at.page.ns_id, v.at.page.hash, v.evicted);
-    if (old && old->generation == v.at.generation && (old->touched & kUnreadTick)) {
-      ++unread_evicted;
-      was_unread[i] = true;
-    }
-    Retire(v.at.generation, v.at.page, v.entry);
-    if (GenerationPtr g = Find(v.at.generation)) g->Remove(v.at.page.ns_id, v.entry.size);
-    if (auto ns = ById(v.at.page.ns_id)) {
-      ns->pages.fetch_sub(1, std::memory_order_relaxed);
-      ns->bytes.fetch_sub(v.entry.size, std::memory_order_relaxed);
-      ns->evicted_pages.fetch_add(1, std::memory_order_relaxed);
-      ns->evicted_bytes.fetch_add(v.entry.size, std::memory_order_relaxed);
-    }
-  }
-  {
-    absl::MutexLock l(&lru_mu_);
-    unread_live_ -= std::min(unread_live_, unread_evicted);
-    if (duel_) {
-      std::vector<uint64_t> unread, read;
-      for (size_t i = 0; i < victims.size(); ++i) {
-        const uint64_t g = GhostKey(victims[i].at.page);
-        probation_.Evicted(g, was_unread[i]);
-        (was_unread[i] ? unread : read).push_back(g);
-      }
-      RecordGhost(unread, /*unread=*/true);
-      RecordGhost(read, /*unread=*/false);
-    }
-  }
-  evicted_pages_.fetch_add(victims.size(), std::memory_order_relaxed);
-  unswept_pages_ += victims.size();
   SweepKeyIndex();  // the entries of pages evicted alone, once they are an eighth of it
   ReclaimDead();
   DropEmptyGenerations();
@@ -198,7 +206,11 @@ absl::Status StoreImpl::MakeNamespaceRoom(NamespaceState& ns, uint64_t incoming)
         "a put of ", util::FormatByteSize(incoming), " is larger than namespace '",
         ns.info.name, "''s quota of ", util::FormatByteSize(quota)));
   }
-  const uint64_t held = ns.bytes.load(std::memory_order_relaxed);
+  uint64_t held = ns.bytes.load(std::memory_order_relaxed);
+  if (held + incoming <= quota) return absl::OkStatus();
+  auto reaped = ReapExpired();  // expired pages first, the namespace's and others'
+  if (!reaped.ok()) return reaped.status();
+  held = ns.bytes.load(std::memory_order_relaxed);
   if (held + incoming <= quota) return absl::OkStatus();
   // What cannot go now (pages not in blob files yet) takes the namespace past its quota by at
   // most its unflushed pages; the next put evicts them once flushed.

@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "rocksdb/db.h"
 #include "rocksdb/rate_limiter.h"
 #include "rocksdb/statistics.h"
@@ -73,7 +74,8 @@ struct NamespaceState {
   std::atomic<uint64_t> pages{0}, bytes{0}, puts{0}, put_existing{0}, hits{0}, misses{0},
       exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0}, evicted_pages{0},
       evicted_bytes{0}, promoted_pages{0}, miss_evicted{0}, miss_not_stored{0},
-      miss_stranded{0}, miss_corrupt{0}, refused_opens{0}, miss_expired{0};
+      miss_stranded{0}, miss_corrupt{0}, refused_opens{0}, miss_expired{0}, expired_pages{0},
+      expired_bytes{0};
   std::atomic<uint64_t> ttl_seconds{0};  // 0: none
   std::atomic<uint64_t> quota_bytes{0};  // 0: none (NamespaceOptions::quota_bytes)
 
@@ -250,6 +252,13 @@ class StoreImpl final : public Store, private BlobRefListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops every generation but the newest that holds no live page.
   void DropEmptyGenerations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Frees the expired pages (past their namespace's TTL) of every namespace, ahead of any
+  // live page, when a put needs room (store_expire.cc): their index records are marked
+  // evicted and their records retired as EvictPages does, counted as expired pages reclaimed,
+  // not as evictions, and remembered by no ghost (the policy did not choose them). Looks at
+  // the key index at most once a second, and less often where a look takes longer (it costs
+  // a pass over every entry): between looks it returns 0 at once. Returns the bytes retired.
+  absl::StatusOr<uint64_t> ReapExpired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // ---- the eviction order across restarts (store_order.cc) ----
 
   // At open: the LRU and unread queues in the order saved (eviction_order.h), and the duel as
@@ -444,6 +453,28 @@ class StoreImpl final : public Store, private BlobRefListener {
   bool journal_overflow_ ABSL_GUARDED_BY(lru_mu_) = false;
   std::string journal_buf_ ABSL_GUARDED_BY(lru_mu_);
   static uint64_t GhostKey(const NamespacedKey& k);
+  // A page about to be freed in place (EvictPages, ReapExpired): where its entry was queued,
+  // its key index entry, and its index record marked evicted.
+  struct Victim {
+    LruEntry at;
+    KeyIndex::Entry entry;
+    IndexRecord evicted;
+    bool from_unread;
+  };
+  // Reads the index record of the page at `at` (whose key index entry is `e`) and, if it is
+  // in that generation, adds it to `batch` marked evicted and appends the victim; false if the
+  // family disagrees with the key index (the page is left alone).
+  absl::StatusOr<bool> TakeVictim(const LruEntry& at, const KeyIndex::Entry& e, bool from_unread,
+                                  rocksdb::WriteBatch* batch, std::vector<Victim>* victims)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes `batch` (with the WAL: a restart must not bring back an index record whose page's
+  // blocks have been freed) and frees the victims' pages: their entries, generations and
+  // namespaces' counts, as evictions (with ghosts, when adaptive insertion runs) or, with
+  // `expired`, as expired pages reclaimed. Nothing is freed if the write fails.
+  absl::Status RetireVictims(rocksdb::WriteBatch* batch, std::span<const Victim> victims,
+                             bool expired) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // When ReapExpired looks at the key index next.
+  absl::Time next_reap_ ABSL_GUARDED_BY(write_mu_) = absl::InfinitePast();
   // Whether `at` is still the page's newest entry, in a live generation.
   bool Current(const LruEntry& at) const;
   // Where puts queue their pages (StoreOptions::adaptive_insertion); null without it.

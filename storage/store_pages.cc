@@ -108,10 +108,11 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
     if (duel_) hashes.push_back(hash);
     const auto r = keys_.Find((*st)->info.id, hash);
     if (!r) continue;
-    if (!Live(r->generation)) {
-      ++evicted;
-    } else if ((*st)->Expired(r->created_unix, now)) {
+    // Past the TTL first: an expired page reclaimed (ReapExpired) is marked evicted.
+    if ((*st)->Expired(r->created_unix, now)) {
       ++expired;
+    } else if (!Live(r->generation)) {
+      ++evicted;
     } else {
       present[i] = true;
       ++hits;
@@ -161,10 +162,10 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
       const bool corrupt = corrupt_keys_.ever_added() &&
                            corrupt_keys_.Contains((*st)->info.id, HashKey(keys[i]));
       p.state = corrupt ? PageState::State::kCorrupt : PageState::State::kNotStored;
+    } else if ((*st)->Expired(r->created_unix, now)) {  // reclaimed or not
+      p.state = PageState::State::kExpired;
     } else if (!Find(r->generation)) {
       p.state = PageState::State::kEvicted;
-    } else if ((*st)->Expired(r->created_unix, now)) {
-      p.state = PageState::State::kExpired;
     } else {
       p.state = broken ? PageState::State::kStranded : PageState::State::kPresent;
     }
@@ -531,10 +532,10 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
         const bool was_corrupt = corrupt_keys_.ever_added() &&
                                  corrupt_keys_.Contains(ns.info.id, HashKey(keys[i]));
         ++(was_corrupt ? corrupt : not_stored);
+      } else if (ns.Expired(rec->created_unix, now)) {  // reclaimed or not
+        ++expired;
       } else if (!Live(rec->generation)) {
         ++evicted;
-      } else if (ns.Expired(rec->created_unix, now)) {
-        ++expired;
       } else {
         ++stranded;  // stored, behind a page that was not returned
       }
