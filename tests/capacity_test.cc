@@ -1,6 +1,7 @@
 // End-to-end: the real daemon under a disk budget much smaller than what is written.
 #include <signal.h>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon.h"
 #include "util/disk_usage.h"
@@ -119,6 +120,49 @@ TEST(Capacity, NamespaceQuotaKeepsANamespaceToItsShare) {
   int wrong = -1;
   EXPECT_EQ(*GetTestChain(*c, *q, 6, 23, kPerChain, &wrong), kPerChain);
   EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+// Expired pages over gRPC: "t"'s pages, read after "other"'s were written, expire; when the
+// budget needs room their space goes first (LRU order would take "other"'s oldest chains), and
+// the daemon's stats count them as expired, not evicted.
+TEST(Capacity, ExpiredPagesMakeRoomBeforeLivePages) {
+  TempDir dir("expired");
+  Daemon d(dir.path() + "/data", {"--capacity", "64MiB", "--batch-bytes", "1MiB"});
+  d.Start();
+  auto c = d.Connect();
+  auto other = c->OpenNamespace("other", TestFingerprint(kPage));
+  ASSERT_TRUE(other.ok());
+  auto t = c->OpenNamespace("t", TestFingerprint(kPage), {.ttl_seconds = 4, .quota_bytes = {}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  constexpr int kPerChain = 8;  // 2 MiB a chain
+  for (int ch = 0; ch < 4; ++ch) ASSERT_TRUE(PutTestChain(*c, *t, 7, ch, kPerChain).ok());
+  // 44 MiB of "other" after them: "t"'s pages leave the memtables for blob files.
+  for (int ch = 0; ch < 22; ++ch) ASSERT_TRUE(PutTestChain(*c, *other, 8, ch, kPerChain).ok());
+  for (int ch = 0; ch < 4; ++ch) {  // read within the TTL: the most recently used pages
+    int wrong = -1;
+    ASSERT_EQ(*GetTestChain(*c, *t, 7, ch, kPerChain, &wrong), kPerChain) << "chain " << ch;
+    EXPECT_EQ(wrong, 0);
+  }
+  absl::SleepFor(absl::Milliseconds(5100));  // past 4 s by any second's rounding
+  // 12 MiB more of "other": 64 MiB of pages in a 64 MiB budget.
+  for (int ch = 22; ch < 28; ++ch) ASSERT_TRUE(PutTestChain(*c, *other, 8, ch, kPerChain).ok());
+  for (int ch = 0; ch < 28; ++ch) {
+    int wrong = -1;
+    EXPECT_EQ(*GetTestChain(*c, *other, 8, ch, kPerChain, &wrong), kPerChain) << "chain " << ch;
+    EXPECT_EQ(wrong, 0);
+  }
+  auto stats = c->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  for (const auto& n : stats->namespaces()) {
+    if (n.name() == "t") {
+      EXPECT_GT(n.expired_pages(), 0u);
+      EXPECT_EQ(n.expired_bytes(), n.expired_pages() * kPage);
+      EXPECT_EQ(n.evicted_pages(), 0u);
+    } else {
+      EXPECT_EQ(n.evicted_pages(), 0u) << n.name();
+    }
+  }
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
