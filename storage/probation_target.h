@@ -59,6 +59,11 @@ class ProbationTarget {
   uint64_t target() const;
   double exact_target() const { return target_; }
   size_t unread_ghosts() const { return unread_.keys.size(); }
+  // Whether the page is in either ghost: evicted lately, and not written since. (The store
+  // explains misses with it once its key index has forgotten the page.)
+  bool Remembers(uint64_t fingerprint) const {
+    return unread_.keys.contains(fingerprint) || read_.keys.contains(fingerprint);
+  }
   size_t read_ghosts() const { return read_.keys.size(); }
 
   // For a clean restart (eviction_order.h): the target (negative: not set yet) and both

@@ -119,7 +119,9 @@ struct NamespaceCounters {
   uint64_t promoted_pages = 0;  // copied forward out of an old generation on a read
   uint64_t miss_evicted = 0;    // pages asked (exists or get) that were evicted
   // Get misses by cause (each page a Get asked for and did not return has one): evicted is
-  // above; never written (or deleted, or evicted long ago); stranded (stored, but a page
+  // above (with adaptive insertion, a page the key index forgot counts as evicted while a
+  // ghost remembers it: about the last cache's worth of evictions); never written (or
+  // deleted, or evicted longer ago than that); stranded (stored, but a page
   // before it in the chain is not); dropped as corrupt (by this Get, or recently: see
   // PageState::kCorrupt).
   uint64_t miss_not_stored = 0;

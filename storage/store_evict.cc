@@ -247,6 +247,16 @@ uint64_t StoreImpl::GhostKey(const NamespacedKey& k) {
   return h ^ (uint64_t{k.ns_id} * 0x9E3779B97F4A7C15ull);
 }
 
+std::vector<bool> StoreImpl::EvictedLately(uint32_t ns_id, std::span<const KeyHash> hashes) {
+  std::vector<bool> out(hashes.size());
+  if (!duel_ || hashes.empty()) return out;
+  absl::MutexLock l(&lru_mu_);
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    out[i] = probation_.Remembers(GhostKey({ns_id, hashes[i]}));
+  }
+  return out;
+}
+
 bool StoreImpl::Current(const LruEntry& at) const {
   const auto e = keys_.Find(at.page.ns_id, at.page.hash);
   return e && e->generation == at.generation && e->touched == at.tick && Live(e->generation);

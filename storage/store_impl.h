@@ -453,6 +453,12 @@ class StoreImpl final : public Store, private BlobRefListener {
   bool journal_overflow_ ABSL_GUARDED_BY(lru_mu_) = false;
   std::string journal_buf_ ABSL_GUARDED_BY(lru_mu_);
   static uint64_t GhostKey(const NamespacedKey& k);
+  // For the pages of `ns_id` in `hashes` that the key index does not hold: whether each was
+  // evicted lately (in a ghost of probation_: about the last cache's worth of evictions), so
+  // that a miss on it counts as evicted, not as never written. All false without adaptive
+  // insertion (no ghosts).
+  std::vector<bool> EvictedLately(uint32_t ns_id, std::span<const KeyHash> hashes)
+      ABSL_LOCKS_EXCLUDED(lru_mu_);
   // A page about to be freed in place (EvictPages, ReapExpired): where its entry was queued,
   // its key index entry, and its index record marked evicted.
   struct Victim {

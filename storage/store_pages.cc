@@ -103,11 +103,15 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   const uint64_t now = NowUnix();
   std::vector<KeyHash> hashes;  // for the shadow caches, which see the whole chain asked
   if (duel_) hashes.reserve(keys.size());
+  std::vector<KeyHash> forgotten;  // not in the key index: maybe evicted lately
   for (size_t i = 0; i < keys.size(); ++i) {
     const KeyHash hash = HashKey(keys[i]);
     if (duel_) hashes.push_back(hash);
     const auto r = keys_.Find((*st)->info.id, hash);
-    if (!r) continue;
+    if (!r) {
+      if (duel_) forgotten.push_back(hash);
+      continue;
+    }
     // Past the TTL first: an expired page reclaimed (ReapExpired) is marked evicted.
     if ((*st)->Expired(r->created_unix, now)) {
       ++expired;
@@ -118,6 +122,7 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
       ++hits;
     }
   }
+  for (bool lately : EvictedLately((*st)->info.id, forgotten)) evicted += lately;
   (*st)->exists_queries.fetch_add(keys.size(), std::memory_order_relaxed);
   (*st)->exists_hits.fetch_add(hits, std::memory_order_relaxed);
   (*st)->miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
@@ -149,6 +154,9 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
   if (!recs.ok()) return recs.status();
   std::vector<PageState> out(keys.size());
   const uint64_t now = NowUnix();
+  std::vector<KeyHash> hashes(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) hashes[i] = HashKey(keys[i]);
+  const std::vector<bool> lately = EvictedLately((*st)->info.id, hashes);
   bool broken = false;  // a page before this one is not served
   for (size_t i = 0; i < keys.size(); ++i) {
     const auto& r = (*recs)[i];
@@ -160,8 +168,10 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
     }
     if (!r) {
       const bool corrupt = corrupt_keys_.ever_added() &&
-                           corrupt_keys_.Contains((*st)->info.id, HashKey(keys[i]));
-      p.state = corrupt ? PageState::State::kCorrupt : PageState::State::kNotStored;
+                           corrupt_keys_.Contains((*st)->info.id, hashes[i]);
+      p.state = corrupt     ? PageState::State::kCorrupt
+                : lately[i] ? PageState::State::kEvicted  // forgotten by the index, not a ghost
+                            : PageState::State::kNotStored;
     } else if ((*st)->Expired(r->created_unix, now)) {  // reclaimed or not
       p.state = PageState::State::kExpired;
     } else if (!Find(r->generation)) {
@@ -524,14 +534,25 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     ns.misses.fetch_add(n - r.returned, std::memory_order_relaxed);
     if (r.stop == GetResult::Stop::kCancelled) return r;
     uint64_t evicted = 0, not_stored = 0, stranded = 0, corrupt = 0, expired = 0;
+    // Pages the index does not hold: maybe evicted lately (a ghost remembers them).
+    std::vector<size_t> forgotten_at;
+    std::vector<KeyHash> forgotten;
+    for (size_t i = r.returned; i < n; ++i) {
+      if (recs[i]) continue;
+      forgotten_at.push_back(i);
+      forgotten.push_back(hashes[i]);
+    }
+    std::vector<bool> lately(n);
+    const std::vector<bool> remembered = EvictedLately(ns.info.id, forgotten);
+    for (size_t k = 0; k < forgotten.size(); ++k) lately[forgotten_at[k]] = remembered[k];
     for (size_t i = r.returned; i < n; ++i) {
       const auto& rec = recs[i];
       if (i == r.returned && r.stop == GetResult::Stop::kCorrupt) {
         ++corrupt;
       } else if (!rec) {
         const bool was_corrupt = corrupt_keys_.ever_added() &&
-                                 corrupt_keys_.Contains(ns.info.id, HashKey(keys[i]));
-        ++(was_corrupt ? corrupt : not_stored);
+                                 corrupt_keys_.Contains(ns.info.id, hashes[i]);
+        ++(was_corrupt ? corrupt : lately[i] ? evicted : not_stored);
       } else if (ns.Expired(rec->created_unix, now)) {  // reclaimed or not
         ++expired;
       } else if (!Live(rec->generation)) {
