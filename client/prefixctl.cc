@@ -178,7 +178,20 @@ int main(int argc, char** argv) {
       const auto& p = r->pages(i);
       std::string why = prefixd::v1::PageState::State_Name(p.state());
       if (p.state() == prefixd::v1::PageState::EVICTED) {
-        why += " (its generation " + std::to_string(p.generation()) + " was dropped for space)";
+        switch (p.evicted_by()) {
+          case prefixd::v1::PageState::GENERATION:
+            why += " (its generation " + std::to_string(p.generation()) + " was dropped for space)";
+            break;
+          case prefixd::v1::PageState::UNREAD:
+            why += " (evicted alone for space before anyone read it: pages never read go first)";
+            break;
+          case prefixd::v1::PageState::READ:
+            why += " (evicted alone for space, least recently used since its last read)";
+            break;
+          default:
+            why += " (evicted alone for space)";
+            break;
+        }
       } else if (p.state() == prefixd::v1::PageState::STRANDED) {
         why += " (stored, but an earlier page is not)";
       } else if (p.state() == prefixd::v1::PageState::NOT_STORED) {

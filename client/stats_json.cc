@@ -115,6 +115,7 @@ std::string StatsToJson(const v1::StatsResponse& s) {
                     n.miss_expired(), ", \"ttl_seconds\": ", n.ttl_seconds(),
                     ", \"quota_bytes\": ", n.quota_bytes(), ", \"expired_pages\": ",
                     n.expired_pages(), ", \"expired_bytes\": ", n.expired_bytes(),
+                    ", \"miss_evicted_unread\": ", n.miss_evicted_unread(),
                     ",\n     \"stranded_pages\": ", Counted(stranded, n.stranded_pages()),
                     ", \"stranded_bytes\": ", Counted(stranded, n.stranded_bytes()),
                     ", \"parent_unknown_pages\": ", Counted(stranded, n.parent_unknown_pages()),

@@ -139,6 +139,14 @@ grpc::Status PrefixdService::Explain(grpc::ServerContext*, const v1::ExplainRequ
       case S::kExpired: out->set_state(v1::PageState::EXPIRED); break;
       case S::kCorrupt: out->set_state(v1::PageState::CORRUPT); break;
     }
+    using E = storage::PageState::Eviction;
+    switch (p.evicted_by) {
+      case E::kNone: break;
+      case E::kGeneration: out->set_evicted_by(v1::PageState::GENERATION); break;
+      case E::kUnread: out->set_evicted_by(v1::PageState::UNREAD); break;
+      case E::kRead: out->set_evicted_by(v1::PageState::READ); break;
+      case E::kAlone: out->set_evicted_by(v1::PageState::ALONE); break;
+    }
     out->set_generation(p.generation);
     out->set_depth(p.depth);
     out->set_created_unix(p.created_unix);
@@ -256,6 +264,7 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_miss_expired(c.miss_expired);
     out->set_expired_pages(c.expired_pages);
     out->set_expired_bytes(c.expired_bytes);
+    out->set_miss_evicted_unread(c.miss_evicted_unread);
     out->set_ttl_seconds(n.info.ttl_seconds);
     out->set_quota_bytes(n.info.quota_bytes);
     if (auto it = stranded.find(n.info.name); it != stranded.end()) {

@@ -59,10 +59,12 @@ class ProbationTarget {
   uint64_t target() const;
   double exact_target() const { return target_; }
   size_t unread_ghosts() const { return unread_.keys.size(); }
-  // Whether the page is in either ghost: evicted lately, and not written since. (The store
-  // explains misses with it once its key index has forgotten the page.)
-  bool Remembers(uint64_t fingerprint) const {
-    return unread_.keys.contains(fingerprint) || read_.keys.contains(fingerprint);
+  // Which ghost holds the page, if one does: evicted lately, unread or after a read, and not
+  // written since. (The store explains misses with it.)
+  enum class Ghosted { kNo, kUnread, kRead };
+  Ghosted Which(uint64_t fingerprint) const {
+    if (unread_.keys.contains(fingerprint)) return Ghosted::kUnread;
+    return read_.keys.contains(fingerprint) ? Ghosted::kRead : Ghosted::kNo;
   }
   size_t read_ghosts() const { return read_.keys.size(); }
 

@@ -98,6 +98,13 @@ struct PageState {
   // last 32,768 such keys, until a restart; older ones read as kNotStored).
   enum class State { kPresent, kStranded, kEvicted, kNotStored, kExpired, kCorrupt };
   State state = State::kNotStored;
+  // kEvicted: how. kGeneration: dropped with its generation (Eviction::kGenerations, or a
+  // generation whose pages could not go alone). Evicted alone (Eviction::kPages): kUnread, not
+  // read since written (probation takes those first), or kRead, least recently used after a
+  // read, as adaptive insertion's ghosts remember (about the last cache's worth of
+  // evictions); kAlone when no ghost does.
+  enum class Eviction { kNone, kGeneration, kUnread, kRead, kAlone };
+  Eviction evicted_by = Eviction::kNone;
   uint64_t generation = 0;
   uint32_t depth = 0;
   uint64_t created_unix = 0;
@@ -132,6 +139,9 @@ struct NamespaceCounters {
   // Expired pages whose space was reclaimed (when a put needed room), not counted as evicted.
   uint64_t expired_pages = 0;
   uint64_t expired_bytes = 0;
+  // Of miss_evicted, pages evicted alone before anyone read them since they were written (a
+  // ghost says so: PageState::Eviction::kUnread): what probation's choice cost.
+  uint64_t miss_evicted_unread = 0;
 };
 
 struct NamespaceStatsEntry {

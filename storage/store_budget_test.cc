@@ -1145,40 +1145,67 @@ TEST_F(BudgetTest, CopiesForwardStayWithinTheirShareOfTheAcceptedBytes) {
 
 // Misses on pages evicted alone stay explained after the key index forgets them (it sweeps
 // their entries once they are an eighth of it): adaptive insertion's ghosts remember about the
-// last cache's worth of evictions, so Exists, Get and Explain call such a miss evicted; a page
-// evicted longer ago than that is "not stored", as before.
+// last cache's worth of evictions, so Exists, Get and Explain call such a miss evicted, and say
+// whether the page went unread (probation's choice) or after a read; a page evicted longer ago
+// than that is "not stored", as before.
 TEST_F(BudgetTest, MissesOnPagesEvictedLatelyAreExplainedAfterTheIndexForgetsThem) {
   OpenEmptyWithPageEviction(/*adaptive=*/true);
   constexpr int kChains = 160;  // 80 MiB through 32 MiB: the cache holds about 60 chains
-  for (int c = 0; c < kChains; ++c) Put(c);
-  int first_held = 0;
-  while (first_held < kChains && Prefix(first_held) == 0) ++first_held;
+  auto read_once = [](int c) { return c % 4 == 0; };  // read right after their put
+  for (int c = 0; c < kChains; ++c) {
+    Put(c);
+    if (read_once(c)) ASSERT_EQ(Read(c), kChain);
+  }
+  int first_held = 0;  // of the chains never read
+  while (first_held < kChains && (read_once(first_held) || Prefix(first_held) == 0)) ++first_held;
   ASSERT_GT(first_held, 40) << "too little was evicted";
   auto counters = [&] { return store_->Stats()->namespaces[0].counters; };
-  // Chain first_held - 20 went 160 pages of evictions ago: within the ghosts (as many as the
-  // cache holds, ~480), and past two sweeps of the index (one each ~60 pages evicted).
-  const int lately = first_held - 20;
+  auto explain = [&](int c) {
+    auto why = store_->Explain({"ns"}, Keys(c));
+    EXPECT_TRUE(why.ok()) << why.status();
+    return why.ok() ? *why : std::vector<PageState>(kChain);
+  };
+  // A chain never read, evicted 160 pages of evictions or so before the first one held: within
+  // the ghosts (as many as the cache holds, ~480), past two sweeps of the index (one each ~60
+  // pages evicted).
+  int lately = first_held - 20;
+  if (read_once(lately)) --lately;
   NamespaceCounters before = counters();
   ASSERT_EQ(Prefix(lately), 0);
   NamespaceCounters after = counters();
   EXPECT_EQ(after.miss_evicted - before.miss_evicted, uint64_t{kChain}) << "Exists";
+  EXPECT_EQ(after.miss_evicted_unread - before.miss_evicted_unread, uint64_t{kChain});
   before = after;
   EXPECT_EQ(Read(lately), 0);
   after = counters();
   EXPECT_EQ(after.miss_evicted - before.miss_evicted, uint64_t{kChain}) << "Get";
+  EXPECT_EQ(after.miss_evicted_unread - before.miss_evicted_unread, uint64_t{kChain});
   EXPECT_EQ(after.miss_not_stored, before.miss_not_stored);
-  auto why = store_->Explain({"ns"}, Keys(lately));
-  ASSERT_TRUE(why.ok()) << why.status();
-  for (const PageState& p : *why) EXPECT_EQ(p.state, PageState::State::kEvicted);
-  // Chain 0 went about twice the cache's worth of evictions ago: forgotten.
+  for (const PageState& p : explain(lately)) {
+    EXPECT_EQ(p.state, PageState::State::kEvicted);
+    EXPECT_EQ(p.evicted_by, PageState::Eviction::kUnread);
+  }
+  // The last chain read that went: least recently used after its read.
+  int read_gone = kChains - 1;
+  while (read_gone >= 0 && !(read_once(read_gone) && Prefix(read_gone) == 0)) --read_gone;
+  ASSERT_GE(read_gone, 0) << "no chain that was read went";
   before = counters();
-  EXPECT_EQ(Read(0), 0);
+  EXPECT_EQ(Read(read_gone), 0);
+  after = counters();
+  EXPECT_EQ(after.miss_evicted - before.miss_evicted, uint64_t{kChain});
+  EXPECT_EQ(after.miss_evicted_unread, before.miss_evicted_unread);
+  for (const PageState& p : explain(read_gone)) {
+    EXPECT_EQ(p.state, PageState::State::kEvicted);
+    EXPECT_EQ(p.evicted_by, PageState::Eviction::kRead);
+  }
+  // Chain 1 went about twice the cache's worth of evictions ago: forgotten.
+  before = counters();
+  EXPECT_EQ(Read(1), 0);
   after = counters();
   EXPECT_EQ(after.miss_not_stored - before.miss_not_stored, uint64_t{kChain});
-  why = store_->Explain({"ns"}, Keys(0));
-  ASSERT_TRUE(why.ok()) << why.status();
-  EXPECT_EQ((*why)[0].state, PageState::State::kNotStored);
+  EXPECT_EQ(explain(1)[0].state, PageState::State::kNotStored);
 }
+
 // A chain continued in a later put outlives its parent's generation: its pages are stored but
 // stranded, and CountStranded says so.
 TEST_F(BudgetTest, PagesBehindAnEvictedParentAreCountedStranded) {

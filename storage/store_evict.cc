@@ -247,13 +247,12 @@ uint64_t StoreImpl::GhostKey(const NamespacedKey& k) {
   return h ^ (uint64_t{k.ns_id} * 0x9E3779B97F4A7C15ull);
 }
 
-std::vector<bool> StoreImpl::EvictedLately(uint32_t ns_id, std::span<const KeyHash> hashes) {
-  std::vector<bool> out(hashes.size());
+std::vector<ProbationTarget::Ghosted> StoreImpl::Ghosts(uint32_t ns_id,
+                                                        std::span<const KeyHash> hashes) {
+  std::vector<ProbationTarget::Ghosted> out(hashes.size(), ProbationTarget::Ghosted::kNo);
   if (!duel_ || hashes.empty()) return out;
   absl::MutexLock l(&lru_mu_);
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    out[i] = probation_.Remembers(GhostKey({ns_id, hashes[i]}));
-  }
+  for (size_t i = 0; i < hashes.size(); ++i) out[i] = probation_.Which(GhostKey({ns_id, hashes[i]}));
   return out;
 }
 

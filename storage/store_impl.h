@@ -75,7 +75,7 @@ struct NamespaceState {
       exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0}, evicted_pages{0},
       evicted_bytes{0}, promoted_pages{0}, miss_evicted{0}, miss_not_stored{0},
       miss_stranded{0}, miss_corrupt{0}, refused_opens{0}, miss_expired{0}, expired_pages{0},
-      expired_bytes{0};
+      expired_bytes{0}, miss_evicted_unread{0};
   std::atomic<uint64_t> ttl_seconds{0};  // 0: none
   std::atomic<uint64_t> quota_bytes{0};  // 0: none (NamespaceOptions::quota_bytes)
 
@@ -453,11 +453,11 @@ class StoreImpl final : public Store, private BlobRefListener {
   bool journal_overflow_ ABSL_GUARDED_BY(lru_mu_) = false;
   std::string journal_buf_ ABSL_GUARDED_BY(lru_mu_);
   static uint64_t GhostKey(const NamespacedKey& k);
-  // For the pages of `ns_id` in `hashes` that the key index does not hold: whether each was
-  // evicted lately (in a ghost of probation_: about the last cache's worth of evictions), so
-  // that a miss on it counts as evicted, not as never written. All false without adaptive
+  // For pages of `ns_id`: which ghost of probation_ holds each (evicted lately: about the last
+  // cache's worth of evictions), so that a miss on a page the key index forgot counts as
+  // evicted, not as never written, and one evicted unread says so. All kNo without adaptive
   // insertion (no ghosts).
-  std::vector<bool> EvictedLately(uint32_t ns_id, std::span<const KeyHash> hashes)
+  std::vector<ProbationTarget::Ghosted> Ghosts(uint32_t ns_id, std::span<const KeyHash> hashes)
       ABSL_LOCKS_EXCLUDED(lru_mu_);
   // A page about to be freed in place (EvictPages, ReapExpired): where its entry was queued,
   // its key index entry, and its index record marked evicted.

@@ -59,7 +59,7 @@ NamespaceCounters NamespaceState::Snapshot() const {
                            r(deleted),      r(evicted_pages),  r(evicted_bytes),
                            r(promoted_pages), r(miss_evicted), r(miss_not_stored),
                            r(miss_stranded), r(miss_corrupt), r(refused_opens), r(miss_expired),
-                           r(expired_pages), r(expired_bytes)};
+                           r(expired_pages), r(expired_bytes), r(miss_evicted_unread)};
 }
 
 absl::Status ValidateNamespaceName(std::string_view name) {

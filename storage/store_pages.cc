@@ -103,13 +103,19 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
   const uint64_t now = NowUnix();
   std::vector<KeyHash> hashes;  // for the shadow caches, which see the whole chain asked
   if (duel_) hashes.reserve(keys.size());
-  std::vector<KeyHash> forgotten;  // not in the key index: maybe evicted lately
+  // Pages evicted or not in the key index, for the ghosts: a page the index forgot may have
+  // been evicted lately, and an evicted one may have gone unread.
+  std::vector<KeyHash> gone;
+  std::vector<bool> forgotten;
   for (size_t i = 0; i < keys.size(); ++i) {
     const KeyHash hash = HashKey(keys[i]);
     if (duel_) hashes.push_back(hash);
     const auto r = keys_.Find((*st)->info.id, hash);
     if (!r) {
-      if (duel_) forgotten.push_back(hash);
+      if (duel_) {
+        gone.push_back(hash);
+        forgotten.push_back(true);
+      }
       continue;
     }
     // Past the TTL first: an expired page reclaimed (ReapExpired) is marked evicted.
@@ -117,15 +123,26 @@ absl::StatusOr<std::vector<bool>> StoreImpl::Exists(NamespaceRef ref,
       ++expired;
     } else if (!Live(r->generation)) {
       ++evicted;
+      if (duel_) {
+        gone.push_back(hash);
+        forgotten.push_back(false);
+      }
     } else {
       present[i] = true;
       ++hits;
     }
   }
-  for (bool lately : EvictedLately((*st)->info.id, forgotten)) evicted += lately;
+  uint64_t evicted_unread = 0;
+  const auto ghosts = Ghosts((*st)->info.id, gone);
+  for (size_t k = 0; k < gone.size(); ++k) {
+    if (ghosts[k] == ProbationTarget::Ghosted::kNo) continue;
+    if (forgotten[k]) ++evicted;
+    if (ghosts[k] == ProbationTarget::Ghosted::kUnread) ++evicted_unread;
+  }
   (*st)->exists_queries.fetch_add(keys.size(), std::memory_order_relaxed);
   (*st)->exists_hits.fetch_add(hits, std::memory_order_relaxed);
   (*st)->miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
+  (*st)->miss_evicted_unread.fetch_add(evicted_unread, std::memory_order_relaxed);
   (*st)->miss_expired.fetch_add(expired, std::memory_order_relaxed);
   if (duel_) duel_->Read((*st)->info.id, hashes);
   return present;
@@ -156,7 +173,19 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
   const uint64_t now = NowUnix();
   std::vector<KeyHash> hashes(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) hashes[i] = HashKey(keys[i]);
-  const std::vector<bool> lately = EvictedLately((*st)->info.id, hashes);
+  const auto ghosts = Ghosts((*st)->info.id, hashes);
+  // How an evicted page went: with its generation, or alone (unread or read, as a ghost
+  // remembers; kAlone when none does).
+  auto evicted_by = [&](size_t i, uint64_t generation) {
+    using E = PageState::Eviction;
+    if (generation != 0) return E::kGeneration;
+    switch (ghosts[i]) {
+      case ProbationTarget::Ghosted::kUnread: return E::kUnread;
+      case ProbationTarget::Ghosted::kRead: return E::kRead;
+      case ProbationTarget::Ghosted::kNo: break;
+    }
+    return E::kAlone;
+  };
   bool broken = false;  // a page before this one is not served
   for (size_t i = 0; i < keys.size(); ++i) {
     const auto& r = (*recs)[i];
@@ -169,13 +198,17 @@ absl::StatusOr<std::vector<PageState>> StoreImpl::Explain(NamespaceRef ref,
     if (!r) {
       const bool corrupt = corrupt_keys_.ever_added() &&
                            corrupt_keys_.Contains((*st)->info.id, hashes[i]);
-      p.state = corrupt     ? PageState::State::kCorrupt
-                : lately[i] ? PageState::State::kEvicted  // forgotten by the index, not a ghost
-                            : PageState::State::kNotStored;
+      if (corrupt) {
+        p.state = PageState::State::kCorrupt;
+      } else if (ghosts[i] != ProbationTarget::Ghosted::kNo) {  // forgotten by the index only
+        p.state = PageState::State::kEvicted;
+        p.evicted_by = evicted_by(i, 0);
+      }
     } else if ((*st)->Expired(r->created_unix, now)) {  // reclaimed or not
       p.state = PageState::State::kExpired;
     } else if (!Find(r->generation)) {
       p.state = PageState::State::kEvicted;
+      p.evicted_by = evicted_by(i, r->generation);
     } else {
       p.state = broken ? PageState::State::kStranded : PageState::State::kPresent;
     }
@@ -533,35 +566,39 @@ absl::StatusOr<GetResult> StoreImpl::Get(NamespaceRef ref, std::span<const std::
     ns.hits.fetch_add(r.returned, std::memory_order_relaxed);
     ns.misses.fetch_add(n - r.returned, std::memory_order_relaxed);
     if (r.stop == GetResult::Stop::kCancelled) return r;
-    uint64_t evicted = 0, not_stored = 0, stranded = 0, corrupt = 0, expired = 0;
-    // Pages the index does not hold: maybe evicted lately (a ghost remembers them).
-    std::vector<size_t> forgotten_at;
-    std::vector<KeyHash> forgotten;
-    for (size_t i = r.returned; i < n; ++i) {
-      if (recs[i]) continue;
-      forgotten_at.push_back(i);
-      forgotten.push_back(hashes[i]);
-    }
-    std::vector<bool> lately(n);
-    const std::vector<bool> remembered = EvictedLately(ns.info.id, forgotten);
-    for (size_t k = 0; k < forgotten.size(); ++k) lately[forgotten_at[k]] = remembered[k];
+    uint64_t evicted = 0, evicted_unread = 0, not_stored = 0, stranded = 0, corrupt = 0,
+             expired = 0;
+    // What the ghosts remember of the pages not returned: a page the index does not hold may
+    // have been evicted lately, and an evicted one may have gone unread.
+    const auto ghosts = Ghosts(ns.info.id, std::span(hashes).subspan(r.returned));
+    auto ghost = [&](size_t i) { return ghosts[i - r.returned]; };
     for (size_t i = r.returned; i < n; ++i) {
       const auto& rec = recs[i];
+      const bool unread = ghost(i) == ProbationTarget::Ghosted::kUnread;
       if (i == r.returned && r.stop == GetResult::Stop::kCorrupt) {
         ++corrupt;
       } else if (!rec) {
         const bool was_corrupt = corrupt_keys_.ever_added() &&
                                  corrupt_keys_.Contains(ns.info.id, hashes[i]);
-        ++(was_corrupt ? corrupt : lately[i] ? evicted : not_stored);
+        if (was_corrupt) {
+          ++corrupt;
+        } else if (ghost(i) != ProbationTarget::Ghosted::kNo) {
+          ++evicted;
+          evicted_unread += unread;
+        } else {
+          ++not_stored;
+        }
       } else if (ns.Expired(rec->created_unix, now)) {  // reclaimed or not
         ++expired;
       } else if (!Live(rec->generation)) {
         ++evicted;
+        evicted_unread += unread;
       } else {
         ++stranded;  // stored, behind a page that was not returned
       }
     }
     ns.miss_evicted.fetch_add(evicted, std::memory_order_relaxed);
+    ns.miss_evicted_unread.fetch_add(evicted_unread, std::memory_order_relaxed);
     ns.miss_not_stored.fetch_add(not_stored, std::memory_order_relaxed);
     ns.miss_stranded.fetch_add(stranded, std::memory_order_relaxed);
     ns.miss_corrupt.fetch_add(corrupt, std::memory_order_relaxed);
