@@ -94,6 +94,36 @@ TEST(Prefixctl, ExplainSaysWhichPagesExpired) {
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
+// A chain evicted unread through a budget: explain names the policy that took it, and the
+// stats count the miss on it as evicted unread.
+TEST(Prefixctl, ExplainSaysWhichPolicyEvictedAPage) {
+  TempDir dir("cli-evicted");
+  Daemon d(dir.path() + "/data", {"--capacity", "32MiB"});
+  d.Start();
+  auto c = d.Connect();
+  constexpr uint64_t kPage = 256 << 10;
+  auto ns = c->OpenNamespace("ev-ns", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  for (int ch = 0; ch < 20; ++ch) {  // 40 MiB of chains never read through 32 MiB
+    ASSERT_TRUE(PutTestChain(*c, *ns, 4, ch, 8).ok()) << "chain " << ch;
+  }
+  auto keys = ChainKeys(4, 0, 2);
+  auto e = c->Exists(*ns, client::Chain::FromKeys(keys));
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->prefix_pages, 0u) << "chain 0 was not evicted";
+  std::string ctl = BinaryPath("prefixctl") + " --target " + d.target();
+  std::string out;
+  ASSERT_EQ(RunCommand(ctl + " explain --namespace ev-ns --keys " + keys[0] + "," + keys[1], &out),
+            0);
+  EXPECT_NE(out.find("page 0: EVICTED (evicted alone for space before anyone read it"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(RunCommand(ctl + " stats --json", &out), 0);
+  EXPECT_NE(out.find("\"miss_evicted\": 2,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"miss_evicted_unread\": 2"), std::string::npos) << out;
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 TEST(Prefixctl, StatsCountStrandedPagesOnRequest) {
   TempDir dir("cli-stranded");
   Daemon d(dir.path() + "/data");
