@@ -59,6 +59,7 @@ class ProbationTarget {
   uint64_t target() const;
   double exact_target() const { return target_; }
   size_t unread_ghosts() const { return unread_.keys.size(); }
+  size_t read_ghosts() const { return read_.keys.size(); }
   // Which ghost holds the page, if one does: evicted lately, unread or after a read, and not
   // written since. (The store explains misses with it.)
   enum class Ghosted { kNo, kUnread, kRead };
@@ -66,7 +67,6 @@ class ProbationTarget {
     if (unread_.keys.contains(fingerprint)) return Ghosted::kUnread;
     return read_.keys.contains(fingerprint) ? Ghosted::kRead : Ghosted::kNo;
   }
-  size_t read_ghosts() const { return read_.keys.size(); }
 
   // For a clean restart (eviction_order.h): the target (negative: not set yet) and both
   // ghosts, oldest first. Restore is for a target nothing has reached yet.

@@ -257,8 +257,12 @@ class StoreImpl final : public Store, private BlobRefListener {
   // evicted and their records retired as EvictPages does, counted as expired pages reclaimed,
   // not as evictions, and remembered by no ghost (the policy did not choose them). Looks at
   // the key index at most once a second, and less often where a look takes longer (it costs
-  // a pass over every entry): between looks it returns 0 at once. Returns the bytes retired.
+  // a pass over every entry), for at most kReapScanPages expired pages; frees at most
+  // kReapBatchPages a call (one write batch), the rest at the next calls. Returns the bytes
+  // retired.
   absl::StatusOr<uint64_t> ReapExpired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  static constexpr size_t kReapScanPages = size_t{1} << 20;
+  static constexpr size_t kReapBatchPages = 16384;
   // ---- the eviction order across restarts (store_order.cc) ----
 
   // At open: the LRU and unread queues in the order saved (eviction_order.h), and the duel as
@@ -479,8 +483,10 @@ class StoreImpl final : public Store, private BlobRefListener {
   // `expired`, as expired pages reclaimed. Nothing is freed if the write fails.
   absl::Status RetireVictims(rocksdb::WriteBatch* batch, std::span<const Victim> victims,
                              bool expired) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // When ReapExpired looks at the key index next.
+  // When ReapExpired looks at the key index next, and the expired pages its last look found
+  // that it has not freed yet (checked again before they go).
   absl::Time next_reap_ ABSL_GUARDED_BY(write_mu_) = absl::InfinitePast();
+  std::vector<NamespacedKey> reap_backlog_ ABSL_GUARDED_BY(write_mu_);
   // Whether `at` is still the page's newest entry, in a live generation.
   bool Current(const LruEntry& at) const;
   // Where puts queue their pages (StoreOptions::adaptive_insertion); null without it.
