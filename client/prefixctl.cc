@@ -59,6 +59,9 @@ void PrintStats(const prefixd::v1::StatsResponse& s) {
   std::printf("background writes: %s flushed, %s compacted; puts waited %.3f s for them\n",
               FormatByteSize(s.flush_write_bytes()).c_str(),
               FormatByteSize(s.compaction_write_bytes()).c_str(), s.stall_micros() / 1e6);
+  std::printf("device writes: %s for %s of pages put, write amplification %.3f\n",
+              FormatByteSize(s.process_write_bytes()).c_str(),
+              FormatByteSize(s.put_bytes()).c_str(), s.write_amplification());
   if (s.stranded_counted()) {
     std::printf("stranded (stored, behind a page that is gone): %llu pages, %s\n",
                 static_cast<unsigned long long>(s.stranded_pages()),

@@ -1,5 +1,6 @@
 // PrefixdService: the unary handlers. The streaming ones are in service_stream.cc.
 #include "server/service.h"
+#include "server/write_amplification.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "server/convert.h"
@@ -237,7 +238,17 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     resp->set_process_write_bytes(proc->write_bytes - proc->cancelled_write_bytes);
     resp->set_peak_rss_bytes(proc->peak_rss_bytes);
   }
+  std::vector<NamespaceWrites> writes;
+  writes.reserve(s->namespaces.size());
   for (const auto& n : s->namespaces) {
+    writes.push_back({.put_bytes = n.counters.put_bytes,
+                      .copied_bytes = n.counters.promoted_pages * n.info.fingerprint.page_bytes});
+  }
+  const WriteAmplification wa = ShareDeviceWrites(resp->process_write_bytes(), writes);
+  resp->set_put_bytes(wa.put_bytes);
+  resp->set_write_amplification(wa.overall);
+  for (size_t i = 0; i < s->namespaces.size(); ++i) {
+    const auto& n = s->namespaces[i];
     auto* out = resp->add_namespaces();
     out->set_name(n.info.name);
     out->set_id(n.info.id);
@@ -265,6 +276,8 @@ grpc::Status PrefixdService::Stats(grpc::ServerContext*, const v1::StatsRequest*
     out->set_expired_pages(c.expired_pages);
     out->set_expired_bytes(c.expired_bytes);
     out->set_miss_evicted_unread(c.miss_evicted_unread);
+    out->set_put_bytes(c.put_bytes);
+    out->set_write_amplification(wa.namespaces[i]);
     out->set_ttl_seconds(n.info.ttl_seconds);
     out->set_quota_bytes(n.info.quota_bytes);
     if (auto it = stranded.find(n.info.name); it != stranded.end()) {

@@ -142,6 +142,7 @@ struct NamespaceCounters {
   // Of miss_evicted, pages evicted alone before anyone read them since they were written (a
   // ghost says so: PageState::Eviction::kUnread): what probation's choice cost.
   uint64_t miss_evicted_unread = 0;
+  uint64_t put_bytes = 0;  // page bytes puts wrote (`puts` pages): what write amplification divides
 };
 
 struct NamespaceStatsEntry {

@@ -75,7 +75,7 @@ struct NamespaceState {
       exists_queries{0}, exists_hits{0}, corrupt_dropped{0}, deleted{0}, evicted_pages{0},
       evicted_bytes{0}, promoted_pages{0}, miss_evicted{0}, miss_not_stored{0},
       miss_stranded{0}, miss_corrupt{0}, refused_opens{0}, miss_expired{0}, expired_pages{0},
-      expired_bytes{0}, miss_evicted_unread{0};
+      expired_bytes{0}, miss_evicted_unread{0}, put_bytes{0};
   std::atomic<uint64_t> ttl_seconds{0};  // 0: none
   std::atomic<uint64_t> quota_bytes{0};  // 0: none (NamespaceOptions::quota_bytes)
 

@@ -59,7 +59,8 @@ NamespaceCounters NamespaceState::Snapshot() const {
                            r(deleted),      r(evicted_pages),  r(evicted_bytes),
                            r(promoted_pages), r(miss_evicted), r(miss_not_stored),
                            r(miss_stranded), r(miss_corrupt), r(refused_opens), r(miss_expired),
-                           r(expired_pages), r(expired_bytes), r(miss_evicted_unread)};
+                           r(expired_pages), r(expired_bytes), r(miss_evicted_unread),
+                           r(put_bytes)};
 }
 
 absl::Status ValidateNamespaceName(std::string_view name) {

@@ -438,6 +438,7 @@ absl::StatusOr<PutResult> StoreImpl::Put(NamespaceRef ref, std::string_view pare
   ns.pages.fetch_add(result.written, std::memory_order_relaxed);
   ns.bytes.fetch_add(new_bytes, std::memory_order_relaxed);
   ns.puts.fetch_add(result.written, std::memory_order_relaxed);
+  ns.put_bytes.fetch_add(new_bytes, std::memory_order_relaxed);
   ns.put_existing.fetch_add(result.existing, std::memory_order_relaxed);
   return result;
 }

@@ -1,6 +1,8 @@
 // End-to-end: the real daemon under a disk budget much smaller than what is written.
 #include <signal.h>
 
+#include <cstdio>
+
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon.h"
@@ -44,6 +46,15 @@ TEST(Capacity, DiskStaysWithinTheBudgetAndReadPagesSurvive) {
   EXPECT_EQ(stats->capacity_bytes(), kCapacity);
   EXPECT_GT(stats->namespaces(0).evicted_pages(), 0u);
   EXPECT_EQ(stats->pages() + stats->namespaces(0).evicted_pages(), uint64_t{kChains} * kPerChain);
+  // Write amplification: the daemon's device writes over the page bytes put, and the one
+  // namespace is charged all of them.
+  EXPECT_EQ(stats->put_bytes(), uint64_t{kChains} * kPerChain * kPage);
+  EXPECT_EQ(stats->namespaces(0).put_bytes(), stats->put_bytes());
+  EXPECT_DOUBLE_EQ(stats->write_amplification(),
+                   double(stats->process_write_bytes()) / double(stats->put_bytes()));
+  EXPECT_DOUBLE_EQ(stats->namespaces(0).write_amplification(), stats->write_amplification());
+  std::printf("write amplification %.3f (%llu device bytes)\n", stats->write_amplification(),
+              static_cast<unsigned long long>(stats->process_write_bytes()));
   int wrong = -1;
   EXPECT_EQ(*GetTestChain(*c, *ns, 3, kChains - 1, kPerChain, &wrong), kPerChain);
   EXPECT_EQ(*GetTestChain(*c, *ns, 3, 1, kPerChain, &wrong), 0) << "written once, never read";
