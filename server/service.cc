@@ -1,9 +1,9 @@
 // PrefixdService: the unary handlers. The streaming ones are in service_stream.cc.
 #include "server/service.h"
-#include "server/write_amplification.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "server/convert.h"
+#include "server/write_amplification.h"
 #include "spdlog/spdlog.h"
 #include "util/process_stats.h"
 

@@ -121,7 +121,7 @@ struct NamespaceCounters {
   uint64_t exists_hits = 0;
   uint64_t corrupt_dropped = 0;
   uint64_t deleted = 0;
-  uint64_t evicted_pages = 0;   // dropped with their generation
+  uint64_t evicted_pages = 0;   // evicted for space (alone, or with their generation)
   uint64_t evicted_bytes = 0;
   uint64_t promoted_pages = 0;  // copied forward out of an old generation on a read
   uint64_t miss_evicted = 0;    // pages asked (exists or get) that were evicted
