@@ -1027,7 +1027,7 @@ TEST_F(BudgetTest, NamespaceQuotaNeedsPageEviction) {
 // them (and Explain) say expired.
 TEST_F(BudgetTest, ExpiredPagesGoFirstWhenAPutNeedsRoom) {
   OpenWith(PageEvictionOptions(/*adaptive=*/false));  // "ns": no TTL
-  ASSERT_TRUE(store_->OpenNamespace("t", Fp(), {.ttl_seconds = 2, .quota_bytes = {}}).ok());
+  ASSERT_TRUE(store_->OpenNamespace("t", Fp(), {.ttl_seconds = 3, .quota_bytes = {}}).ok());
   // Few pages of "t" against the whole index, so that the key index keeps their entries (it
   // sweeps those of pages freed alone once they are an eighth of it) for the misses below.
   for (int c = 0; c < 48; ++c) Put(c);  // 24 MiB of "ns", never read
@@ -1042,9 +1042,9 @@ TEST_F(BudgetTest, ExpiredPagesGoFirstWhenAPutNeedsRoom) {
     ASSERT_EQ(n, kChain) << "chain " << c << " of \"t\" before its TTL";
   }
   ASSERT_TRUE(store_->Flush().ok());  // in blob files: freed in place once expired
-  // created_unix has a second's resolution: a page is past 2 s between 1 and 2 s after its put
-  // (the reads above came well within the first), and surely after 3.
-  absl::SleepFor(absl::Milliseconds(3100));
+  // created_unix has a second's resolution: a page is past 3 s between 2 and 3 s after its put
+  // (the reads above came well within the first), and surely after 4.
+  absl::SleepFor(absl::Milliseconds(4100));
   for (int c = 48; c < 58; ++c) Put(c);  // 5 MiB more: 32 MiB of pages in a 32 MiB budget
   for (int c = 0; c < 58; ++c) EXPECT_EQ(Read(c), kChain) << "chain " << c << " of \"ns\"";
   auto counters = [&](std::string_view name) {
