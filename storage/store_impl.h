@@ -205,6 +205,9 @@ class StoreImpl final : public Store, private BlobRefListener {
   // Retire, for a record known by its blob record; nothing if it is retired already.
   void RetireRecord(uint64_t generation, const NamespacedKey& page, const BlobRef& ref)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Whether a record a compaction reported again is the page's own (its key index entry is in
+  // `generation` at `ref`, or not located yet): nothing to do for it.
+  bool OwnRecord(uint64_t generation, const NamespacedKey& page, const BlobRef& ref) const;
   // Whether `ref`'s record lies within blocks freed already.
   bool FreedAlready(const BlobRef& ref) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Queues for compaction those of the generations `named` (dead records were named there)

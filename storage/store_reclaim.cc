@@ -25,10 +25,7 @@ void StoreImpl::Located(uint32_t column_family_id, const NamespacedKey& page,
     generation = it->second;
   }
   if (flushed && keys_.Locate(page.ns_id, page.hash, generation, ref)) return;
-  if (!flushed) {  // reported again: nothing to do for the page's own record
-    const auto e = keys_.Find(page.ns_id, page.hash);
-    if (e && e->generation == generation && (!e->blob() || *e->blob() == ref)) return;
-  }
+  if (!flushed && OwnRecord(generation, page, ref)) return;  // reported again
   absl::MutexLock l(&locate_mu_);
   unmatched_.push_back({generation, page, ref, flushed});
 }
@@ -46,6 +43,12 @@ void StoreImpl::RetireRecord(uint64_t generation, const NamespacedKey& page, con
   if (!retired_refs_.insert({ref.file_number, ref.offset}).second) return;
   retired_.push_back({generation, page, ref, reads_.Now()});
   retired_bytes_ += ref.bytes;
+}
+
+bool StoreImpl::OwnRecord(uint64_t generation, const NamespacedKey& page,
+                          const BlobRef& ref) const {
+  const auto e = keys_.Find(page.ns_id, page.hash);
+  return e && e->generation == generation && (!e->blob() || *e->blob() == ref);
 }
 
 bool StoreImpl::FreedAlready(const BlobRef& ref) const {
@@ -75,11 +78,10 @@ void StoreImpl::ReclaimDead() {
   for (const Unmatched& u : unmatched) {
     if (u.flushed) {
       if (keys_.Locate(u.page.ns_id, u.page.hash, u.generation, u.ref)) continue;
-    } else {
+    } else if (OwnRecord(u.generation, u.page, u.ref)) {
       // The page's own record, or an older copy while the page's newer one is not flushed
       // yet: it was retired when that copy replaced it.
-      const auto e = keys_.Find(u.page.ns_id, u.page.hash);
-      if (e && e->generation == u.generation && (!e->blob() || *e->blob() == u.ref)) continue;
+      continue;
     }
     if (FreedAlready(u.ref)) {
       name_dead(u.generation, u.page);
