@@ -117,11 +117,12 @@ TEST(Restart, SigkillKeepsTheOrderAsOfTheLastSync) {
       const auto t = std::filesystem::last_write_time(order, ec);
       return !ec && t > flushed;
     };
-    for (int i = 0; i < 200 && !saved_since(); ++i) {
+    // The save is renamed into place first, its journal created just after.
+    const std::string journal = order + ".journal";
+    for (int i = 0; i < 200 && !(saved_since() && std::filesystem::exists(journal)); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_TRUE(saved_since()) << "no periodic save in 10 s";
-    const std::string journal = order + ".journal";
     ASSERT_TRUE(std::filesystem::exists(journal));
     const auto empty = std::filesystem::file_size(journal);
     int wrong = -1;
