@@ -1,6 +1,8 @@
 #include "storage/page_key.h"
 
 #include <cstdio>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -15,11 +17,37 @@ TEST(PageKey, ValidatesClientKeys) {
   EXPECT_EQ(ValidateClientKey(std::string(65, 'a')).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(PageKey, Sha256KnownAnswer) {
-  auto d = Sha256("abc");
-  EXPECT_EQ(d[0], 0xba);
-  EXPECT_EQ(d[1], 0x78);
-  EXPECT_EQ(d[31], 0xad);
+std::string Hex(const std::array<uint8_t, 32>& d) {
+  std::string s;
+  char b[3];
+  for (uint8_t v : d) {
+    std::snprintf(b, sizeof(b), "%02x", v);
+    s += b;
+  }
+  return s;
+}
+
+// FIPS 180-2's examples and the empty string, each hashed again after another: each thread
+// reuses one digest context, which must start afresh every time.
+void ExpectKnownAnswers() {
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(Hex(Sha256("abc")),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(Hex(Sha256("")),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(Hex(Sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(Hex(Sha256(std::string(1000000, 'a'))),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
+}
+
+TEST(PageKey, Sha256KnownAnswers) { ExpectKnownAnswers(); }
+
+TEST(PageKey, Sha256KnownAnswersFromSeveralThreads) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(ExpectKnownAnswers);
+  for (auto& t : threads) t.join();
 }
 
 TEST(PageKey, KeysAreFixedSizeWhateverTheClientKey) {
