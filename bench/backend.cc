@@ -24,9 +24,21 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const BackendOptions& optio
       "unknown backend '", k, "' (grpc, inproc, file, file-sharded, rocksdb-inline)"));
 }
 
+namespace {
+// The strings GetViews reads into, reused per thread, as callers of Get reuse their vector: no
+// fresh allocation per call.
+thread_local std::vector<std::string> t_pages;
+}  // namespace
+
+void Backend::PrepareGets(size_t pages, uint64_t page_bytes) {
+  if (t_pages.size() < pages) t_pages.resize(pages);
+  for (std::string& p : t_pages) {
+    if (p.size() < page_bytes) p.resize(page_bytes);  // zero-filled: every page touched
+  }
+}
+
 absl::StatusOr<PageViews> Backend::GetViews(std::span<const std::string> keys) {
-  // Reused per thread, as callers of Get reuse their vector: no fresh allocation per call.
-  thread_local std::vector<std::string> pages;
+  std::vector<std::string>& pages = t_pages;
   auto n = Get(keys, &pages);
   if (!n.ok()) return n.status();
   PageViews v;

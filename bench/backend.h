@@ -110,6 +110,14 @@ class Backend {
   // Default: Get into a vector this thread reuses, then views of its strings.
   virtual absl::StatusOr<PageViews> GetViews(std::span<const std::string> keys);
 
+  // Readies the calling thread for GetViews of up to `pages` pages of `page_bytes`, before a
+  // timed phase: default, the strings that thread's GetViews reads into are allocated and
+  // written once, as an engine allocates its host memory pool at start-up (SGLang's HiCacheFile
+  // reads into it; prefixd's shared-memory arena is populated when created). Without it a
+  // file tier's first chain paid a page fault every 4 KiB of its buffers: a quarter of a
+  // 64-page get phase of 8 MiB pages.
+  virtual void PrepareGets(size_t pages, uint64_t page_bytes);
+
   // Makes what was written durable (flushes memtables, or the page cache), so that Io() then
   // counts every byte the writes cost the device.
   virtual absl::Status Sync() = 0;

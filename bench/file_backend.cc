@@ -127,6 +127,10 @@ absl::StatusOr<bool> PagePresent(int dirfd, const std::string& path, uint64_t pa
   return S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == page_bytes;
 }
 
+void KeepBuffers(size_t n, std::vector<std::string>* pages) {
+  if (pages->size() < n) pages->resize(n);
+}
+
 absl::StatusOr<bool> ReadPage(int dirfd, const std::string& path, uint64_t page_bytes,
                               std::string* out) {
   Fd fd(openat(dirfd, path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -406,20 +410,27 @@ class FileBackend final : public file_internal::FileTierBase {
 
   absl::StatusOr<size_t> Get(std::span<const std::string> keys,
                              std::vector<std::string>* pages) override {
-    pages->clear();
     absl::Status status = file_internal::CheckChain(keys, nullptr, options_.page_bytes);
-    if (!status.ok()) return status;
+    if (!status.ok()) {
+      pages->clear();
+      return status;
+    }
+    file_internal::KeepBuffers(keys.size(), pages);
+    size_t got = 0;
     for (const std::string& key : keys) {
       const std::string name = PageFileName(key);
-      std::string page;
-      absl::StatusOr<bool> found =
-          file_internal::ReadPage(AT_FDCWD, ns_dir_ + "/" + name, options_.page_bytes, &page);
-      if (!found.ok()) return found.status();
+      absl::StatusOr<bool> found = file_internal::ReadPage(AT_FDCWD, ns_dir_ + "/" + name,
+                                                           options_.page_bytes, &(*pages)[got]);
+      if (!found.ok()) {
+        pages->clear();
+        return found.status();
+      }
       if (!*found) break;
       if (lru_ != nullptr) lru_->Touch(name, options_.page_bytes);
-      pages->push_back(std::move(page));
+      ++got;
     }
-    return pages->size();
+    pages->resize(got);
+    return got;
   }
 
  private:

@@ -95,7 +95,13 @@ absl::Status CreateDirs(const std::string& dir);
 // `path` is relative to `dirfd` (or absolute, or relative to the cwd with AT_FDCWD).
 // True when `path` is a regular file of exactly page_bytes; false when absent or another size.
 absl::StatusOr<bool> PagePresent(int dirfd, const std::string& path, uint64_t page_bytes);
-// Reads `path` into *out (resized to page_bytes). False, *out unspecified, when the file is
+// Grows *pages to at least `n` strings, keeping those it holds: a Get reads pages into the
+// caller's strings of its last call, as an engine reads into buffers it keeps (SGLang's
+// HiCacheFile reads into its host memory pool), not into a string allocated and zeroed per page
+// (which cost 8 MiB pages a page fault every 4 KiB here).
+void KeepBuffers(size_t n, std::vector<std::string>* pages);
+// Reads `path` into *out (resized to page_bytes; a string of that size already is only
+// overwritten). False, *out unspecified, when the file is
 // absent or not exactly page_bytes long.
 absl::StatusOr<bool> ReadPage(int dirfd, const std::string& path, uint64_t page_bytes,
                               std::string* out);

@@ -165,11 +165,14 @@ class ShardedFileBackend final : public file_internal::FileTierBase {
 
   absl::StatusOr<size_t> Get(std::span<const std::string> keys,
                              std::vector<std::string>* pages) override {
-    pages->clear();
     absl::Status status = file_internal::CheckChain(keys, nullptr, options_.page_bytes);
-    if (!status.ok()) return status;
+    if (!status.ok()) {
+      pages->clear();
+      return status;
+    }
     const size_t n = keys.size();
-    std::vector<std::string> bufs(n);
+    file_internal::KeepBuffers(n, pages);
+    std::vector<std::string>& bufs = *pages;
     std::vector<uint8_t> found(n, 0);
     std::vector<absl::Status> errors(n);
     // Indices are claimed in increasing order, so once page i is known absent no page after it
@@ -189,13 +192,17 @@ class ShardedFileBackend final : public file_internal::FileTierBase {
         }
       }
     });
-    for (size_t i = 0; i < n; ++i) {
-      if (!errors[i].ok()) return errors[i];
-      if (!found[i]) break;
-      if (lru_ != nullptr) lru_->Touch(RelPath(keys[i]), options_.page_bytes);
-      pages->push_back(std::move(bufs[i]));
+    size_t got = 0;
+    for (; got < n; ++got) {
+      if (!errors[got].ok()) {
+        pages->clear();
+        return errors[got];
+      }
+      if (!found[got]) break;
+      if (lru_ != nullptr) lru_->Touch(RelPath(keys[got]), options_.page_bytes);
     }
-    return pages->size();
+    pages->resize(got);
+    return got;
   }
 
  private:

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -89,20 +91,28 @@ class MicroRun {
  public:
   MicroRun(const MicroOptions& o, Backend* b) : o_(o), backend_(b) {}
 
-  // Runs one phase over all chains with o_.concurrency workers; returns its wall seconds.
+  // Runs one phase over all chains with o_.concurrency workers; returns its wall seconds, from
+  // when every worker has run `prepare` (if given; untimed) to when the last one ends.
   template <typename Body>  // void(uint64_t chain, MicroReport* part, ProgressMeter* meter)
-  double RunPhase(const char* label, Body body, MicroReport* report) {
+  double RunPhase(const char* label, Body body, MicroReport* report,
+                  const std::function<void()>& prepare = nullptr) {
     std::vector<MicroReport> parts(o_.concurrency);
     ProgressMeter meter(label, o_.pages, o_.progress);
-    auto t0 = Clock::now();
+    std::latch ready(o_.concurrency), go(1);
     std::vector<std::thread> threads;
     for (int t = 0; t < o_.concurrency; ++t) {
       threads.emplace_back([&, t] {
+        if (prepare) prepare();
+        ready.count_down();
+        go.wait();
         for (uint64_t c = t; c < o_.chains() && !errors_.TooMany(); c += o_.concurrency) {
           body(c, &parts[t], &meter);
         }
       });
     }
+    ready.wait();
+    auto t0 = Clock::now();
+    go.count_down();
     for (auto& th : threads) th.join();
     double seconds = SecondsSince(t0);
     for (const auto& p : parts) Merge(p, report);
@@ -314,7 +324,7 @@ absl::StatusOr<MicroReport> RunMicro(const MicroOptions& o, Backend* backend) {
     report.get.ran = true;
     report.get.seconds = run.RunPhase(
         "get", [&](uint64_t c, MicroReport* p, ProgressMeter* m) { run.GetChain(c, p, m); },
-        &report);
+        &report, [&] { backend->PrepareGets(o.chain_pages, o.page_bytes); });
   }
   if (report.get.ran) {
     report.unverified_pages =
