@@ -146,6 +146,23 @@ TEST_P(FileBackendTest, GetStopsAtFirstAbsentPage) {
   EXPECT_TRUE(got.empty());
 }
 
+// A get reads into the strings of the caller's last one, as an engine reads into buffers it
+// keeps: the same buffers (their capacity, larger than a page, is kept), the new pages' bytes.
+TEST_P(FileBackendTest, GetReadsIntoTheCallersStrings) {
+  auto b = OpenOk();
+  PutOk(*b, Keys({0, 1}));
+  std::vector<std::string> got(2, std::string(3, 'x'));
+  for (std::string& g : got) g.reserve(3 * kPageBytes);
+  absl::StatusOr<size_t> n = b->Get(Keys({0, 1}), &got);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_EQ(*n, 2u);
+  ASSERT_EQ(got.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(got[i], PageFor(absl::StrCat("k", i))) << i;
+    EXPECT_GE(got[i].capacity(), 3 * kPageBytes) << i << ": a string of its own";
+  }
+}
+
 TEST_P(FileBackendTest, PutIsIdempotentAndKeepsTheFirstBytes) {
   auto b = OpenOk();
   PutOk(*b, Keys({0}));

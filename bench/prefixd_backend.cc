@@ -177,14 +177,21 @@ class InprocBackend final : public Backend {
                              std::vector<std::string>* pages) override {
     absl::ReaderMutexLock l(&mu_);
     if (store_ == nullptr) return Closed();
-    pages->clear();
+    // Into the caller's strings of its last call, as the file tiers read (file_internal::
+    // KeepBuffers): a string already of the page's size is overwritten, not reallocated.
+    size_t got = 0;
     auto r = store_->Get({ns_}, keys, 0, [&](size_t, std::string_view, std::string_view b,
                                                uint32_t) {
-      pages->emplace_back(b);
+      if (pages->size() <= got) pages->emplace_back();
+      (*pages)[got++].assign(b);
       return true;
     });
-    if (!r.ok()) return r.status();
-    return pages->size();
+    if (!r.ok()) {
+      pages->clear();
+      return r.status();
+    }
+    pages->resize(got);
+    return got;
   }
 
   absl::Status Sync() override {
