@@ -264,6 +264,7 @@ class ClientImpl final : public Client {
     SetRef(ns, req.mutable_ns());
     SetChain(chain, req.mutable_chain());
     req.set_ipc_handle(ex->first.handle);
+    req.set_device_uuid(ex->first.device_uuid);
     for (uint64_t off : ex->second) req.add_offsets(off);
     return Unary<PutResult>(&Stub::PutDevice, req, [](const v1::PutResponse& resp) {
       PutResult r;
@@ -285,6 +286,7 @@ class ClientImpl final : public Client {
     SetChain(chain, req.mutable_chain());
     req.set_max_pages(max_pages);
     req.set_ipc_handle(ex->first.handle);
+    req.set_device_uuid(ex->first.device_uuid);
     for (uint64_t off : ex->second) req.add_offsets(off);
     return Unary<SlotGetResult>(&Stub::GetDevice, req, [](const v1::GetDeviceResponse& resp) {
       SlotGetResult r;
@@ -298,7 +300,8 @@ class ClientImpl final : public Client {
   absl::StatusOr<PutResult> PutFromDevice(const Namespace& ns, const Chain& chain,
                                           std::span<const void* const> device_pages) override {
     const uint64_t page_bytes = ns.fingerprint.page_bytes();
-    auto dev = DeviceLease(ns, device_pages.size() * page_bytes);
+    auto dev = DeviceLease(ns, device_pages.size() * page_bytes,
+                           device_pages.empty() ? nullptr : device_pages[0]);
     if (!dev.ok()) return dev.status();
     auto& [lease, stream] = *dev;
     std::vector<gpu::Copy> copies;
@@ -320,7 +323,8 @@ class ClientImpl final : public Client {
                                             std::span<void* const> device_pages,
                                             uint32_t max_pages) override {
     const uint64_t page_bytes = ns.fingerprint.page_bytes();
-    auto dev = DeviceLease(ns, device_pages.size() * page_bytes);
+    auto dev = DeviceLease(ns, device_pages.size() * page_bytes,
+                           device_pages.empty() ? nullptr : device_pages[0]);
     if (!dev.ok()) return dev.status();
     auto& [lease, stream] = *dev;
     std::vector<uint64_t> offsets;
@@ -358,9 +362,10 @@ class ClientImpl final : public Client {
     return std::make_pair(*std::move(ex), std::move(offsets));
   }
 
-  // Slots of `bytes` in the namespace's pinned arena, and a stream for a device request.
+  // Slots of `bytes` in the namespace's pinned arena, and a stream on the GPU that holds
+  // `device_page` for a device request.
   absl::StatusOr<std::pair<std::unique_ptr<SlotLease>, std::unique_ptr<gpu::CopyStream>>>
-  DeviceLease(const Namespace& ns, uint64_t bytes) {
+  DeviceLease(const Namespace& ns, uint64_t bytes, const void* device_page) {
     if (bytes == 0) return absl::InvalidArgumentError("no device pages");
     auto s = SessionOf(ns);
     if (!s.ok()) return s.status();
@@ -368,7 +373,7 @@ class ClientImpl final : public Client {
     if (auto st = (*s)->EnsurePinned(); !st.ok()) return st;
     auto lease = ShmTransport::Lease(*s, bytes);
     if (!lease.ok()) return lease.status();
-    auto stream = gpu::CopyStream::Create();
+    auto stream = gpu::CopyStream::Create(device_page);
     if (!stream.ok()) return stream.status();
     return std::make_pair(*std::move(lease), *std::move(stream));
   }

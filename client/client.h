@@ -198,7 +198,11 @@ class Client {
 
   // ---- GPU: pages in device memory (shared memory and a CUDA build with a usable GPU;
   // otherwise FAILED_PRECONDITION or UNAVAILABLE saying why). The namespace's arena is pinned
-  // for DMA (cudaHostRegister) on first use; a request's copies are queued on one CUDA stream.
+  // for DMA (cudaHostRegister) on first use; a request's copies are queued on one CUDA stream
+  // of the GPU that holds the pages, and are done when the call returns. None of these waits
+  // for the caller's own CUDA work: synchronise the stream or event that writes the pages
+  // (a put) or still reads the destination (a get) first. The calling thread's current device
+  // is left as it was.
 
   // Copies device_pages[i] (page_bytes each) into arena slots by DMA, then puts them.
   virtual absl::StatusOr<PutResult> PutFromDevice(const Namespace& ns, const Chain& chain,
@@ -211,8 +215,11 @@ class Client {
                                                     uint32_t max_pages = 0) = 0;
 
   // The same through CUDA IPC, no arena: the pages must lie in one cudaMalloc allocation,
-  // which is exported (cudaIpcGetMemHandle) and copied by the daemon itself (same node and
-  // GPU; the daemon built with CUDA). Page i's device bytes are checksummed by the daemon.
+  // which is exported (cudaIpcGetMemHandle, with its GPU's UUID) and copied by the daemon
+  // itself, on that GPU (same node; the daemon built with CUDA and connected to through its
+  // unix socket: over TCP it answers PERMISSION_DENIED). Page i's device bytes are
+  // checksummed by the daemon. The allocation must not be freed before the call returns: the
+  // daemon holds it open until then.
   virtual absl::StatusOr<PutResult> PutFromDeviceIpc(
       const Namespace& ns, const Chain& chain, std::span<const void* const> device_pages) = 0;
   virtual absl::StatusOr<SlotGetResult> GetToDeviceIpc(const Namespace& ns, const Chain& chain,

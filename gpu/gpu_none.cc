@@ -17,16 +17,18 @@ absl::StatusOr<std::unique_ptr<PinnedRegion>> PinnedRegion::Pin(void*, uint64_t)
 }
 PinnedRegion::~PinnedRegion() = default;
 
-absl::StatusOr<std::unique_ptr<CopyStream>> CopyStream::Create() { return NoCuda(); }
+absl::StatusOr<std::unique_ptr<CopyStream>> CopyStream::Create(const void*) { return NoCuda(); }
 CopyStream::~CopyStream() = default;
 absl::Status CopyStream::DeviceToHost(std::span<const Copy>) { return NoCuda(); }
 absl::Status CopyStream::HostToDevice(std::span<const Copy>) { return NoCuda(); }
 
 absl::StatusOr<IpcExport> ExportIpc(const void*) { return NoCuda(); }
-absl::StatusOr<std::unique_ptr<IpcMapping>> IpcMapping::Open(std::string_view) {
+absl::StatusOr<std::unique_ptr<IpcMapping>> IpcMapping::Open(std::string_view, std::string_view) {
   return NoCuda();
 }
 IpcMapping::~IpcMapping() = default;
+absl::Status IpcMapping::CopyOut(uint64_t, void*, uint64_t) const { return NoCuda(); }
+absl::Status IpcMapping::CopyIn(uint64_t, const void*, uint64_t) const { return NoCuda(); }
 absl::Status CopyToHost(void*, const void*, uint64_t) { return NoCuda(); }
 absl::Status CopyToDevice(void*, const void*, uint64_t) { return NoCuda(); }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -20,6 +21,11 @@ TEST(Gpu, DetectionAnswersWithAReason) {
     EXPECT_EQ(PinnedRegion::Pin(&x, sizeof(x)).status().code(), absl::StatusCode::kUnavailable);
     EXPECT_EQ(CopyStream::Create().status().code(), absl::StatusCode::kUnavailable);
     EXPECT_EQ(DeviceBuffer::Allocate(4096).status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(ExportIpc(&x).status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(IpcMapping::Open(std::string(kIpcHandleBytes, 'h')).status().code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_EQ(CopyToDevice(&x, &x, sizeof(x)).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(CopyToHost(&x, &x, sizeof(x)).code(), absl::StatusCode::kUnavailable);
   }
   EXPECT_EQ(Available().code(), s.code());  // detected once, the same answer
 }
@@ -48,6 +54,40 @@ TEST(Gpu, PinnedArenaRoundTripsThroughTheDevice) {
   ASSERT_TRUE((*stream)->HostToDevice(up).ok());
   ASSERT_TRUE((*stream)->DeviceToHost(down).ok());
   EXPECT_EQ(std::memcmp(in, out, kPages * kPage), 0);
+}
+
+// A stream made for device pages, from a thread that has made no CUDA call; an arena pinned
+// again once unpinned (the region gave it back); host memory is no device page.
+TEST(Gpu, StreamsFollowThePagesAndPinsAreGivenBack) {
+  if (auto s = Available(); !s.ok()) GTEST_SKIP() << "no GPU here: " << s.message();
+  constexpr uint64_t kPage = 1 << 20;
+  auto arena = shm::Arena::Create(2 * kPage, "gpu-test");
+  ASSERT_TRUE(arena.ok());
+  auto dev = DeviceBuffer::Allocate(kPage);
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  {
+    auto pin = PinnedRegion::Pin((*arena)->data(), (*arena)->size());
+    ASSERT_TRUE(pin.ok()) << pin.status();
+  }
+  auto pin = PinnedRegion::Pin((*arena)->data(), (*arena)->size());
+  ASSERT_TRUE(pin.ok()) << "pinned again after the first region went: " << pin.status();
+  uint8_t* in = (*arena)->data();
+  uint8_t* out = in + kPage;
+  for (uint64_t i = 0; i < kPage; ++i) in[i] = static_cast<uint8_t>(i * 7 + 1);
+  absl::Status copied = absl::UnknownError("not run");
+  std::thread([&] {
+    auto stream = CopyStream::Create((*dev)->data());
+    if (!stream.ok()) {
+      copied = stream.status();
+      return;
+    }
+    const Copy up{(*dev)->data(), in, kPage}, down{out, (*dev)->data(), kPage};
+    copied = (*stream)->HostToDevice({&up, 1});
+    if (copied.ok()) copied = (*stream)->DeviceToHost({&down, 1});
+  }).join();
+  ASSERT_TRUE(copied.ok()) << copied;
+  EXPECT_EQ(std::memcmp(in, out, kPage), 0);
+  EXPECT_EQ(CopyStream::Create(in).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // PrefixdService: PutDevice and GetDevice, pages in a client's GPU memory that the daemon
-// reaches through a CUDA IPC handle. The daemon copies device <-> host itself, computes each
-// put page's CRC32C from the bytes it copied (the client cannot cheaply checksum device
-// memory), and writes gets only after the store verified them.
+// reaches through a CUDA IPC handle. The daemon copies device <-> host itself, on the GPU that
+// holds the pages, computes each put page's CRC32C from the bytes it copied (the client cannot
+// cheaply checksum device memory), and writes gets only after the store verified them. Only
+// callers on the daemon's unix socket may: a handle lets the daemon write another process's
+// GPU memory, which no caller from another node has reason to ask for.
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gpu/gpu.h"
 #include "server/cancel_poll.h"
@@ -12,16 +15,27 @@
 namespace prefixd::server {
 namespace {
 
-// The client's allocation, opened; FAILED_PRECONDITION when this daemon has no usable GPU.
-absl::StatusOr<std::unique_ptr<gpu::IpcMapping>> OpenDevice(const std::string& handle) {
+// PERMISSION_DENIED unless the call came over a unix socket (gRPC names such peers "unix:").
+absl::Status FromThisNode(const grpc::ServerContext& ctx) {
+  if (absl::StartsWith(ctx.peer(), "unix:")) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "device memory is copied only for callers on the daemon's unix socket (--unix); this call "
+      "came from ", ctx.peer()));
+}
+
+// The client's allocation, opened on its GPU; FAILED_PRECONDITION when this daemon has no
+// usable GPU.
+absl::StatusOr<std::unique_ptr<gpu::IpcMapping>> OpenDevice(const std::string& handle,
+                                                            const std::string& device_uuid) {
   if (auto s = gpu::Available(); !s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("this daemon cannot copy device memory: ", s.message()));
   }
-  return gpu::IpcMapping::Open(handle);
+  return gpu::IpcMapping::Open(handle, device_uuid);
 }
 
-// OUT_OF_RANGE unless [offset, offset + bytes) lies in the allocation.
+// OUT_OF_RANGE unless [offset, offset + bytes) lies in the allocation (checked before any copy,
+// so that a request with one bad page copies nothing; IpcMapping checks each copy again).
 absl::Status InAllocation(const gpu::IpcMapping& m, uint64_t offset, uint64_t bytes, size_t i) {
   if (offset > m.size() || bytes > m.size() - offset) {
     return absl::OutOfRangeError(absl::StrCat("page ", i, " at offset ", offset,
@@ -33,10 +47,11 @@ absl::Status InAllocation(const gpu::IpcMapping& m, uint64_t offset, uint64_t by
 
 }  // namespace
 
-grpc::Status PrefixdService::PutDevice(grpc::ServerContext*, const v1::PutDeviceRequest* req,
+grpc::Status PrefixdService::PutDevice(grpc::ServerContext* ctx, const v1::PutDeviceRequest* req,
                                        v1::PutResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
+  if (auto s = FromThisNode(*ctx); !s.ok()) return ToGrpc(s);
   storage::NamespaceInfo ns;
   auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
   if (!keys.ok()) return ToGrpc(keys.status());
@@ -44,7 +59,7 @@ grpc::Status PrefixdService::PutDevice(grpc::ServerContext*, const v1::PutDevice
     return Invalid(absl::StrCat("the chain names ", keys->size(), " pages but the request carries ",
                                 req->offsets_size(), " offsets"));
   }
-  auto dev = OpenDevice(req->ipc_handle());
+  auto dev = OpenDevice(req->ipc_handle(), req->device_uuid());
   if (!dev.ok()) return ToGrpc(dev.status());
   const uint64_t page_bytes = ns.fingerprint.page_bytes;
   for (int i = 0; i < req->offsets_size(); ++i) {
@@ -58,7 +73,7 @@ grpc::Status PrefixdService::PutDevice(grpc::ServerContext*, const v1::PutDevice
   std::vector<std::string> bufs(group, std::string(page_bytes, '\0'));
   auto fill = [&](size_t at, std::span<storage::PageWrite> writes) {
     for (size_t j = 0; j < writes.size(); ++j) {
-      if (auto s = gpu::CopyToHost(bufs[j].data(), (*dev)->base() + req->offsets(at + j),
+      if (auto s = (*dev)->CopyOut(req->offsets(static_cast<int>(at + j)), bufs[j].data(),
                                    page_bytes);
           !s.ok()) {
         return s;
@@ -75,6 +90,7 @@ grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDe
                                        v1::GetDeviceResponse* resp) {
   CallGuard guard(this);
   if (!guard.admitted()) return ShuttingDown();
+  if (auto s = FromThisNode(*ctx); !s.ok()) return ToGrpc(s);
   storage::NamespaceInfo ns;
   auto keys = RequestKeys(req->ns(), req->chain(), /*need_id=*/true, &ns);
   if (!keys.ok()) return ToGrpc(keys.status());
@@ -84,7 +100,7 @@ grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDe
     return Invalid(absl::StrCat("the request wants ", wanted, " pages but names ",
                                 req->offsets_size(), " offsets"));
   }
-  auto dev = OpenDevice(req->ipc_handle());
+  auto dev = OpenDevice(req->ipc_handle(), req->device_uuid());
   if (!dev.ok()) return ToGrpc(dev.status());
   const uint64_t page_bytes = ns.fingerprint.page_bytes;
   for (uint64_t i = 0; i < wanted; ++i) {
@@ -98,7 +114,12 @@ grpc::Status PrefixdService::GetDevice(grpc::ServerContext* ctx, const v1::GetDe
   poll.set_deadline(ctx->deadline());
   auto sink = [&](size_t i, std::string_view, std::string_view bytes, uint32_t crc) {
     if (poll.CancelledBefore(bytes.size())) return false;
-    copy_error = gpu::CopyToDevice((*dev)->base() + req->offsets(i), bytes.data(), bytes.size());
+    if (bytes.size() != page_bytes) {  // the offsets were checked for page_bytes
+      copy_error = absl::InternalError(absl::StrCat("page ", i, " is ", bytes.size(),
+                                                    " bytes; the namespace's are ", page_bytes));
+      return false;
+    }
+    copy_error = (*dev)->CopyIn(req->offsets(static_cast<int>(i)), bytes.data(), bytes.size());
     if (!copy_error.ok()) return false;
     resp->add_crc32c(crc);
     return true;

@@ -1,10 +1,11 @@
 // End-to-end: pages in GPU memory through CUDA IPC (PutDevice / GetDevice) against the real
-// daemon. Without a GPU the daemon refuses with the reason and writes nothing; with one (see
-// tests/gpu/check.sh) pages round-trip byte-exact and offsets outside the allocation are
-// refused.
+// daemon. Callers over TCP are refused; without a GPU the daemon refuses callers on its unix
+// socket with the reason and writes nothing; with one (see tests/gpu/check.sh) pages
+// round-trip byte-exact and offsets outside the allocation are refused.
 #include <signal.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gpu/gpu.h"
@@ -18,11 +19,17 @@ namespace {
 
 constexpr uint64_t kPage = 1 << 20;
 
-grpc::Status RawPut(const Daemon& d, const client::Namespace& ns, const std::string& handle,
-                    uint64_t offset) {
-  auto stub = v1::Prefixd::NewStub(
-      grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials()));
+// A daemon that also listens on a unix socket under `dir`.
+std::vector<std::string> UnixArgs(const TempDir& dir) { return {"--unix", dir.path() + "/p.sock"}; }
+std::string UnixTarget(const TempDir& dir) { return "unix://" + dir.path() + "/p.sock"; }
+
+grpc::Status RawPut(const std::string& target, const client::Namespace& ns,
+                    const std::string& handle, uint64_t offset,
+                    const std::string& device_uuid = "") {
+  auto stub =
+      v1::Prefixd::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   v1::PutDeviceRequest req;
+  req.set_device_uuid(device_uuid);
   req.mutable_ns()->set_name(ns.name);
   req.mutable_ns()->set_id(ns.id);
   req.mutable_chain()->add_keys("d0");
@@ -33,18 +40,54 @@ grpc::Status RawPut(const Daemon& d, const client::Namespace& ns, const std::str
   return stub->PutDevice(&ctx, req, &resp);
 }
 
-TEST(DeviceIpc, WithoutAGpuTheDaemonRefusesWithTheReason) {
-  if (gpu::Available().ok()) GTEST_SKIP() << "a GPU is here: the round-trip test covers it";
-  TempDir dir("device-off");
-  Daemon d(dir.path() + "/data");
+grpc::Status RawGet(const std::string& target, const client::Namespace& ns,
+                    const std::string& handle, uint64_t offset) {
+  auto stub =
+      v1::Prefixd::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  v1::GetDeviceRequest req;
+  req.mutable_ns()->set_name(ns.name);
+  req.mutable_ns()->set_id(ns.id);
+  req.mutable_chain()->add_keys("d0");
+  req.set_ipc_handle(handle);
+  req.add_offsets(offset);
+  grpc::ClientContext ctx;
+  v1::GetDeviceResponse resp;
+  return stub->GetDevice(&ctx, req, &resp);
+}
+
+// A handle lets the daemon read and write another process's GPU memory: only callers on its
+// unix socket (this node) may use one, whether or not the daemon has a GPU.
+TEST(DeviceIpc, CallersOverTcpAreRefused) {
+  TempDir dir("device-tcp");
+  Daemon d(dir.path() + "/data", UnixArgs(dir));
   d.Start();
   auto c = d.Connect();
   auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
-  auto s = RawPut(d, *ns, std::string(gpu::kIpcHandleBytes, 'h'), 0);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(s.error_message().find("cannot copy device memory"), std::string::npos)
-      << s.error_message();
+  const std::string handle(gpu::kIpcHandleBytes, 'h');
+  for (const auto& s : {RawPut(d.target(), *ns, handle, 0), RawGet(d.target(), *ns, handle, 0)}) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_NE(s.error_message().find("unix socket"), std::string::npos) << s.error_message();
+  }
+  EXPECT_EQ(c->Stats()->pages(), 0u);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+TEST(DeviceIpc, WithoutAGpuTheDaemonRefusesWithTheReason) {
+  if (gpu::Available().ok()) GTEST_SKIP() << "a GPU is here: the round-trip test covers it";
+  TempDir dir("device-off");
+  Daemon d(dir.path() + "/data", UnixArgs(dir));
+  d.Start();
+  auto c = d.Connect();
+  auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
+  ASSERT_TRUE(ns.ok());
+  const std::string handle(gpu::kIpcHandleBytes, 'h');
+  for (const auto& s :
+       {RawPut(UnixTarget(dir), *ns, handle, 0), RawGet(UnixTarget(dir), *ns, handle, 0)}) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_NE(s.error_message().find("cannot copy device memory"), std::string::npos)
+        << s.error_message();
+  }
   const void* none[1] = {nullptr};
   auto r = c->PutFromDeviceIpc(*ns, client::Chain::FromKeys({"d0"}), none);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
@@ -55,10 +98,13 @@ TEST(DeviceIpc, WithoutAGpuTheDaemonRefusesWithTheReason) {
 TEST(DeviceIpc, PagesRoundTripAndOffsetsAreBounded) {
   if (auto s = gpu::Available(); !s.ok()) GTEST_SKIP() << "no GPU here: " << s.message();
   TempDir dir("device-on");
-  Daemon d(dir.path() + "/data");
+  Daemon d(dir.path() + "/data", UnixArgs(dir));
   d.Start();
-  auto c = d.Connect();
-  auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
+  client::ClientOptions o = d.Options();
+  o.target = UnixTarget(dir);  // the IPC calls are served to callers on the unix socket only
+  auto c = client::Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto ns = (*c)->OpenNamespace("dev", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
   constexpr int kPages = 8;
   auto src = gpu::DeviceBuffer::Allocate(kPages * kPage);
@@ -74,10 +120,10 @@ TEST(DeviceIpc, PagesRoundTripAndOffsetsAreBounded) {
     out.push_back(static_cast<char*>((*dst)->data()) + i * kPage);
   }
   auto chain = client::Chain::FromKeys(ChainKeys(8, 0, kPages));
-  auto put = c->PutFromDeviceIpc(*ns, chain, in);
+  auto put = (*c)->PutFromDeviceIpc(*ns, chain, in);
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(put->written, static_cast<uint32_t>(kPages));
-  auto got = c->GetToDeviceIpc(*ns, chain, out);
+  auto got = (*c)->GetToDeviceIpc(*ns, chain, out);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->pages, static_cast<uint32_t>(kPages));
   std::string back(host.size(), '\0');
@@ -85,20 +131,35 @@ TEST(DeviceIpc, PagesRoundTripAndOffsetsAreBounded) {
   EXPECT_TRUE(back == host);
   // The byte path reads what the daemon copied from the device.
   int wrong = -1;
-  auto bytes = GetTestChain(*c, *ns, 8, 0, kPages, &wrong);
+  auto bytes = GetTestChain(**c, *ns, 8, 0, kPages, &wrong);
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(*bytes, kPages);
   EXPECT_EQ(wrong, 0);
   // Offsets past the allocation and handles that open nothing are refused.
   auto ex = gpu::ExportIpc((*src)->data());
   ASSERT_TRUE(ex.ok()) << ex.status();
-  EXPECT_EQ(RawPut(d, *ns, ex->handle, ex->size - kPage + 1).error_code(),
+  EXPECT_EQ(RawPut(UnixTarget(dir), *ns, ex->handle, ex->size - kPage + 1).error_code(),
             grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(RawPut(d, *ns, ex->handle, ~uint64_t{0} - 10).error_code(),
+  EXPECT_EQ(RawPut(UnixTarget(dir), *ns, ex->handle, ~uint64_t{0} - 10).error_code(),
             grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(RawPut(d, *ns, std::string(gpu::kIpcHandleBytes, 'x'), 0).error_code(),
+  EXPECT_EQ(RawPut(UnixTarget(dir), *ns, std::string(gpu::kIpcHandleBytes, 'x'), 0).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(RawPut(d, *ns, "short", 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(RawPut(UnixTarget(dir), *ns, "short", 0).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A GPU the daemon does not see.
+  EXPECT_EQ(RawPut(UnixTarget(dir), *ns, ex->handle, 0, std::string(gpu::kDeviceUuidBytes, 'u'))
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Exported from a thread that has made no CUDA call (no current context), the same
+  // allocation and GPU.
+  absl::StatusOr<gpu::IpcExport> fresh = absl::UnknownError("not run");
+  std::thread([&] { fresh = gpu::ExportIpc(in[3]); }).join();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->base, ex->base);
+  EXPECT_EQ(fresh->size, ex->size);
+  EXPECT_EQ(fresh->device_uuid, ex->device_uuid);
+  // Host memory is no device page.
+  EXPECT_EQ(gpu::ExportIpc(host.data()).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 

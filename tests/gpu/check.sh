@@ -16,6 +16,10 @@ SIZES=${SIZES:-65536 1048576 8388608}
 MIB=${MIB:-512}
 ROUNDS=${ROUNDS:-3}
 nvidia-smi -L || { echo "check.sh: no GPU visible (nvidia-smi)" >&2; exit 2; }
+# The CUDA runtime is linked statically: the driver must support the toolkit's version, or every
+# GPU test skips with cudaErrorInsufficientDriver (a wasted run). Say which driver is here.
+echo "check.sh: driver $(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)," \
+  "CUDA $(nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -1) at most"
 if [[ -n ${PREBUILT:-} ]]; then
   PREBUILT=$(cd "$PREBUILT" && pwd)
   BIN=$PREBUILT/bin TESTS=$PREBUILT/tests
@@ -24,8 +28,10 @@ if [[ -n ${PREBUILT:-} ]]; then
   RESULTS=${RESULTS:-$PREBUILT}
 else
   BUILD=${BUILD:-build-gpu}
+  mkdir -p "$BUILD"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFIXD_CUDA=ON \
-    | grep -E "prefixd:" || true
+    >"$BUILD/cmake.log" 2>&1 || { cat "$BUILD/cmake.log" >&2; echo "check.sh: cmake failed" >&2; exit 1; }
+  grep -E "prefixd:" "$BUILD/cmake.log" || true
   grep -q "gpu_cuda" "$BUILD/build.ninja" || { echo "check.sh: CMake did not find CUDA" >&2; exit 1; }
   ninja -C "$BUILD" gpu_test e2e_shm_test e2e_device_test prefixd prefixd-gpu-bandwidth
   BIN=$BUILD/bin TESTS=$BUILD/tests RESULTS=${RESULTS:-$BUILD}
@@ -42,6 +48,10 @@ if grep -q "SKIPPED \]" "$RESULTS/gpu_test.log" "$RESULTS/gpu_e2e.log"; then
   echo "check.sh: GPU tests skipped: $(grep -h -A1 Skipped "$RESULTS"/gpu_*.log | head -2)" >&2
   status=1
 fi
+# A filter that matches nothing runs no test and passes: each run must have passed some.
+for log in "$RESULTS/gpu_test.log" "$RESULTS/gpu_e2e.log"; do
+  grep -q "PASSED  \] [1-9]" "$log" || { echo "check.sh: no test passed in $log" >&2; status=1; }
+done
 WORK=$(mktemp -d)
 PID=""
 trap '[[ -z $PID ]] || kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
