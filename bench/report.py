@@ -169,7 +169,10 @@ def micro_section(env, data):
     out += ["From `prefixd-bench --workload micro ...` (commands below each table). In brackets: "
             "% of the fio ceiling (write for put, read for get). *Warm* gets start once the tier "
             "has synced what the puts wrote (since 4a0b2a8; before, they shared the CPUs with "
-            "its flushes). *Cold* gets run after dropping "
+            "its flushes). Gets read into buffers each worker allocated before the phase was "
+            "timed, and the file tiers and `inproc` reuse them from chain to chain, as an engine "
+            "reads into its host pool (since 4319507; before, the file tiers' 8 MiB gets paid a "
+            "page fault every 4 KiB of fresh buffers). *Cold* gets run after dropping "
             "the page cache. *vs file*: tier ÷ `file` in the same run. Exists latency is per "
             "chain, from the warm run. WA = device bytes written ÷ bytes put.", ""]
     notes = []
