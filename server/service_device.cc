@@ -15,12 +15,16 @@
 namespace prefixd::server {
 namespace {
 
-// PERMISSION_DENIED unless the call came over a unix socket (gRPC names such peers "unix:").
+// PERMISSION_DENIED unless the call came over a unix socket (gRPC names such peers "unix:",
+// or "unix-abstract:" for a socket in the abstract namespace).
 absl::Status FromThisNode(const grpc::ServerContext& ctx) {
-  if (absl::StartsWith(ctx.peer(), "unix:")) return absl::OkStatus();
+  const std::string peer = ctx.peer();
+  if (absl::StartsWith(peer, "unix:") || absl::StartsWith(peer, "unix-abstract:")) {
+    return absl::OkStatus();
+  }
   return absl::PermissionDeniedError(absl::StrCat(
       "device memory is copied only for callers on the daemon's unix socket (--unix); this call "
-      "came from ", ctx.peer()));
+      "came from ", peer));
 }
 
 // The client's allocation, opened on its GPU; FAILED_PRECONDITION when this daemon has no
