@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace prefixd::gpu {
 
@@ -106,9 +107,17 @@ class IpcMapping {
   uint64_t size() const { return size_; }
   int device() const { return device_; }
 
+  // OUT_OF_RANGE unless [offset, offset + bytes) lies in the allocation.
+  absl::Status CheckRange(uint64_t offset, uint64_t bytes) const {
+    if (offset <= size_ && bytes <= size_ - offset) return absl::OkStatus();
+    return absl::OutOfRangeError(absl::StrCat(bytes, " bytes at offset ", offset,
+                                              " lie outside the device allocation of ", size_,
+                                              " bytes"));
+  }
+
   // Copies [offset, offset + bytes) of the allocation to or from host memory (pageable is
   // fine) on a stream of this thread's for the mapping's GPU, and waits until the bytes have
-  // arrived. OUT_OF_RANGE unless the range lies in the allocation.
+  // arrived. CheckRange()'s OUT_OF_RANGE first.
   absl::Status CopyOut(uint64_t offset, void* host_dst, uint64_t bytes) const;
   absl::Status CopyIn(uint64_t offset, const void* host_src, uint64_t bytes) const;
 

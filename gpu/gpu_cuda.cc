@@ -337,26 +337,13 @@ IpcMapping::~IpcMapping() {
   cudaIpcCloseMemHandle(base_);
 }
 
-namespace {
-
-absl::Status InRange(uint64_t offset, uint64_t bytes, uint64_t size) {
-  if (offset > size || bytes > size - offset) {
-    return absl::OutOfRangeError(absl::StrCat(bytes, " bytes at offset ", offset,
-                                              " lie outside the device allocation of ", size,
-                                              " bytes"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status IpcMapping::CopyOut(uint64_t offset, void* host_dst, uint64_t bytes) const {
-  if (auto s = InRange(offset, bytes, size_); !s.ok()) return s;
+  if (auto s = CheckRange(offset, bytes); !s.ok()) return s;
   return CopyAndWait(device_, host_dst, base_ + offset, bytes, cudaMemcpyDeviceToHost);
 }
 
 absl::Status IpcMapping::CopyIn(uint64_t offset, const void* host_src, uint64_t bytes) const {
-  if (auto s = InRange(offset, bytes, size_); !s.ok()) return s;
+  if (auto s = CheckRange(offset, bytes); !s.ok()) return s;
   return CopyAndWait(device_, base_ + offset, host_src, bytes, cudaMemcpyHostToDevice);
 }
 

@@ -38,15 +38,12 @@ absl::StatusOr<std::unique_ptr<gpu::IpcMapping>> OpenDevice(const std::string& h
   return gpu::IpcMapping::Open(handle, device_uuid);
 }
 
-// OUT_OF_RANGE unless [offset, offset + bytes) lies in the allocation (checked before any copy,
-// so that a request with one bad page copies nothing; IpcMapping checks each copy again).
+// Every page's range, checked before any copy, so that a request with one bad page copies
+// nothing (IpcMapping checks each copy again).
 absl::Status InAllocation(const gpu::IpcMapping& m, uint64_t offset, uint64_t bytes, size_t i) {
-  if (offset > m.size() || bytes > m.size() - offset) {
-    return absl::OutOfRangeError(absl::StrCat("page ", i, " at offset ", offset,
-                                              " lies outside the device allocation of ",
-                                              m.size(), " bytes"));
-  }
-  return absl::OkStatus();
+  auto s = m.CheckRange(offset, bytes);
+  if (s.ok()) return s;
+  return absl::OutOfRangeError(absl::StrCat("page ", i, ": ", s.message()));
 }
 
 }  // namespace

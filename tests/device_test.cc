@@ -4,6 +4,7 @@
 // round-trip byte-exact and offsets outside the allocation are refused.
 #include <signal.h>
 
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,36 +24,49 @@ constexpr uint64_t kPage = 1 << 20;
 std::vector<std::string> UnixArgs(const TempDir& dir) { return {"--unix", dir.path() + "/p.sock"}; }
 std::string UnixTarget(const TempDir& dir) { return "unix://" + dir.path() + "/p.sock"; }
 
-grpc::Status RawPut(const std::string& target, const client::Namespace& ns,
-                    const std::string& handle, uint64_t offset,
-                    const std::string& device_uuid = "") {
-  auto stub =
-      v1::Prefixd::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  v1::PutDeviceRequest req;
-  req.set_device_uuid(device_uuid);
+// A PutDeviceRequest or GetDeviceRequest of one page, key "d0", at `offset` of `handle`.
+template <typename Request>
+Request DeviceRequest(const client::Namespace& ns, const std::string& handle, uint64_t offset,
+                      const std::string& device_uuid) {
+  Request req;
   req.mutable_ns()->set_name(ns.name);
   req.mutable_ns()->set_id(ns.id);
   req.mutable_chain()->add_keys("d0");
   req.set_ipc_handle(handle);
+  req.set_device_uuid(device_uuid);
   req.add_offsets(offset);
+  return req;
+}
+
+std::unique_ptr<v1::Prefixd::Stub> StubFor(const std::string& target) {
+  return v1::Prefixd::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+}
+
+grpc::Status RawPut(const std::string& target, const client::Namespace& ns,
+                    const std::string& handle, uint64_t offset,
+                    const std::string& device_uuid = "") {
   grpc::ClientContext ctx;
   v1::PutResponse resp;
-  return stub->PutDevice(&ctx, req, &resp);
+  return StubFor(target)->PutDevice(
+      &ctx, DeviceRequest<v1::PutDeviceRequest>(ns, handle, offset, device_uuid), &resp);
 }
 
 grpc::Status RawGet(const std::string& target, const client::Namespace& ns,
                     const std::string& handle, uint64_t offset) {
-  auto stub =
-      v1::Prefixd::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  v1::GetDeviceRequest req;
-  req.mutable_ns()->set_name(ns.name);
-  req.mutable_ns()->set_id(ns.id);
-  req.mutable_chain()->add_keys("d0");
-  req.set_ipc_handle(handle);
-  req.add_offsets(offset);
   grpc::ClientContext ctx;
   v1::GetDeviceResponse resp;
-  return stub->GetDevice(&ctx, req, &resp);
+  return StubFor(target)->GetDevice(
+      &ctx, DeviceRequest<v1::GetDeviceRequest>(ns, handle, offset, ""), &resp);
+}
+
+// A put and a get of one page through `target` both fail with `code`, saying `why`.
+void ExpectBothRefused(const std::string& target, const client::Namespace& ns,
+                       grpc::StatusCode code, const std::string& why) {
+  const std::string handle(gpu::kIpcHandleBytes, 'h');
+  for (const auto& s : {RawPut(target, ns, handle, 0), RawGet(target, ns, handle, 0)}) {
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_NE(s.error_message().find(why), std::string::npos) << s.error_message();
+  }
 }
 
 // A handle lets the daemon read and write another process's GPU memory: only callers on its
@@ -64,11 +78,7 @@ TEST(DeviceIpc, CallersOverTcpAreRefused) {
   auto c = d.Connect();
   auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
-  const std::string handle(gpu::kIpcHandleBytes, 'h');
-  for (const auto& s : {RawPut(d.target(), *ns, handle, 0), RawGet(d.target(), *ns, handle, 0)}) {
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
-    EXPECT_NE(s.error_message().find("unix socket"), std::string::npos) << s.error_message();
-  }
+  ExpectBothRefused(d.target(), *ns, grpc::StatusCode::PERMISSION_DENIED, "unix socket");
   EXPECT_EQ(c->Stats()->pages(), 0u);
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
@@ -81,13 +91,8 @@ TEST(DeviceIpc, WithoutAGpuTheDaemonRefusesWithTheReason) {
   auto c = d.Connect();
   auto ns = c->OpenNamespace("dev", TestFingerprint(kPage));
   ASSERT_TRUE(ns.ok());
-  const std::string handle(gpu::kIpcHandleBytes, 'h');
-  for (const auto& s :
-       {RawPut(UnixTarget(dir), *ns, handle, 0), RawGet(UnixTarget(dir), *ns, handle, 0)}) {
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
-    EXPECT_NE(s.error_message().find("cannot copy device memory"), std::string::npos)
-        << s.error_message();
-  }
+  ExpectBothRefused(UnixTarget(dir), *ns, grpc::StatusCode::FAILED_PRECONDITION,
+                    "cannot copy device memory");
   const void* none[1] = {nullptr};
   auto r = c->PutFromDeviceIpc(*ns, client::Chain::FromKeys({"d0"}), none);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
